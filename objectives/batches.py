@@ -1,0 +1,63 @@
+"""Batches of fixed-length windows cut from cached clips, without decoding anything.
+
+Clips are padded once into one tensor (silence = -1, the floor of the scaled log-mel), so a batch
+is a single gather: random crops in training, a centred window at evaluation time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+SILENCE = -1.0  # (power_to_db floor of -80 dB + 40) / 40
+
+
+def pad_clips(clips: Sequence[np.ndarray], min_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack clips (frames × n_mels) into (N, max(longest, min_frames), n_mels) plus lengths."""
+    if not clips:
+        raise ValueError("no clips to batch")
+    n_mels = clips[0].shape[1]
+    lengths = torch.tensor([len(clip) for clip in clips], dtype=torch.long)
+    width = max(int(lengths.max()), min_frames)
+    padded = torch.full((len(clips), width, n_mels), SILENCE, dtype=torch.float32)
+    for row, clip in enumerate(clips):
+        padded[row, : len(clip)] = torch.from_numpy(np.asarray(clip, dtype=np.float32))
+    return padded, lengths
+
+
+class WindowBatches:
+    """An iterable of (windows, labels) batches over padded clips.
+
+    Training: shuffled, each clip cropped at a random start (a new draw every epoch).
+    Evaluation: in order, each clip's centred window; clips shorter than the window keep their
+    start and are padded with silence, so the result never depends on a random draw.
+    """
+
+    def __init__(self, clips: Sequence[np.ndarray], labels: np.ndarray, *, frames: int,
+                 batch_size: int, train: bool, seed: int = 0) -> None:
+        self.data, self.lengths = pad_clips(clips, frames)
+        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        self.frames = frames
+        self.batch_size = batch_size
+        self.train = train
+        self._generator = torch.Generator().manual_seed(seed)
+        self._offsets = torch.arange(frames)
+
+    def __len__(self) -> int:
+        return (len(self.labels) + self.batch_size - 1) // self.batch_size
+
+    def _starts(self, rows: torch.Tensor) -> torch.Tensor:
+        slack = (self.lengths[rows] - self.frames).clamp(min=0)
+        if self.train:
+            return (torch.rand(len(rows), generator=self._generator) * (slack + 1)).long()
+        return slack // 2
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        count = len(self.labels)
+        order = torch.randperm(count, generator=self._generator) if self.train else torch.arange(count)
+        for first in range(0, count, self.batch_size):
+            rows = order[first : first + self.batch_size]
+            columns = self._starts(rows)[:, None] + self._offsets[None, :]
+            yield self.data[rows[:, None], columns], self.labels[rows]

@@ -1,0 +1,82 @@
+"""The Lightning module: one shared step for train/val/test, metrics namespaced by stage."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch import LightningModule
+
+from objectives.model import ReconBiLSTM, reconstruction_loss
+from objectives.profiles import TrainSettings
+from objectives.search_space import TrialParams
+
+
+class ReconstructionClassifier(LightningModule):
+    """Cross-entropy + λ · L1(x, x̂). Logs `*/loss`, `*/ce`, `*/recon`, `*/acc`, `val/best_acc`."""
+
+    def __init__(self, n_mels: int, n_classes: int, params: TrialParams,
+                 train_settings: TrainSettings) -> None:
+        super().__init__()
+        self.model = ReconBiLSTM(n_mels, n_classes, params.hidden, params.dropout)
+        self.lam = params.lam
+        self.train_settings = train_settings
+        self.best_val_acc = 0.0
+        self.test_acc = float("nan")
+        self.val_curve: list[float] = []
+        self._correct = 0
+        self._seen = 0
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model(x)
+
+    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        x, y = batch
+        logits, reconstruction = self.model(x)
+        ce = F.cross_entropy(logits, y)
+        recon = reconstruction_loss(x, reconstruction)
+        # With λ = 0 the reconstruction term is left out of the graph (its head gets no gradient)
+        # but is still measured, so baseline and λ > 0 trials log the same metrics.
+        loss = ce if self.lam == 0 else ce + self.lam * recon
+        correct = (logits.argmax(dim=1) == y).sum()
+        size = len(y)
+        self.log_dict({f"{stage}/loss": loss, f"{stage}/ce": ce, f"{stage}/recon": recon},
+                      on_step=False, on_epoch=True, batch_size=size)
+        if stage == "train":
+            self.log("train/acc", correct.float() / size, on_step=False, on_epoch=True,
+                     batch_size=size)
+        else:
+            # Exact counts rather than a mean of batch means: the last batch is usually smaller.
+            self._correct += int(correct)
+            self._seen += size
+        return loss
+
+    def training_step(self, batch, batch_idx):  # noqa: D102
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):  # noqa: D102
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):  # noqa: D102
+        self._shared_step(batch, "test")
+
+    def _epoch_accuracy(self) -> float:
+        accuracy = self._correct / max(self._seen, 1)
+        self._correct = self._seen = 0
+        return accuracy
+
+    def on_validation_epoch_end(self) -> None:
+        accuracy = self._epoch_accuracy()
+        if self.trainer.sanity_checking:
+            return
+        self.val_curve.append(accuracy)
+        self.best_val_acc = max(self.best_val_acc, accuracy)
+        self.log_dict({"val/acc": accuracy, "val/best_acc": self.best_val_acc})
+
+    def on_test_epoch_end(self) -> None:
+        self.test_acc = self._epoch_accuracy()
+        self.log("test/acc", self.test_acc)
+
+    def configure_optimizers(self):  # noqa: D102
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.train_settings.learning_rate)
+        decay = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.train_settings.lr_decay)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "epoch"}}

@@ -1,0 +1,51 @@
+"""The Optuna objective: one worker-lifetime object that trains one configuration per call."""
+
+from __future__ import annotations
+
+import os
+
+import optuna
+import torch
+
+from objectives.context import ObjectiveContext
+from objectives.features import build_cache
+from objectives.profiles import get_profile
+from objectives.pruning import TrialPruningCallback
+from objectives.search_space import suggest
+from objectives.sources import parse_source
+from objectives.training import quiet_lightning, train_configuration
+
+THREADS_ENV = "STUDY_THREADS"  # set by the worker launcher so CPU processes share the cores
+
+
+class LstmObjective:
+    """Built once per worker: the feature cache is loaded here, never per trial."""
+
+    def __init__(self, ctx: ObjectiveContext) -> None:
+        self.ctx = ctx
+        self.profile = get_profile(ctx.profile)
+        threads = os.environ.get(THREADS_ENV)
+        if threads:
+            torch.set_num_threads(max(1, int(threads)))
+        quiet_lightning()
+        source = parse_source(ctx.data, cache_dir=ctx.cache_dir, split=ctx.split, seed=ctx.seed)
+        self.cache = build_cache(source, self.profile.features, ctx.cache_dir, progress=False)
+
+    def __call__(self, trial: optuna.trial.Trial) -> float:
+        params = suggest(trial, self.profile)
+        pruning = TrialPruningCallback(trial, monitor="val/acc")
+        model_path = self.ctx.model_path(trial.number)
+        seed = self.ctx.seed + trial.number
+        trial.set_user_attr("seed", seed)
+        outcome = train_configuration(
+            self.cache, params, self.profile, seed=seed,
+            max_epochs=self.ctx.max_epochs, device=self.ctx.device, extra_callbacks=[pruning],
+            checkpoint_path=model_path)
+        for name, value in (("test_accuracy", outcome.test_accuracy), ("epochs", outcome.epochs),
+                            ("seconds", round(outcome.seconds, 3)), ("device", outcome.device),
+                            ("feature_cache_key", self.cache.key), ("model_path", str(model_path)),
+                            ("best_epoch", outcome.best_epoch), ("val_curve", outcome.val_curve)):
+            trial.set_user_attr(name, value)
+        if pruning.pruned_at is not None:
+            raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
+        return outcome.val_accuracy

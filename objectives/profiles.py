@@ -1,0 +1,102 @@
+"""Profiles: the feature, training and search settings that belong together.
+
+`paper` is the reference setup; `quick` is sized so a trial takes seconds on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """How audio becomes log-mel frames. Every field is part of the feature cache key."""
+
+    sample_rate: int
+    n_mels: int
+    n_fft: int
+    hop_length: int
+    clip_seconds: float  # audio past this is not decoded (FMA clips are ~30 s)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    crop_frames: int  # random crop length in training; shorter clips are padded with silence
+    eval_frames: int  # fixed, centred window at validation/test time (deterministic)
+    batch_size: int
+    learning_rate: float
+    lr_decay: float  # multiplied into the learning rate after every epoch
+    max_epochs: int
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchBounds:
+    """Ranges of the search space; `objectives.search_space` is the only reader."""
+
+    log10_lambda: tuple[float, float]  # values below `lambda_off_below` mean λ = 0
+    lambda_off_below: float
+    dropout: tuple[float, float]
+    hidden: tuple[int, int, int]  # low, high, step
+    baseline_dropout: float  # the λ = 0 baseline trial uses these
+    baseline_hidden: int
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    features: FeatureSettings
+    train: TrainSettings
+    search: SearchBounds
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "features": self.features.as_dict(),
+                "train": self.train.as_dict(), "search": self.search.as_dict()}
+
+
+_SEARCH_LAMBDA = dict(log10_lambda=(-3.0, 2.0), lambda_off_below=-2.0, dropout=(0.0, 0.6))
+
+PROFILES: dict[str, Profile] = {
+    "paper": Profile(
+        name="paper",
+        # 16 kHz, 128 mel bins, hop 512: 30 s ≈ 938 frames, as in the reference.
+        features=FeatureSettings(sample_rate=16000, n_mels=128, n_fft=2048, hop_length=512,
+                                 clip_seconds=30.0),
+        train=TrainSettings(crop_frames=512, eval_frames=938, batch_size=32, learning_rate=1e-4,
+                            lr_decay=0.97, max_epochs=256),
+        search=SearchBounds(**_SEARCH_LAMBDA, hidden=(32, 256, 32), baseline_dropout=0.3,
+                            baseline_hidden=128),
+    ),
+    "quick": Profile(
+        name="quick",
+        # 8 kHz and 32 mel bins keep a trial to seconds on a laptop CPU; FSDD is 8 kHz anyway.
+        features=FeatureSettings(sample_rate=8000, n_mels=32, n_fft=512, hop_length=128,
+                                 clip_seconds=4.0),
+        train=TrainSettings(crop_frames=48, eval_frames=96, batch_size=32, learning_rate=3e-3,
+                            lr_decay=0.97, max_epochs=12),
+        search=SearchBounds(**_SEARCH_LAMBDA, hidden=(16, 96, 16), baseline_dropout=0.3,
+                            baseline_hidden=64),
+    ),
+}
+
+
+class UnknownProfileError(ValueError):
+    pass
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called `name`; a clear error lists the known ones."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(sorted(PROFILES))
+        raise UnknownProfileError(f"unknown profile {name!r}; choose one of: {known}") from None

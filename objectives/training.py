@@ -1,0 +1,122 @@
+"""Training one configuration on a feature cache: the loop every trial, CLI and ablation shares."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from lightning.pytorch import Callback, Trainer, seed_everything
+
+from objectives.batches import WindowBatches
+from objectives.checkpoint import save_checkpoint
+from objectives.lightning_module import ReconstructionClassifier
+from objectives.profiles import Profile
+from objectives.search_space import TrialParams
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    val_accuracy: float  # best over epochs: the objective value
+    test_accuracy: float  # of the best-validation weights
+    epochs: int
+    seconds: float
+    device: str
+    best_epoch: int
+    val_curve: list[float] = field(default_factory=list)
+    stopped_early: bool = False  # a callback (e.g. pruning) ended training before max_epochs
+
+
+class BestWeights(Callback):
+    """Keeps a copy of the weights of the epoch with the best validation accuracy."""
+
+    def __init__(self) -> None:
+        self.best = -1.0
+        self.best_epoch = -1
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer: Trainer, pl_module: ReconstructionClassifier) -> None:
+        if trainer.sanity_checking or not pl_module.val_curve:
+            return
+        accuracy = pl_module.val_curve[-1]
+        if accuracy > self.best:
+            self.best, self.best_epoch = accuracy, trainer.current_epoch
+            self.state = copy.deepcopy(pl_module.state_dict())
+
+
+def resolve_device(device: str) -> str:
+    """'auto' → 'cuda' when a GPU is visible, else 'cpu'; anything else is passed through."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but no CUDA GPU is visible")
+    return device
+
+
+def describe_device(device: str) -> str:
+    if device.startswith("cuda"):
+        return f"cuda:{torch.cuda.get_device_name()}"
+    return f"cpu:{torch.get_num_threads()} threads"
+
+
+def quiet_lightning() -> None:
+    """Lightning's banners ('GPU available…', tips) would drown a worker's log in every trial."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*The number of training batches.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*Your `IterableDataset` has `__len__` defined.*")
+
+
+def train_configuration(cache, params: TrialParams, profile: Profile, *, seed: int = 0,
+                        max_epochs: int | None = None, device: str = "auto",
+                        extra_callbacks: Sequence[Callback] = (),
+                        checkpoint_path: Path | None = None,
+                        progress: bool = False) -> TrainOutcome:
+    """Train `params` on the cache's train split, pick the best validation epoch, test it.
+
+    `cache` is a `objectives.features.FeatureCache`. The best-validation weights are written to
+    `checkpoint_path` (atomically) when one is given.
+    """
+    settings = profile.train
+    epochs = max_epochs or settings.max_epochs
+    device = resolve_device(device)
+    seed_everything(seed, workers=True, verbose=False)
+    batches = {}
+    for split, train, frames in (("train", True, settings.crop_frames),
+                                 ("val", False, settings.eval_frames),
+                                 ("test", False, settings.eval_frames)):
+        clips, labels = cache.split(split)
+        if not clips:
+            raise ValueError(f"the {split} split of feature cache {cache.key} is empty")
+        batches[split] = WindowBatches(clips, labels, frames=frames, batch_size=settings.batch_size,
+                                       train=train, seed=seed)
+    n_mels = cache.settings.n_mels
+    module = ReconstructionClassifier(n_mels, len(cache.classes), params, settings)
+    best = BestWeights()
+    trainer = Trainer(max_epochs=epochs, accelerator="gpu" if device.startswith("cuda") else "cpu",
+                      devices=1, logger=False, enable_checkpointing=False,
+                      enable_progress_bar=progress, enable_model_summary=False,
+                      num_sanity_val_steps=0, callbacks=[best, *extra_callbacks])
+    started = time.perf_counter()
+    trainer.fit(module, train_dataloaders=batches["train"], val_dataloaders=batches["val"])
+    epochs_run = len(module.val_curve)
+    if best.state is not None:
+        module.load_state_dict(best.state)
+    trainer.test(module, dataloaders=batches["test"], verbose=False)
+    seconds = time.perf_counter() - started
+    outcome = TrainOutcome(
+        val_accuracy=float(module.best_val_acc), test_accuracy=module.test_acc,
+        epochs=epochs_run, seconds=seconds, device=describe_device(device),
+        best_epoch=best.best_epoch, val_curve=list(module.val_curve),
+        stopped_early=epochs_run < epochs)
+    if checkpoint_path is not None:
+        save_checkpoint(checkpoint_path, module.model, classes=cache.classes, params=params,
+                        profile=profile, outcome=outcome)
+    return outcome

@@ -1,0 +1,137 @@
+"""`StorageError` and the translation of driver/SQLAlchemy failures into one clear line."""
+
+from __future__ import annotations
+
+import re
+
+import optuna
+import sqlalchemy.engine
+import sqlalchemy.exc
+
+
+class StorageError(RuntimeError):
+    """A storage problem the user can fix; the message is one line and never holds a password."""
+
+
+# Driver module → how to get it.
+_DRIVER_HINTS = {
+    "psycopg": "pip install 'psycopg[binary]'",
+    "psycopg2": "pip install psycopg2-binary, or drop '+psycopg2' to use the installed psycopg 3",
+    "MySQLdb": "pip install mysqlclient (or use mysql+pymysql:// with pip install pymysql)",
+    "pymysql": "pip install pymysql",
+}
+
+_UNREACHABLE = (
+    ("connection refused", "connection refused"),
+    ("timeout expired", "timed out"),
+    ("timed out", "timed out"),
+    ("could not translate host name", "unknown host name"),
+    ("name or service not known", "unknown host name"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network unreachable"),
+    ("server closed the connection", "server closed the connection"),
+    ("connection reset", "connection reset"),
+    ("no such file or directory", "no server socket"),
+    ("invalid response to ssl negotiation", "the server there does not speak PostgreSQL"),
+)
+
+
+def driver_error(url: str, exc: ImportError) -> StorageError:
+    """The error for a URL whose database driver is not installed."""
+    module = (exc.name or "").split(".")[0] or str(exc)
+    scheme = url.partition("://")[0]
+    hint = _DRIVER_HINTS.get(module, f"install the Python package providing {module!r}")
+    return StorageError(
+        f"the database driver for {scheme}:// URLs is not installed (no module {module!r}): {hint}"
+    )
+
+
+def _endpoint(parsed: sqlalchemy.engine.URL) -> str:
+    default_port = {"postgresql": 5432, "mysql": 3306}.get(parsed.get_backend_name())
+    return f"{parsed.host or 'localhost'}:{parsed.port or default_port}"
+
+
+def _first_line(text: str) -> str:
+    text = re.sub(r"\(Background on this error at: [^)]*\)", "", text)
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return "unknown error"
+
+
+def translate(exc: BaseException, url: str) -> StorageError:
+    """Turn an exception raised while opening `url` into a one-line, password-free StorageError."""
+    from storage.url import backend_of, redact_url, scrub
+
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, ImportError):
+        cause = exc.__cause__ if isinstance(exc.__cause__, ImportError) else exc
+        return driver_error(url, cause)
+    orig = getattr(exc, "orig", None) or exc
+    message = _first_line(str(orig))
+    lowered = str(orig).lower()
+    backend = backend_of(url)
+    safe_url = redact_url(url)
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        parsed = None
+
+    if isinstance(exc, RuntimeError) and "no longer compatible with the table schema" in message:
+        if "optuna storage upgrade" in message:
+            text = (
+                f"the schema of {safe_url} is older than optuna {optuna.__version__} expects: "
+                "stop all workers and run `optuna storage upgrade --storage URL` once"
+            )
+        else:
+            text = (
+                f"the schema of {safe_url} is newer than optuna {optuna.__version__} knows: "
+                "install the optuna version that created it (every worker must run one version)"
+            )
+    elif backend == "sqlite":
+        path = parsed.database if parsed is not None else url
+        if "unable to open database file" in lowered:
+            text = (
+                f"cannot open SQLite file {path!r}: check that its directory exists and is "
+                "writable, or pass another --storage"
+            )
+        elif "file is not a database" in lowered:
+            text = f"{path!r} is not an SQLite database: pass another --storage"
+        elif "database is locked" in lowered:
+            text = (
+                f"SQLite file {path!r} stayed locked by another process: use fewer parallel "
+                "workers on SQLite, or PostgreSQL for many workers"
+            )
+        elif "readonly database" in lowered or "read-only" in lowered:
+            text = f"SQLite file {path!r} is read-only: make it (and its directory) writable"
+        else:
+            text = f"cannot open {safe_url}: {message}"
+    elif parsed is not None and isinstance(exc, sqlalchemy.exc.DBAPIError | ConnectionError):
+        endpoint = _endpoint(parsed)
+        reason = next((why for needle, why in _UNREACHABLE if needle in lowered), None)
+        if (
+            "password authentication failed" in lowered
+            or "no password supplied" in lowered
+            or "access denied for user" in lowered
+        ):
+            text = (
+                f"authentication failed for user {parsed.username!r} at {endpoint}: "
+                "check the user name and password in the storage URL"
+            )
+        elif re.search(r'database "[^"]*" does not exist|unknown database', lowered):
+            text = (
+                f"database {parsed.database!r} does not exist on {endpoint}: create it first "
+                f"(psql -h {parsed.host} -p {parsed.port or 5432} -U {parsed.username} "
+                f"-d postgres -c 'CREATE DATABASE \"{parsed.database}\"')"
+            )
+        elif reason is not None:
+            text = (
+                f"cannot reach {backend} at {endpoint} ({reason}): is the server running, "
+                "and are host and port in the storage URL right?"
+            )
+        else:
+            text = f"cannot open {safe_url}: {message}"
+    else:
+        text = f"cannot open {safe_url}: {type(exc).__name__}: {message}"
+    return StorageError(scrub(text, url))

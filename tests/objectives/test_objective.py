@@ -1,0 +1,103 @@
+"""The real objective on a tiny synthetic data set: completes, prunes, records, saves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+from objectives.checkpoint import load_checkpoint
+from objectives.context import ObjectiveContext
+from objectives.objective import LstmObjective
+from objectives.profiles import get_profile
+from objectives.pruning import MissingMetricError, TrialPruningCallback
+from objectives.search_space import TrialParams, baseline_params
+from objectives.training import train_configuration
+
+QUICK = get_profile("quick")
+TINY = "synthetic:6"  # 6 clips per class keeps a trial to seconds on a CPU
+
+
+class AlwaysPrune(optuna.pruners.BasePruner):
+    def prune(self, study, trial) -> bool:
+        return True
+
+
+@pytest.fixture(scope="module")
+def objective(tmp_path_factory):
+    root = tmp_path_factory.mktemp("objective")
+    ctx = ObjectiveContext(data=TINY, profile="quick", cache_dir=root / "cache",
+                           model_dir=root / "models", study_name="unit", max_epochs=2)
+    return LstmObjective(ctx)
+
+
+def test_trial_completes_with_attributes_and_saved_weights(objective):
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial(baseline_params(objective.profile))
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    attrs = trial.user_attrs
+    assert attrs["lambda"] == 0.0
+    assert 0.0 <= attrs["test_accuracy"] <= 1.0
+    assert attrs["epochs"] == 2 and len(attrs["val_curve"]) == 2
+    assert trial.value == pytest.approx(max(attrs["val_curve"]))
+    assert attrs["seconds"] > 0 and attrs["device"].startswith("cpu")
+    assert attrs["feature_cache_key"] == objective.cache.key
+    assert sorted(trial.intermediate_values) == [0, 1]
+    model, meta = load_checkpoint(attrs["model_path"])
+    assert meta["params"].hidden == trial.params["hidden"]
+    assert meta["val_accuracy"] == pytest.approx(trial.value)
+    assert attrs["model_path"].endswith("unit/trial_00000.pt")
+
+
+def test_always_prune_ends_pruned_after_the_first_epoch(objective):
+    study = optuna.create_study(direction="maximize", pruner=AlwaysPrune())
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert trial.user_attrs["epochs"] == 1
+    assert list(trial.intermediate_values) == [0]
+
+
+def test_missing_pruning_metric_is_an_error(objective):
+    trial = optuna.create_study(direction="maximize").ask()
+    callback = TrialPruningCallback(trial, monitor="val/accuracy_typo")
+    with pytest.raises(MissingMetricError, match="val/accuracy_typo"):
+        train_configuration(objective.cache, TrialParams(0.0, 0.1, 16), QUICK, max_epochs=1,
+                            extra_callbacks=[callback])
+
+
+def test_same_seed_same_result(objective):
+    params = TrialParams(lam=1.0, dropout=0.1, hidden=16)
+    runs = [train_configuration(objective.cache, params, QUICK, seed=3,
+                                max_epochs=2) for _ in range(2)]
+    assert runs[0].val_curve == runs[1].val_curve
+    assert runs[0].test_accuracy == runs[1].test_accuracy
+
+
+def test_train_cli_prints_one_json_line(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "objectives.train", "--data", TINY, "--profile", "quick",
+         "--lambda", "10", "--dropout", "0.2", "--hidden", "16", "--epochs", "1",
+         "--cache-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["lambda"] == 10.0 and result["epochs"] == 1
+    for key in ("val_accuracy", "test_accuracy", "seconds"):
+        assert key in result
+
+
+def test_train_cli_rejects_bad_input_in_one_line(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "objectives.train", "--data", "nosuch:thing", "--epochs", "1",
+         "--cache-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 1
+    assert completed.stderr.strip().startswith("error:") and "Traceback" not in completed.stderr
+    completed = subprocess.run(
+        [sys.executable, "-m", "objectives.train", "--lambda", "-1", "--cache-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 1 and "--lambda" in completed.stderr

@@ -1,0 +1,32 @@
+"""The whole pipeline on real recordings: FSDD folder → feature cache → quick training.
+
+A model that learns nothing (or a pipeline that scrambles labels) cannot reach 80 %.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from objectives.features import build_cache
+from objectives.profiles import get_profile
+from objectives.search_space import TrialParams
+from objectives.sources import parse_source
+from objectives.training import quiet_lightning, train_configuration
+
+FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FSDD.is_dir(), reason=f"FSDD recordings not found at {FSDD}")
+def test_quick_profile_learns_spoken_digits(tmp_path):
+    profile = get_profile("quick")
+    source = parse_source(f"folder:{FSDD}", cache_dir=tmp_path, seed=0)
+    cache = build_cache(source, profile.features, tmp_path, progress=False)
+    assert cache.classes == tuple(str(d) for d in range(10))
+    quiet_lightning()
+    outcome = train_configuration(cache, TrialParams(lam=1.0, dropout=0.2, hidden=64), profile,
+                                  seed=0)
+    assert outcome.val_accuracy >= 0.80, outcome
+    assert outcome.test_accuracy >= 0.70, outcome

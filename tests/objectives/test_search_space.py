@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import dataclasses
+
+import optuna
+import pytest
+
+from objectives.profiles import get_profile
+from objectives.search_space import (TrialParams, baseline_params, from_params,
+                                     lambda_from_log10, suggest, validate)
+
+QUICK = get_profile("quick")
+
+
+def test_fixed_trial_gives_plain_numbers():
+    trial = optuna.trial.FixedTrial({"log10_lambda": 1.0, "dropout": 0.25, "hidden": 32})
+    params = suggest(trial, QUICK)
+    assert params == TrialParams(lam=pytest.approx(10.0), dropout=0.25, hidden=32)
+    assert trial.user_attrs["lambda"] == pytest.approx(10.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.lam = 1.0
+
+
+def test_bottom_decade_means_lambda_zero():
+    trial = optuna.trial.FixedTrial({"log10_lambda": -2.5, "dropout": 0.0, "hidden": 16})
+    assert suggest(trial, QUICK).lam == 0.0
+    assert trial.user_attrs["lambda"] == 0.0
+    assert lambda_from_log10(-2.0, QUICK) == pytest.approx(0.01)
+    assert lambda_from_log10(2.0, QUICK) == pytest.approx(100.0)
+
+
+def test_baseline_is_lambda_zero_with_reference_parameters():
+    params = baseline_params(get_profile("paper"))
+    assert from_params(params, get_profile("paper")) == TrialParams(0.0, 0.3, 128)
+    trial = optuna.trial.FixedTrial(params)
+    assert suggest(trial, get_profile("paper")).lam == 0.0
+
+
+def test_best_params_rebuild_without_a_trial():
+    study = optuna.create_study(direction="maximize")
+    study.optimize(lambda t: suggest(t, QUICK).dropout, n_trials=3)
+    rebuilt = from_params(study.best_params, QUICK)
+    assert rebuilt.lam == study.best_trial.user_attrs["lambda"]
+
+
+def test_out_of_range_value_is_flagged():
+    with pytest.warns(UserWarning, match="out of the range"):
+        suggest(optuna.trial.FixedTrial({"log10_lambda": 5.0, "dropout": 0.1, "hidden": 16}), QUICK)
+
+
+def test_invalid_bounds_are_reported():
+    broken = dataclasses.replace(QUICK, search=dataclasses.replace(QUICK.search, dropout=(0.5, 0.2)))
+    with pytest.raises(ValueError, match="dropout"):
+        validate(broken)
+    validate(QUICK)

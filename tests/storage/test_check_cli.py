@@ -1,0 +1,192 @@
+"""`python -m storage check` run for real in a subprocess."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from storage import open_storage
+from storage.rdb import CONNECT_TIMEOUT_S
+from tests.postgres_cluster import PostgresCluster
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_check(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k not in ("STUDY_STORAGE", "OPTUNA_STORAGE")}
+    environ["PYTHONPATH"] = str(REPO)
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "storage", "check", *args],
+        check=False,
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _populate(url: str) -> None:
+    storage = open_storage(url)
+    study = optuna.create_study(study_name="alpha", storage=storage, direction="maximize")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    optuna.create_study(study_name="beta", storage=storage, directions=["minimize", "maximize"])
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _assert_one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_default_sqlite_file_is_reported_not_created(tmp_path: Path) -> None:
+    proc = run_check("--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["backend"] == "sqlite"
+    assert report["url"] == "sqlite:///studies.db"
+    assert report["exists"] is False
+    assert "does not exist yet" in report["note"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_env_var_is_used(tmp_path: Path) -> None:
+    proc = run_check("--format", "json", cwd=tmp_path, env={"OPTUNA_STORAGE": "sqlite:///other.db"})
+    assert json.loads(proc.stdout)["url"] == "sqlite:///other.db"
+
+
+def test_empty_sqlite_database(tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()
+    proc = run_check("--storage", "sqlite:///empty.db", "--format", "json", cwd=tmp_path)
+    report = json.loads(proc.stdout)
+    assert report["reachable"] is True and report["schema"] is None and report["studies"] == []
+    assert "no Optuna tables" in report["note"]
+    assert (tmp_path / "empty.db").stat().st_size == 0  # check created no tables
+
+
+def test_sqlite_with_studies(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    _populate(url)
+    proc = run_check("--storage", url, "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["reachable"] is True
+    assert report["schema"]["up_to_date"] is True
+    assert report["schema"]["version"] == open_storage(url).get_head_version()
+    studies = {s["name"]: s for s in report["studies"]}
+    assert studies["alpha"]["directions"] == ["maximize"]
+    assert studies["alpha"]["trials"] == 3 and studies["alpha"]["states"]["COMPLETE"] == 3
+    assert studies["beta"]["directions"] == ["minimize", "maximize"]
+
+    table = run_check("--storage", url, cwd=tmp_path)
+    assert table.returncode == 0
+    assert "backend:   sqlite" in table.stdout and "up to date" in table.stdout
+    assert any(line.split()[:3] == ["alpha", "maximize", "3"] for line in table.stdout.splitlines())
+
+
+@pytest.mark.postgres
+def test_postgres_with_studies(
+    postgres_db_url: str, tmp_path: Path, postgres_cluster: PostgresCluster
+) -> None:
+    empty = json.loads(
+        run_check("--storage", postgres_db_url, "--format", "json", cwd=tmp_path).stdout
+    )
+    assert empty["backend"] == "postgresql" and empty["schema"] is None
+    _populate(postgres_db_url)
+    plain = postgres_db_url.replace("postgresql+psycopg://", "postgresql://")
+    proc = run_check("--format", "json", cwd=tmp_path, env={"STUDY_STORAGE": plain})
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["url"].startswith("postgresql+psycopg://optuna_test:***@127.0.0.1:")
+    assert report["schema"]["up_to_date"] is True
+    assert [s["name"] for s in report["studies"]] == ["alpha", "beta"]
+    assert postgres_cluster.password not in proc.stdout + proc.stderr
+
+
+def test_unknown_scheme(tmp_path: Path) -> None:
+    proc = run_check("--storage", "foo://x/y", cwd=tmp_path)
+    _assert_one_line_error(proc, "unknown storage scheme 'foo://'")
+    assert "sqlite:///" in proc.stderr and "postgresql://" in proc.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("MySQLdb") is not None, reason="MySQLdb installed")
+def test_missing_driver(tmp_path: Path) -> None:
+    proc = run_check("--storage", "mysql://root:hunter2@127.0.0.1/db", cwd=tmp_path)
+    _assert_one_line_error(proc, "driver for mysql:// URLs is not installed")
+    assert "hunter2" not in proc.stderr + proc.stdout
+
+
+def test_unreachable_host_is_bounded(tmp_path: Path) -> None:
+    port = _closed_port()
+    start = time.monotonic()
+    proc = run_check("--storage", f"postgresql://u:hunter2@127.0.0.1:{port}/db", cwd=tmp_path)
+    assert time.monotonic() - start < 20
+    _assert_one_line_error(proc, f"cannot reach postgresql at 127.0.0.1:{port}")
+    assert "hunter2" not in proc.stderr + proc.stdout
+
+
+def test_missing_sqlite_directory(tmp_path: Path) -> None:
+    proc = run_check("--storage", "sqlite:///no/such/dir/studies.db", cwd=tmp_path)
+    _assert_one_line_error(proc, "does not exist: create it (mkdir -p no/such/dir)")
+    assert not (tmp_path / "no").exists()
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    proc = run_check("--storage", "foo://x/y", "--debug", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("error:")
+
+
+@pytest.mark.postgres
+def test_wrong_password(
+    postgres_cluster: PostgresCluster, postgres_url: str, tmp_path: Path
+) -> None:
+    url = postgres_cluster.url("optuna_session", password="wrong-Pa55word")
+    proc = run_check("--storage", url, cwd=tmp_path)
+    _assert_one_line_error(proc, "authentication failed for user 'optuna_test'")
+    assert "wrong-Pa55word" not in proc.stdout + proc.stderr
+    assert postgres_cluster.password not in proc.stdout + proc.stderr
+    debug = run_check("--storage", url, "--debug", cwd=tmp_path)
+    assert "wrong-Pa55word" not in debug.stdout + debug.stderr
+
+
+@pytest.mark.postgres
+def test_unknown_database(postgres_cluster: PostgresCluster, tmp_path: Path) -> None:
+    proc = run_check("--storage", postgres_cluster.url("nonexistent_db"), cwd=tmp_path)
+    _assert_one_line_error(proc, "database 'nonexistent_db' does not exist")
+    assert "CREATE DATABASE" in proc.stderr
+    assert postgres_cluster.password not in proc.stderr
+
+
+@pytest.mark.slow
+def test_silent_server_times_out(tmp_path: Path) -> None:
+    # Accepts TCP connections (kernel backlog) but never answers: only connect_timeout ends it.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        start = time.monotonic()
+        proc = run_check("--storage", f"postgresql://u:pw@127.0.0.1:{port}/db", cwd=tmp_path)
+        elapsed = time.monotonic() - start
+    _assert_one_line_error(proc, f"cannot reach postgresql at 127.0.0.1:{port} (timed out)")
+    assert elapsed < CONNECT_TIMEOUT_S + 10

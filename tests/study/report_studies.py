@@ -1,0 +1,93 @@
+"""Mocked studies for the report, analysis and dashboard tests, built directly with Optuna.
+
+Trials use the real search-space distributions (taken from `objectives.search_space.suggest` on
+a throwaway trial) and the user attributes the real objective sets, so the report sees what a
+real study holds, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from objectives.profiles import get_profile
+from objectives.search_space import baseline_params, lambda_from_log10, suggest
+
+PROFILE = get_profile("quick")
+EPOCHS = 8
+
+
+def search_distributions() -> dict:
+    """The distributions `suggest` registers, read from a real trial of a throwaway study."""
+    trial = optuna.create_study(direction="maximize").ask()
+    suggest(trial, PROFILE)
+    return dict(trial.distributions)
+
+
+def _lambda_matters(p: dict, rng: np.random.Generator) -> float:
+    lam = lambda_from_log10(p["log10_lambda"], PROFILE)
+    gain = 0.0 if lam == 0 else 0.25 * math.exp(-((math.log10(lam) - 0.5) ** 2))
+    return 0.45 + gain + 0.01 * (p["hidden"] / 96) + rng.normal(0, 0.004)
+
+
+def _dropout_matters(p: dict, rng: np.random.Generator) -> float:
+    return 0.45 + 0.3 * (1.0 - ((p["dropout"] - 0.3) / 0.3) ** 2) + rng.normal(0, 0.004)
+
+
+def _best_dropout_worst_lambda(p: dict, rng: np.random.Generator) -> float:
+    # The best trials concentrate in dropout; the worst ones in λ (very large λ ruins training).
+    peak = 0.25 * math.exp(-(((p["dropout"] - 0.3) / 0.03) ** 2))
+    penalty = 0.35 if p["log10_lambda"] > 1.5 else 0.0
+    return 0.5 + peak - penalty + rng.normal(0, 0.002)
+
+
+SHAPES = {"lambda": _lambda_matters, "dropout": _dropout_matters,
+          "best-dropout-worst-lambda": _best_dropout_worst_lambda}
+
+
+def _curve(final: float, epochs: int = EPOCHS) -> list[float]:
+    return [round(final * (1.0 - math.exp(-(e + 1) / 2.5)), 6) for e in range(epochs)]
+
+
+def add_mock_trials(study: optuna.Study, shape: str = "lambda", n_complete: int = 60,
+                    n_pruned: int = 6, seed: int = 0) -> None:
+    """Add the λ = 0 baseline, `n_complete` random COMPLETE trials and `n_pruned` PRUNED ones."""
+    rng = np.random.default_rng(seed)
+    dists = search_distributions()
+    value_of = SHAPES[shape]
+    low, high, step = PROFILE.search.hidden
+    trials = []
+    for i in range(n_complete + n_pruned):
+        if i == 0:
+            params = baseline_params(PROFILE)
+        else:
+            params = {"log10_lambda": float(rng.uniform(*PROFILE.search.log10_lambda)),
+                      "dropout": float(rng.uniform(*PROFILE.search.dropout)),
+                      "hidden": int(rng.choice(np.arange(low, high + 1, step)))}
+        final = float(np.clip(value_of(params, rng), 0.05, 0.99))
+        curve = _curve(final)
+        pruned = i >= n_complete
+        if pruned:
+            curve = curve[:3]
+        attrs = {"lambda": lambda_from_log10(params["log10_lambda"], PROFILE),
+                 "test_accuracy": round(final - 0.02, 6), "epochs": len(curve),
+                 "seconds": round(2.0 + params["hidden"] / 16 + rng.uniform(0, 1), 3),
+                 "device": "cpu", "val_curve": curve}
+        trials.append(optuna.trial.create_trial(
+            state=TrialState.PRUNED if pruned else TrialState.COMPLETE,
+            value=None if pruned else max(curve), params=params, distributions=dists,
+            user_attrs=attrs, intermediate_values=dict(enumerate(curve))))
+    study.add_trials(trials)
+
+
+def make_study(shape: str = "lambda", *, storage=None, name: str = "mock-report",
+               n_complete: int = 60, n_pruned: int = 6, seed: int = 0) -> optuna.Study:
+    """A maximized study filled with mock trials (in memory unless `storage` is given)."""
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    study.set_user_attr("data", "synthetic")
+    study.set_user_attr("profile", PROFILE.name)
+    add_mock_trials(study, shape, n_complete, n_pruned, seed)
+    return study
