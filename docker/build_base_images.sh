@@ -61,6 +61,6 @@ if [[ $FORCE == 1 ]] || ! have_image "$BASE_IMAGE"; then
     build_base
 fi
 if [[ $FORCE == 1 ]] || ! have_image "$POSTGRES_IMAGE"; then
-    stage postgres_image docker build --network host --quiet \
+    stage postgres_image docker build --network host --force-rm --quiet \
         --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$POSTGRES_IMAGE" "$HERE/postgres"
 fi

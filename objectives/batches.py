@@ -1,7 +1,11 @@
 """Batches of fixed-length windows cut from cached clips, without decoding anything.
 
 Clips are padded once into one tensor (silence = -1, the floor of the scaled log-mel), so a batch
-is a single gather: random crops in training, a centred window at evaluation time.
+is a single gather: random crops in training, a centred window at evaluation time. With `device`
+the padded tensor lives on that device (a GPU), so batches are gathered there and never cross
+PCIe; the random draws stay on the CPU generator, so the windows are the same on every device
+(they are drawn for the whole epoch when it starts, so an epoch cut short leaves the generator
+further on than the CPU path would).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ def pad_clips(clips: Sequence[np.ndarray], min_frames: int) -> tuple[torch.Tenso
     width = max(int(lengths.max()), min_frames)
     padded = torch.full((len(clips), width, n_mels), SILENCE, dtype=torch.float32)
     for row, clip in enumerate(clips):
-        padded[row, : len(clip)] = torch.from_numpy(np.asarray(clip, dtype=np.float32))
+        # A copy: cached clips are read-only memory maps.
+        padded[row, : len(clip)] = torch.tensor(np.asarray(clip), dtype=torch.float32)
     return padded, lengths
 
 
@@ -36,9 +41,13 @@ class WindowBatches:
     """
 
     def __init__(self, clips: Sequence[np.ndarray], labels: np.ndarray, *, frames: int,
-                 batch_size: int, train: bool, seed: int = 0) -> None:
-        self.data, self.lengths = pad_clips(clips, frames)
-        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+                 batch_size: int, train: bool, seed: int = 0,
+                 device: str | torch.device | None = None) -> None:
+        data, self.lengths = pad_clips(clips, frames)
+        labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        self.device = torch.device(device) if device is not None else None
+        self.data = data.to(self.device) if self.device is not None else data
+        self.labels = labels.to(self.device) if self.device is not None else labels
         self.frames = frames
         self.batch_size = batch_size
         self.train = train
@@ -57,7 +66,22 @@ class WindowBatches:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         count = len(self.labels)
         order = torch.randperm(count, generator=self._generator) if self.train else torch.arange(count)
+        if self.device is not None:
+            yield from self._on_device(order)
+            return
         for first in range(0, count, self.batch_size):
             rows = order[first : first + self.batch_size]
             columns = self._starts(rows)[:, None] + self._offsets[None, :]
+            yield self.data[rows[:, None], columns], self.labels[rows]
+
+    def _on_device(self, order: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        # The same draws as the CPU path, made up front: the epoch's rows and starts then cross
+        # to the device in one copy, and no batch waits on a host-to-device transfer.
+        starts = torch.cat([self._starts(order[first : first + self.batch_size])
+                            for first in range(0, len(order), self.batch_size)])
+        order, starts = order.to(self.device), starts.to(self.device)
+        offsets = self._offsets.to(self.device)
+        for first in range(0, len(order), self.batch_size):
+            rows = order[first : first + self.batch_size]
+            columns = starts[first : first + self.batch_size, None] + offsets[None, :]
             yield self.data[rows[:, None], columns], self.labels[rows]

@@ -69,7 +69,7 @@ def decode_audio(path: Path, settings: FeatureSettings) -> np.ndarray:
         try:
             audio, _ = librosa.load(path, sr=settings.sample_rate, mono=True,
                                     duration=settings.clip_seconds)
-        except Exception as error:  # decoders raise anything; the reason is what matters
+        except Exception as error:  # noqa: BLE001 — decoders raise anything; keep the reason
             message = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
             raise DecodeError(f"cannot decode: {type(error).__name__}: {message}") from None
     return audio
@@ -93,10 +93,12 @@ def featurize(path: Path, settings: FeatureSettings) -> np.ndarray:
         raise DecodeError("silent (all-zero audio)")
     if not np.all(np.isfinite(audio)):
         raise DecodeError("audio contains NaN or infinite samples")
-    features = log_mel(audio, settings)
-    if len(features) < MIN_FRAMES:
-        raise DecodeError(f"too short: {len(features)} frame(s) < {MIN_FRAMES}")
-    return features
+    frames = 1 + len(audio) // settings.hop_length  # librosa's centred framing
+    if frames < MIN_FRAMES:
+        raise DecodeError(f"too short: {len(audio)} samples, {frames} frame(s) < {MIN_FRAMES}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "n_fft too large" for clips shorter than one window
+        return log_mel(audio, settings)
 
 
 def _item_stem(item: AudioItem) -> str:
@@ -187,7 +189,7 @@ def build_cache(source: DataSource, settings: FeatureSettings, cache_dir: Path, 
         return _reuse(final, started, progress)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        lock = open(cache_dir / f"{key}.lock", "w")
+        lock = open(cache_dir / f"{key}.lock", "w")  # noqa: SIM115 — closed by `with lock` below
     except OSError as error:
         raise FeatureCacheError(f"cannot write the feature cache directory {cache_dir}: {error}; "
                                 f"pass a writable --cache-dir or set {CACHE_DIR_ENV}") from None
@@ -234,12 +236,9 @@ def _build(source: DataSource, settings: FeatureSettings, key: str, cache_dir: P
                 _process(job)
                 bar.update()
         else:
-            import multiprocessing
-
-            # spawn, not fork: the caller may hold torch/OpenMP threads that a fork would break.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                     mp_context=context) as pool:
+            # The platform's default start method: spawn/forkserver would re-import the caller's
+            # __main__, which breaks scripts fed on stdin; children never touch torch.
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
                 for _ in pool.map(_process, jobs, chunksize=8):
                     bar.update()
     _assemble(source, settings, key, items, items_dir, partial / "ready")

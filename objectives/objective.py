@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
 import optuna
-import torch
 
 from objectives.context import ObjectiveContext
 from objectives.features import build_cache
@@ -13,9 +10,7 @@ from objectives.profiles import get_profile
 from objectives.pruning import TrialPruningCallback
 from objectives.search_space import suggest
 from objectives.sources import parse_source
-from objectives.training import quiet_lightning, train_configuration
-
-THREADS_ENV = "STUDY_THREADS"  # set by the worker launcher so CPU processes share the cores
+from objectives.training import configure_threads, quiet_lightning, train_configuration
 
 
 class LstmObjective:
@@ -24,9 +19,7 @@ class LstmObjective:
     def __init__(self, ctx: ObjectiveContext) -> None:
         self.ctx = ctx
         self.profile = get_profile(ctx.profile)
-        threads = os.environ.get(THREADS_ENV)
-        if threads:
-            torch.set_num_threads(max(1, int(threads)))
+        configure_threads()
         quiet_lightning()
         source = parse_source(ctx.data, cache_dir=ctx.cache_dir, split=ctx.split, seed=ctx.seed)
         self.cache = build_cache(source, self.profile.features, ctx.cache_dir, progress=False)

@@ -8,7 +8,6 @@ and is what the feature cache key is made of.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import zlib
@@ -78,8 +77,8 @@ def stratified_split(ids: list[str], labels: list[str], seed: int,
         members = sorted(members)
         rng = np.random.default_rng([seed, zlib.crc32(label.encode())])
         order = rng.permutation(len(members))
-        n_val = round(len(members) * fractions[1])
-        n_test = round(len(members) * fractions[2])
+        n_val = int(len(members) * fractions[1] + 0.5)  # half up: 5 clips → 3 / 1 / 1
+        n_test = int(len(members) * fractions[2] + 0.5)
         n_train = len(members) - n_val - n_test
         for rank, index in enumerate(order):
             split = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"
@@ -258,7 +257,3 @@ def parse_source(spec: str, *, cache_dir: Path, split: str = "seed", seed: int =
     raise DataSourceError(
         f"unknown data source {spec!r}; use synthetic, synthetic:N, fma:DIR or folder:DIR")
 
-
-def describe(source: DataSource) -> str:
-    """A stable JSON rendering of a source's identity (for logs and cache metadata)."""
-    return json.dumps(source.identity(), sort_keys=True)

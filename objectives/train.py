@@ -50,7 +50,7 @@ def _check(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> dict:
     from objectives.features import build_cache, default_cache_dir
     from objectives.sources import parse_source
-    from objectives.training import quiet_lightning, train_configuration
+    from objectives.training import configure_threads, quiet_lightning, train_configuration
 
     _check(args)
     profile = get_profile(args.profile)
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> dict:
     cache_dir = args.cache_dir or default_cache_dir()
     source = parse_source(args.data, cache_dir=cache_dir, split=args.split, seed=args.seed)
     cache = build_cache(source, profile.features, cache_dir)
+    configure_threads()
     quiet_lightning()
     outcome = train_configuration(cache, params, profile, seed=args.seed, max_epochs=args.epochs,
                                   device=args.device, checkpoint_path=args.save,

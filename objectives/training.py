@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -62,6 +63,22 @@ def describe_device(device: str) -> str:
     if device.startswith("cuda"):
         return f"cuda:{torch.cuda.get_device_name()}"
     return f"cpu:{torch.get_num_threads()} threads"
+
+
+THREADS_ENV = "STUDY_THREADS"  # the worker launcher sets it so CPU processes share the cores
+
+
+def configure_threads(environ=None) -> int:
+    """Set torch's intra-op threads from $STUDY_THREADS, default 1.
+
+    The LSTM's matrices are small: a second thread gains little on an idle machine, and on a
+    busy one (other workers, other jobs) oversubscribed threads made a training step ~20× slower
+    in our measurements. Parallelism comes from running several worker processes instead.
+    """
+    environ = os.environ if environ is None else environ
+    threads = max(1, int(environ.get(THREADS_ENV) or 1))
+    torch.set_num_threads(threads)
+    return threads
 
 
 def quiet_lightning() -> None:

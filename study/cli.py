@@ -11,6 +11,11 @@ from collections.abc import Callable
 from study.options import UserError, add_common_flags
 
 DEFAULT_RUN_BUDGET = 20
+# Commands with their own module and parser, imported only when used (they load pandas & co.).
+DELEGATED = {
+    "report": ("study.lambda_report", "how much λ matters: REPORT.md, figures, dashboard note"),
+    "dashboard": ("study.dashboard", "optuna-dashboard on the study's storage and artifacts"),
+}
 
 
 def positive_int(text: str) -> int:
@@ -84,13 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "status":
             sub.add_argument("--format", choices=("table", "json"), default="table")
         sub.set_defaults(func=func)
+    for name, (_, help_text) in DELEGATED.items():  # listed in --help; main() hands them over
+        commands.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def _cmd_create(args: argparse.Namespace) -> int:
     from storage import redact_url
     from study import service
-    from study.options import check_objective_name, resolve
+    from study.options import check_objective_name, merge_with_study, resolve
 
     settings = resolve(args)
     check_objective_name(settings.objective)
@@ -102,6 +109,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
               "the λ = 0 baseline is enqueued")
     else:
         attrs = result.attrs
+        merge_with_study(settings, args, attrs)  # contradicting flags are an error, not ignored
         print(f"study {settings.study_name!r} already exists in {where} (data {attrs.get('data')}, "
               f"profile {attrs.get('profile')}, objective {attrs.get('objective')}); left as is")
     return 0
@@ -165,17 +173,24 @@ def _work(args: argparse.Namespace, settings, budget: int | None, *, progress: b
 
 
 class _progress:
-    """Polls the storage while workers run: finished / budget and the best value so far."""
+    """Polls the storage while workers run: finished / budget and the best value so far.
+
+    A tqdm bar on a terminal; elsewhere (logs, CI) one line whenever the numbers change.
+    """
 
     def __init__(self, settings, budget: int | None) -> None:
-        from tqdm import tqdm
-
         from study import service
 
         self.study = service.load(settings.storage_url, settings.study_name,
                                   heartbeat_interval=None)
-        self.bar = tqdm(total=budget, unit="trial", desc="trials", file=sys.stderr,
-                        dynamic_ncols=True)
+        self.budget = budget
+        self.last: tuple | None = None
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=budget, unit="trial", desc="trials", file=sys.stderr,
+                            dynamic_ncols=True)
 
     def __call__(self) -> None:
         from optuna.trial import TrialState
@@ -185,13 +200,20 @@ class _progress:
                                                                 TrialState.RUNNING))
         done = [t for t in trials if t.state != TrialState.RUNNING]
         values = [t.value for t in done if t.state == TrialState.COMPLETE]
-        self.bar.n = len(done)
-        self.bar.set_postfix(running=len(trials) - len(done),
-                             best=f"{max(values):.4f}" if values else "-", refresh=False)
-        self.bar.refresh()
+        best = f"{max(values):.4f}" if values else "-"
+        running = len(trials) - len(done)
+        if self.bar is not None:
+            self.bar.n = len(done)
+            self.bar.set_postfix(running=running, best=best, refresh=False)
+            self.bar.refresh()
+        elif (len(done), running, best) != self.last:
+            self.last = (len(done), running, best)
+            print(f"trials finished {len(done)}/{self.budget or '-'}, running {running}, "
+                  f"best {best}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -247,13 +269,18 @@ def error_message(exc: BaseException) -> str:
 
 def run_main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     """Parse, dispatch, and turn exceptions into one `error:` line (traceback with --debug)."""
+    import logging
+
+    import optuna
+
     args = parser.parse_args(argv)
+    optuna.logging.set_verbosity(logging.WARNING)  # workers turn trial logs back on
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one `error:` line
         if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"error: {error_message(exc)}", file=sys.stderr)
@@ -261,6 +288,11 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        return importlib.import_module(DELEGATED[argv[0]][0]).main(argv[1:])
     return run_main(build_parser(), argv)
 
 

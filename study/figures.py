@@ -239,6 +239,8 @@ def to_png(spec: FigureSpec, path: Path, size: tuple[float, float] = (7.5, 4.8),
         ax.minorticks_off()
         ax.axvline(spec.lambda_axis * math.sqrt(math.sqrt(10.0)), color="grey", linestyle=":")
     ax.set(title=spec.title, xlabel=spec.x_label, ylabel=spec.y_label)
+    if spec.name == "learning_curves":
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     if spec.traces:
         ax.legend(fontsize="small")
@@ -269,16 +271,37 @@ def write_figures(specs: Sequence[FigureSpec], output_dir: Path,
     return written
 
 
-def write_learning_curve_png(trial: FrozenTrial, path: Path) -> bool:
-    """A small PNG of one trial's validation curve (a trial artifact); False if it has none."""
-    curve = _curve(trial)
-    if not curve:
-        return False
-    lam = effective_lambda(trial)
-    lam_text = "?" if lam is None else f"{lam:.3g}"
-    spec = FigureSpec("learning_curve", f"Trial {trial.number} (λ = {lam_text}, "
-                      f"{trial.state.name.lower()})", "epoch", "validation accuracy",
-                      [Trace("validation accuracy", list(range(1, len(curve) + 1)), curve,
-                             lines=True)])
-    to_png(spec, path, size=(5.0, 3.2), dpi=80)
-    return True
+class LearningCurvePNGs:
+    """Small PNGs of single trials' validation curves (trial artifacts). One matplotlib figure
+    is reused for all trials: a study has hundreds, and building a figure each time is slow."""
+
+    def __init__(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        self._plt = plt
+        self.fig, self.ax = plt.subplots(figsize=(5.0, 3.2), dpi=80)
+        self.fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.16)
+        (self.line,) = self.ax.plot([], [], marker="o", markersize=3)
+        self.ax.set(xlabel="epoch", ylabel="validation accuracy")
+        self.ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        self.ax.grid(alpha=0.3)
+
+    def write(self, trial: FrozenTrial, path: Path) -> bool:
+        """Draw `trial`'s curve to `path`; False (nothing written) if it has none."""
+        curve = _curve(trial)
+        if not curve:
+            return False
+        lam = effective_lambda(trial)
+        lam_text = "?" if lam is None else f"{lam:.3g}"
+        self.line.set_data(range(1, len(curve) + 1), curve)
+        self.ax.relim()
+        self.ax.autoscale_view()
+        self.ax.set_title(f"Trial {trial.number} (λ = {lam_text}, {trial.state.name.lower()})")
+        self.fig.savefig(path)
+        return True
+
+    def close(self) -> None:
+        self._plt.close(self.fig)

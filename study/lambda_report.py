@@ -31,6 +31,8 @@ from study.ablation import (
 
 DEFAULT_OUTPUT = "report"  # relative to where the user runs the command
 LEARNING_CURVE_ARTIFACT = "learning_curve.png"
+# Optuna's docs: PED-ANOVA wants at least 5 trials above its target quantile (10 % by default).
+PED_ANOVA_STABLE_TRIALS = 50
 
 
 @dataclass
@@ -89,16 +91,16 @@ def _verdict(stats: analysis.AblationStats) -> str:
 
 def _ablation_lines(result: AblationResult) -> list[str]:
     p, s = result.plan, result.stats
-    lines = [f"Ablation: trial #{p.trial_number}'s configuration (dropout {p.dropout:.3g}, "
+    lines = [(f"Ablation: trial #{p.trial_number}'s configuration (dropout {p.dropout:.3g}, "
              f"hidden {p.hidden}), λ = {p.lam:.4g} vs λ = 0, {len(result.with_lambda)} seeds "
-             "each, test accuracy:"]
+             "each, test accuracy:")]
     if p.note:
         lines.append(f"  note: {p.note}")
     p_value = "n/a" if math.isnan(s.p_value) else f"{s.p_value:.3g}"
     lines += [f"  λ = {p.lam:.4g}: {s.with_lambda.format(unit=' %')}",
               f"  λ = 0: {s.without_lambda.format(unit=' %')}",
-              f"  paired difference: {s.difference.format(unit=' points')}; paired t-test "
-              f"p = {p_value}",
+              (f"  paired difference: {s.difference.format(unit=' points')}; paired t-test "
+              f"p = {p_value}"),
               f"  → {_verdict(s)}"]
     return lines
 
@@ -110,8 +112,8 @@ def summarize(study: optuna.Study, importances: list[analysis.ImportanceResult],
     counts = _state_counts(study)
     total = sum(counts.values())
     states = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    lines = [f"Study {study.study_name!r} ({study.direction.name.lower()} validation accuracy): "
-             f"{total} trials ({states or 'none'})", ""]
+    lines = [(f"Study {study.study_name!r} ({study.direction.name.lower()} validation accuracy): "
+             f"{total} trials ({states or 'none'})"), ""]
     n_params = max((len(r.importances) for r in importances), default=0)
     lines.append(f"Importance of λ ({analysis.LAMBDA_PARAM}):")
     for r in importances:
@@ -122,6 +124,11 @@ def summarize(study: optuna.Study, importances: list[analysis.ImportanceResult],
         others = ", ".join(f"{k} {v:.3f}" for k, v in r.importances.items())
         lines.append(f"  {label}: rank {r.rank} of {n_params}, share {r.share:.3f} "
                      f"over {r.n_trials} complete trials  [{others}]")
+    ped = next((r for r in importances if r.evaluator == "ped-anova"), None)
+    if ped is not None and ped.n_trials < PED_ANOVA_STABLE_TRIALS:
+        lines.append(f"  (PED-ANOVA compares the top 10 % of trials with all of them; below "
+                     f"{PED_ANOVA_STABLE_TRIALS} complete trials that top holds fewer than 5, "
+                     "so read its ranking with care)")
     for problem in problems:
         lines.append(f"  not computed — {problem}")
     lines += ["", "λ effect (best validation trial of each arm; test accuracy of that trial):",
@@ -133,8 +140,8 @@ def summarize(study: optuna.Study, importances: list[analysis.ImportanceResult],
     if ablation is not None:
         lines += ["", *_ablation_lines(ablation)]
     else:
-        lines += ["", "Ablation: not run (python -m study report --ablation --seeds K retrains the "
-                  "best configuration with and without λ)"]
+        lines += ["", ("Ablation: not run (python -m study report --ablation --seeds K retrains the "
+                  "best configuration with and without λ)")]
     return "\n".join(lines)
 
 
@@ -166,9 +173,9 @@ def render_markdown(study: optuna.Study, summary: str,
                     ablation: AblationResult | None) -> str:
     parts = [f"# Report: study `{study.study_name}`", "", "```text", summary, "```", "",
              "## Parameter importances", "", *_importance_table(importances), "",
-             "Importances rest on COMPLETE trials only; pruned trials are not counted. fANOVA "
+             ("Importances rest on COMPLETE trials only; pruned trials are not counted. fANOVA "
              "is seeded; PED-ANOVA uses Optuna's defaults with the objective negated (it ranks "
-             "low targets as good), as optuna-dashboard does.", ""]
+             "low targets as good), as optuna-dashboard does."), ""]
     if ablation is not None:
         parts += ["## Ablation runs (test accuracy)", "", "| seed | λ | λ = 0 | difference |",
                   "|---|---|---|---|"]
@@ -204,14 +211,18 @@ def upload_learning_curves(study: optuna.Study, store) -> int:
     """Each finished trial's validation curve as a PNG trial artifact (once per trial)."""
     uploaded = 0
     states = (TrialState.COMPLETE, TrialState.PRUNED)
-    with tempfile.TemporaryDirectory(prefix="study-curves-") as tmp:
-        path = Path(tmp) / LEARNING_CURVE_ARTIFACT
-        for trial in study.get_trials(deepcopy=False, states=states):
-            if artifacts.trial_has_artifact(study, trial, LEARNING_CURVE_ARTIFACT):
-                continue
-            if figures.write_learning_curve_png(trial, path):
-                artifacts.put_trial_artifact(study, trial, store, path)
-                uploaded += 1
+    pngs = figures.LearningCurvePNGs()
+    try:
+        with tempfile.TemporaryDirectory(prefix="study-curves-") as tmp:
+            path = Path(tmp) / LEARNING_CURVE_ARTIFACT
+            for trial in study.get_trials(deepcopy=False, states=states):
+                if artifacts.trial_has_artifact(study, trial, LEARNING_CURVE_ARTIFACT):
+                    continue
+                if pngs.write(trial, path):
+                    artifacts.put_trial_artifact(study, trial, store, path)
+                    uploaded += 1
+    finally:
+        pngs.close()
     return uploaded
 
 

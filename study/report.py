@@ -103,12 +103,12 @@ def _fmt(value: Any) -> str:
 
 def status_table(info: dict[str, Any]) -> str:
     states = ", ".join(f"{k} {v}" for k, v in info["trials_by_state"].items() if v)
-    lines = [f"study         {info['study']} (data {info['data']}, profile {info['profile']}, "
-             f"objective {info['objective']}, pruner {info['pruner']})",
+    lines = [(f"study         {info['study']} (data {info['data']}, profile {info['profile']}, "
+              f"objective {info['objective']}, pruner {info['pruner']})"),
              f"trials        {states or 'none'}",
              f"finished      {info['finished']} / {_fmt(info['budget'])}",
-             f"workers alive {info['workers_alive']} ({info['running_trials']} running, "
-             f"{info['stale_running_trials']} stale)"]
+             (f"workers alive {info['workers_alive']} ({info['running_trials']} running, "
+              f"{info['stale_running_trials']} stale)")]
     for key, title in (("best", "best"), ("baseline", "λ = 0 best")):
         entry = info[key]
         if entry:
@@ -131,8 +131,8 @@ def summary_text(study: optuna.Study, storage_label: str, budget: int | None) ->
     if best is None:
         lines.append("no complete trial yet: nothing to report")
     else:
-        lines += [f"best trial    {best['number']}: validation accuracy {_fmt(best['value'])}, "
-                  f"test accuracy {_fmt(best['test_accuracy'])}",
+        lines += [(f"best trial    {best['number']}: validation accuracy "
+                   f"{_fmt(best['value'])}, test accuracy {_fmt(best['test_accuracy'])}"),
                   f"best params   λ = {_fmt(best['lambda'])}, {_fmt(best['params'])}"]
     base = info["baseline"]
     lines.append(f"λ = 0 best    trial {base['number']}: validation {_fmt(base['value'])}, test "
@@ -145,7 +145,10 @@ def summary_text(study: optuna.Study, storage_label: str, budget: int | None) ->
                      f"{imp['method']} over {imp['n_complete_trials']} complete trials)")
     else:
         lines.append(f"importance    {imp['note']}")
-    lines += ["next          optuna-dashboard " + storage_label,
-              f"              python -m study.best export --storage {storage_label} "
-              f"--study {study.study_name}"]
+    lines += [(f"next          python -m study dashboard --storage {storage_label} --study "
+               f"{study.study_name}   (or: optuna-dashboard {storage_label})"),
+              (f"              python -m study report --storage {storage_label} --study "
+               f"{study.study_name}"),
+              (f"              python -m study.best export --storage {storage_label} "
+               f"--study {study.study_name}")]
     return "\n".join(lines)

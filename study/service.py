@@ -37,7 +37,8 @@ class CreateResult:
 
 def open_storage(url: str, *, heartbeat_interval: int | None = 30, attempts: int = 5):
     """`storage.open_storage`, retried when another process is creating the tables right now."""
-    from storage import StorageError, open_storage as _open
+    from storage import StorageError
+    from storage import open_storage as _open
 
     for attempt in range(attempts):
         try:

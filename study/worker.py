@@ -126,7 +126,7 @@ def _fail_own_trial(study: budget_mod.BudgetedStudy) -> None:
         trial = study._storage.get_trial(study.last_trial_id)
         if trial.state == TrialState.RUNNING:
             study._storage.set_trial_state_values(study.last_trial_id, TrialState.FAIL)
-    except Exception as exc:  # the heartbeat grace period will fail it instead
+    except Exception as exc:  # noqa: BLE001 - the heartbeat grace period fails it instead
         print(f"warning: could not mark trial failed: {exc}", file=sys.stderr)
 
 

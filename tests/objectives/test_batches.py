@@ -37,3 +37,15 @@ def test_training_crops_are_random_within_the_clip():
         assert windows.shape == (3, 4, 2)
     assert len(starts) > 2 and max(starts) <= 6
     assert len(batches) == 1
+
+
+def test_a_device_gives_the_same_windows_as_the_cpu():
+    clips, labels = _clips()
+    for train in (True, False):
+        on_cpu = WindowBatches(clips, labels, frames=4, batch_size=2, train=train, seed=3)
+        placed = WindowBatches(clips, labels, frames=4, batch_size=2, train=train, seed=3,
+                               device="cpu")
+        for _epoch in range(3):  # later epochs too: the device path draws a whole epoch at once
+            for (x1, y1), (x2, y2) in zip(on_cpu, placed, strict=True):
+                assert torch.equal(x1, x2) and torch.equal(y1, y2)
+                assert x2.device == placed.data.device

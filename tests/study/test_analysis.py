@@ -26,7 +26,7 @@ def test_lambda_ranks_first_where_it_matters(evaluator):
     study = make_study("lambda", n_complete=60, n_pruned=6)
     result = analysis.param_importance(study, evaluator)
     assert result.rank == 1, result.importances
-    assert list(result.importances)[0] == "log10_lambda"
+    assert next(iter(result.importances)) == "log10_lambda"
     assert set(result.importances) == {"log10_lambda", "dropout", "hidden"}
     assert result.share == pytest.approx(max(result.importances.values()))
     assert sum(result.importances.values()) == pytest.approx(1.0)
@@ -38,21 +38,21 @@ def test_lambda_not_first_where_only_dropout_matters(evaluator):
     study = make_study("dropout")
     result = analysis.param_importance(study, evaluator)
     assert result.rank != 1, result.importances
-    assert list(result.importances)[0] == "dropout"
+    assert next(iter(result.importances)) == "dropout"
 
 
 def test_ped_anova_looks_at_the_best_trials_of_a_maximized_study():
     # The best trials concentrate in dropout, the worst in λ: without negating the target,
     # PED-ANOVA would explain the worst trials and rank λ first.
     study = make_study("best-dropout-worst-lambda")
-    assert list(analysis.param_importance(study, "ped-anova").importances)[0] == "dropout"
+    assert next(iter(analysis.param_importance(study, "ped-anova").importances)) == "dropout"
     from optuna_dashboard._importance import _get_importance_target
 
     with pytest.warns(UserWarning, match="low `target` values"):
         dashboard = optuna.importance.get_param_importances(
             study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
             target=_get_importance_target(study, 0))
-    assert list(dashboard)[0] == "dropout"
+    assert next(iter(dashboard)) == "dropout"
 
 
 def test_fanova_is_seeded():

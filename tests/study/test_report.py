@@ -142,12 +142,12 @@ def _run(*argv: str, cwd: Path, env: dict | None = None) -> subprocess.Completed
                             artifacts.ARTIFACTS_ENV)}
     environ["PYTHONPATH"] = str(ROOT)
     environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", *argv], cwd=cwd, env=environ,
+    return subprocess.run([sys.executable, "-m", *argv], cwd=cwd, env=environ, check=False,
                           capture_output=True, text=True, timeout=300)
 
 
 def test_report_command(sqlite_study, tmp_path):
-    url, study = sqlite_study
+    url, _study = sqlite_study
     done = _run("study.lambda_report", "--storage", url, "--study", "mock-report", cwd=tmp_path,
                 env={artifacts.ARTIFACTS_ENV: str(tmp_path / "env_artifacts")})
     assert done.returncode == 0, done.stderr
@@ -188,7 +188,7 @@ def test_ablation_runs_through_the_real_training(tmp_path):
     pytest.importorskip("objectives.features", reason="the data layer is not present")
     plan = AblationPlan(trial_number=0, lam=1.0, dropout=0.1, hidden=16)
     lines: list[str] = []
-    result = run_ablation(plan, data="synthetic", profile="quick", cache_dir=tmp_path / "cache",
+    result = run_ablation(plan, data="synthetic:8", profile="quick", cache_dir=tmp_path / "cache",
                           seeds=2, device="cpu", max_epochs=1, log=lines.append)
     assert [r.lam for r in result.with_lambda] == [1.0, 1.0]
     assert [r.lam for r in result.without_lambda] == [0.0, 0.0]

@@ -1,0 +1,249 @@
+"""Benchmark 4: worker scaling and storage overhead with the mocked objective.
+
+For each storage (a throwaway PostgreSQL on 127.0.0.1 started with tests/postgres_cluster.py, and
+an SQLite file) and each worker count, the service's own commands run:
+`python -m study create --objective mock --pruner none` then
+`python -m study worker --devices cpu --per-device K` with STUDY_MOCK_DELAY (seconds of sleep per
+trial, spread over 10 reported epochs). The mock sleeps, so the figures measure coordination
+(storage, sampler, bookkeeping), not compute — the 2-core machine could not run 8 trainings.
+
+Measured from the stored trials, in the steady-state window when every worker is running (from
+the last worker's first trial start to the first worker's last trial end), so process start-up
+and the budget's tail do not count:
+- trials/s: finished trials that started and ended inside the window ÷ its length;
+- overhead s/trial: worker-seconds per finished trial minus the objective's sleep — the storage
+  round trips (create, 10 reports + should_prune, user attributes, finish) plus TPE sampling;
+- in-trial overhead s: the part of it between the trial's start and end (reports, attributes);
+- worker CPU s/trial: CPU seconds used by the worker processes (start-up included; the database
+  server's own CPU not) per finished trial. K workers need about K × this ÷ (delay + overhead)
+  cores; when the machine has fewer free, workers queue for the CPU and the scaling flattens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from bench.common import REPO, section, table, update_section
+
+
+def _study(args: list[str], env: dict[str, str], timeout: float) -> None:
+    proc = subprocess.run([sys.executable, "-m", "study", *args], check=False, cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"python -m study {args[0]} failed ({proc.returncode}): "
+                           f"{proc.stderr.strip()[-2000:]}")
+
+
+def measure(url: str, workers: int, *, per_worker: int, delay: float, tmp: Path) -> dict:
+    import optuna
+
+    from storage import open_storage
+
+    name = f"bench-scaling-{workers}-{int(time.time() * 1000) % 10**8}"
+    n_trials = per_worker * workers
+    # The URL travels in the environment: a password on a command line is visible in `ps`.
+    env = {**os.environ, "STUDY_MOCK_DELAY": str(delay), "PYTHONPATH": str(REPO),
+           "STUDY_STORAGE": url}
+    common = ["--study", name, "--objective", "mock", "--data", "synthetic",
+              "--profile", "quick", "--cache-dir", str(tmp / "cache"),
+              "--model-dir", str(tmp / "models")]
+    _study(["create", *common, "--pruner", "none", "--n-trials", str(n_trials)], env, 120)
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    _study(["worker", *common, "--devices", "cpu", "--per-device", str(workers), "--threads", "1",
+            "--quiet"], env, 600)
+    command_wall = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
+    study = optuna.load_study(study_name=name, storage=open_storage(url, heartbeat_interval=None))
+    trials = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()
+              and t.datetime_start and t.datetime_complete]
+    by_worker: dict[str, list] = defaultdict(list)
+    for t in trials:
+        by_worker[t.user_attrs.get("worker", "?")].append(t)
+    begin = max(min(t.datetime_start for t in ts) for ts in by_worker.values())
+    end = min(max(t.datetime_complete for t in ts) for ts in by_worker.values())
+    window = (end - begin).total_seconds()
+    inside = [t for t in trials if t.datetime_start >= begin and t.datetime_complete <= end]
+    if window <= 0 or not inside:  # too short to have a steady state: use everything
+        begin = min(t.datetime_start for t in trials)
+        end = max(t.datetime_complete for t in trials)
+        window, inside = (end - begin).total_seconds(), trials
+    rate = len(inside) / window
+    in_trial = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in inside) \
+        / len(inside)
+    return {"workers": workers, "finished": len(trials), "workers seen": len(by_worker),
+            "window s": window, "trials/s": rate,
+            "overhead s/trial": len(by_worker) / rate - delay,
+            "in-trial overhead s": in_trial - delay, "command wall s": command_wall,
+            "worker CPU s/trial": cpu / len(trials)}
+
+
+def statement_profile(url: str, *, trials: int, tmp: Path) -> dict:
+    """One in-process worker, mock objective without sleep: what a trial costs the storage.
+
+    Counts the SQL statements and commits per trial and times them (DB-API execute and commit, the
+    database's answer included: the storage time per trial), times the sampler's calls (TPE, which also reads trials through the storage), next
+    to the whole per-trial time (the rest: commits, ORM, Optuna's bookkeeping, the mock).
+    """
+    import logging
+
+    import optuna
+    from sqlalchemy import event
+
+    from objectives.context import ObjectiveContext
+    from objectives.mock import MockObjective
+    from storage import open_storage
+    from study.service import build_pruner, build_sampler, pruner_spec
+
+    optuna.logging.set_verbosity(logging.WARNING)
+    storage = open_storage(url)  # heartbeats on, as the workers run
+    study = optuna.create_study(storage=storage, study_name=f"bench-statements-{time.time_ns()}",
+                                direction="maximize", sampler=build_sampler(0),
+                                pruner=build_pruner(pruner_spec("none")))
+    ctx = ObjectiveContext(data="synthetic", profile="quick", cache_dir=tmp / "cache",
+                           model_dir=tmp / "models", study_name=study.study_name)
+    os.environ.pop("STUDY_MOCK_DELAY", None)
+    objective = MockObjective(ctx)
+    study.optimize(objective, n_trials=3)  # warm-up: connections, imports, first sampling
+    counts = {"statements": 0, "seconds": 0.0}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        counts["statements"] += 1
+        counts["seconds"] += time.perf_counter() - conn.info.pop("bench_started")
+
+    sampler_seconds = [0.0]
+
+    def timed(method):
+        def wrapper(*a, **k):
+            begun = time.perf_counter()
+            try:
+                return method(*a, **k)
+            finally:
+                sampler_seconds[0] += time.perf_counter() - begun
+        return wrapper
+
+    for name in ("infer_relative_search_space", "sample_relative", "sample_independent",
+                 "before_trial", "after_trial"):
+        setattr(study.sampler, name, timed(getattr(study.sampler, name)))
+    commits = {"count": 0, "seconds": 0.0}
+    do_commit = storage.engine.dialect.do_commit
+
+    def timed_commit(connection):  # SQLite's fsync and PostgreSQL's round trip happen here
+        begun = time.perf_counter()
+        try:
+            return do_commit(connection)
+        finally:
+            commits["count"] += 1
+            commits["seconds"] += time.perf_counter() - begun
+
+    storage.engine.dialect.do_commit = timed_commit
+    event.listen(storage.engine, "before_cursor_execute", before)
+    event.listen(storage.engine, "after_cursor_execute", after)
+    started = time.perf_counter()
+    study.optimize(objective, n_trials=trials)
+    wall = time.perf_counter() - started
+    return {"statements/trial": counts["statements"] / trials,
+            "commits/trial": commits["count"] / trials,
+            "SQL ms/trial": 1000 * counts["seconds"] / trials,
+            "commit ms/trial": 1000 * commits["seconds"] / trials,
+            "storage ms/trial": 1000 * (counts["seconds"] + commits["seconds"]) / trials,
+            "TPE ms/trial": 1000 * sampler_seconds[0] / trials,
+            "total ms/trial": 1000 * wall / trials}
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of every finished child (the launcher and its workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.workers", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--backends", nargs="+", default=["postgresql", "sqlite"],
+                        choices=["postgresql", "sqlite"])
+    parser.add_argument("--per-worker", type=int, default=20, help="trials per worker")
+    parser.add_argument("--delay", type=float, default=0.5, help="STUDY_MOCK_DELAY, seconds")
+    parser.add_argument("--profile-trials", type=int, default=30,
+                        help="trials of the in-process statement profile")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    rows: list[dict] = []
+    profiles: list[dict] = []
+    cluster = None
+    with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp_name:
+        tmp = Path(tmp_name)
+        try:
+            for backend in args.backends:
+                if backend == "postgresql":
+                    sys.path.insert(0, str(REPO))
+                    from tests.postgres_cluster import PostgresCluster, find_pg_bin
+
+                    if find_pg_bin() is None:
+                        print("warning: no PostgreSQL server binaries; skipping postgresql",
+                              file=sys.stderr)
+                        continue
+                    cluster = PostgresCluster()
+                    cluster.start()
+                profile_url = (cluster.create_database("bench_statements")
+                               if backend == "postgresql"
+                               else f"sqlite:///{tmp / 'bench_statements.db'}")
+                profiles.append({"storage": backend, **statement_profile(
+                    profile_url, trials=args.profile_trials, tmp=tmp)})
+                print(f"  {profiles[-1]}", file=sys.stderr, flush=True)
+                for workers in args.workers:
+                    if backend == "postgresql":
+                        url = cluster.create_database(f"bench_{workers}")
+                    else:
+                        url = f"sqlite:///{tmp / f'bench_{workers}.db'}"
+                    row = {"storage": backend, **measure(url, workers,
+                                                         per_worker=args.per_worker,
+                                                         delay=args.delay, tmp=tmp)}
+                    rows.append(row)
+                    print(f"  {row}", file=sys.stderr, flush=True)
+        finally:
+            if cluster is not None:
+                cluster.cleanup()
+    for row in rows:
+        one = next((r["trials/s"] for r in rows if r["storage"] == row["storage"]
+                    and r["workers"] == 1), None)
+        row["× 1 worker"] = row["trials/s"] / one if one else float("nan")
+        row["efficiency"] = row["× 1 worker"] / row["workers"]
+    columns = ["storage", "workers", "finished", "window s", "trials/s", "× 1 worker",
+               "efficiency", "overhead s/trial", "in-trial overhead s", "worker CPU s/trial",
+               "command wall s"]
+    text = table(rows, columns) + "\n\nStorage cost of one trial (one in-process worker, mock " \
+        "objective without sleep, 10 reports, heartbeats on):\n\n" + table(profiles)
+    print(text)
+    notes = []
+    for backend in args.backends:
+        eight = next((r for r in rows if r["storage"] == backend and r["workers"] == 8), None)
+        if eight:
+            met = "met" if eight["efficiency"] >= 0.8 else "NOT met"
+            notes.append(f"{backend}: 8 workers give {eight['× 1 worker']:.2f}× the trials/s of "
+                         f"one ({eight['efficiency']:.0%} of linear; goal ≥ 80 % on PostgreSQL: "
+                         f"{met}).")
+    notes.append(f"Mock objective: {args.delay:g} s of sleep per trial over 10 reported epochs, "
+                 f"no pruner, {args.per_worker} trials per worker, TPE (multivariate, constant "
+                 "liar) as the service configures it.")
+    print("\n".join(notes))
+    if not args.no_write:
+        update_section("workers", section("4. Worker scaling and storage overhead", "cpu", text,
+                                          "\n".join(f"- {n}" for n in notes)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

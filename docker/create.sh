@@ -1,0 +1,20 @@
+#!/bin/sh
+# The compose file's one-shot `create` step: build the feature cache once (shared volume), then
+# create the study (idempotent). Settings come from the environment that compose passes in.
+set -eu
+
+data=${STUDY_DATA:-synthetic}
+profile=${STUDY_PROFILE:-quick}
+if [ "$data" = synthetic ] && [ -d /data/fma/fma_metadata ]; then
+    echo "warning: FMA_DIR is mounted but STUDY_DATA=synthetic; set STUDY_DATA=fma:/data/fma in .env to use FMA" >&2
+fi
+
+python -m objectives.prepare --data "$data" --profile "$profile" --cache-dir "${STUDY_CACHE_DIR:-/cache}" \
+    --no-progress
+
+set -- --data "$data" --profile "$profile" --n-trials "${STUDY_N_TRIALS:-100}" \
+    --pruner "${STUDY_PRUNER:-median}" --objective "${STUDY_OBJECTIVE:-lstm}"
+if [ -n "${STUDY_MAX_EPOCHS:-}" ]; then
+    set -- "$@" --max-epochs "$STUDY_MAX_EPOCHS"
+fi
+exec python -m study create "$@"

@@ -1,0 +1,72 @@
+"""`python -m objectives.prepare`: build (or reuse) the feature cache of a data source once.
+
+Prints the cache summary as JSON on stdout and one line for humans on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from objectives.profiles import PROFILES, get_profile
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m objectives.prepare", description=__doc__)
+    parser.add_argument("--data", default="synthetic",
+                        help="synthetic[:N] | fma:DIR | folder:DIR (default: synthetic)")
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES),
+                        help="whose feature settings to use (default: quick)")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="where caches live (default: $STUDY_CACHE_DIR or "
+                             "~/.cache/recon-lambda/features)")
+    parser.add_argument("--split", default="seed", choices=("seed", "official"),
+                        help="FMA only: stratified seeded 70/10/20 or tracks.csv's own split")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the stratified split")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="decoding processes (default: one per CPU core)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def run(args: argparse.Namespace) -> dict:
+    from objectives.features import build_cache, default_cache_dir
+    from objectives.sources import parse_source
+
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be a positive integer, got {args.workers}")
+    started = time.perf_counter()
+    profile = get_profile(args.profile)
+    cache_dir = args.cache_dir or default_cache_dir()
+    source = parse_source(args.data, cache_dir=cache_dir, split=args.split, seed=args.seed)
+    cache = build_cache(source, profile.features, cache_dir, workers=args.workers,
+                        progress=not args.no_progress)
+    summary = cache.summary()
+    summary.update(profile=profile.name, split_mode=args.split, seed=args.seed,
+                   seconds=round(time.perf_counter() - started, 3))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        summary = run(args)
+    except Exception as error:  # one line for the user; the traceback only on request
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=1))
+    splits = ", ".join(f"{name} {counts['ok']}" for name, counts in summary["splits"].items())
+    verb = "reused" if summary["reused"] else "built"
+    print(f"{verb} feature cache {summary['key']} ({splits}; {summary['failed']} failed) "
+          f"in {summary['seconds']:.1f} s at {summary['directory']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""docker-compose.yml brought up for real: PostgreSQL → create → 2 worker containers → dashboard.
+
+Images are built locally (tests/docker/images.py). Compose runs a file derived from the real
+docker-compose.yml: host networking for every service (the CI daemon has no bridge), no build
+sections, no GPU reservation; synthetic data, the quick profile and a tiny budget come through the
+same variables a user sets in .env. Debian's docker-compose is v1: `up -d`, then poll.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.docker import images
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+REPO = images.REPO
+N_TRIALS = 6
+MAX_EPOCHS = 2
+DATA = "synthetic:20"  # 20 clips per class: the one-shot feature preparation stays short
+STUDY_NAME = "compose-test"
+FINISH_TIMEOUT_S = 600
+TRIAL_LOG = re.compile(r"Trial (\d+) (?:finished|pruned)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def derive_compose_file(source: Path, target: Path) -> dict:
+    """The real compose file with host networking, no published ports, builds or GPU reservation."""
+    config = yaml.safe_load(source.read_text())
+    for service in config["services"].values():
+        service["network_mode"] = "host"
+        for key in ("ports", "build", "deploy"):
+            service.pop(key, None)
+    config = {key: value for key, value in config.items() if not key.startswith("x-")}
+    target.write_text(yaml.safe_dump(config, sort_keys=False))
+    return config
+
+
+def env_example_names() -> list[str]:
+    text = (REPO / ".env.example").read_text()
+    return re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, flags=re.M)
+
+
+class Stack:
+    """docker-compose v1 on the derived file, under a project name of its own."""
+
+    def __init__(self, directory: Path, project: str, variables: dict[str, str]) -> None:
+        self.file = directory / "docker-compose.yml"
+        self.project = project
+        # Every variable is set explicitly, so nothing leaks in from the caller's shell or a .env.
+        self.env = {**os.environ, **variables}
+
+    def compose(self, *args: str, timeout: float = 300, check: bool = True
+                ) -> subprocess.CompletedProcess:
+        cmd = ["docker-compose", "--ansi", "never", "-p", self.project, "-f", str(self.file),
+               "--project-directory", str(self.file.parent), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env,
+                              timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"docker-compose {' '.join(args)} failed (exit "
+                                 f"{proc.returncode}):\n{proc.stdout[-3000:]}\n"
+                                 f"{proc.stderr[-3000:]}\n{self.logs()}")
+        return proc
+
+    def containers(self, service: str | None = None) -> list[str]:
+        cmd = ["docker", "ps", "-aq", "--no-trunc", "--filter",
+               f"label=com.docker.compose.project={self.project}"]
+        if service:
+            cmd += ["--filter", f"label=com.docker.compose.service={service}"]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+
+    def volumes(self) -> list[str]:
+        return subprocess.run(["docker", "volume", "ls", "-q", "--filter",
+                               f"label=com.docker.compose.project={self.project}"],
+                              capture_output=True, text=True, check=True).stdout.split()
+
+    @staticmethod
+    def state(container: str) -> dict:
+        out = subprocess.run(["docker", "inspect", "--format", "{{json .State}}", container],
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out)
+
+    @staticmethod
+    def container_log(container: str) -> str:
+        proc = subprocess.run(["docker", "logs", container], capture_output=True, text=True,
+                              check=False)
+        return proc.stdout + proc.stderr
+
+    def logs(self, tail: int = 40) -> str:
+        proc = subprocess.run(["docker-compose", "--ansi", "never", "-p", self.project, "-f",
+                               str(self.file), "--project-directory", str(self.file.parent),
+                               "logs", "--tail", str(tail)], capture_output=True, text=True,
+                              env=self.env, check=False)
+        return proc.stdout[-8000:]
+
+
+def _fail_unusable(reason: str) -> None:
+    if os.environ.get("REQUIRE_DOCKER") == "1":
+        pytest.fail(f"REQUIRE_DOCKER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.mark.timeout(1500)
+def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    import optuna
+    from optuna.trial import TrialState
+
+    timings: dict[str, float] = {}
+    if not images.image_exists(images.BASE_IMAGE) and shutil.which("debootstrap") is None:
+        _fail_unusable("debootstrap is not on PATH and the base image is not built")
+    torch_wheel = images.find_torch_wheel()
+    if torch_wheel is None:
+        _fail_unusable("no local wheel of this environment's torch (looked in PIP_FIND_LINKS "
+                       "and /opt/wheels)")
+
+    # --- images (each stage runs only when its image is missing) ---
+    timings.update(images.build_base_images())
+    staging = tmp_path / "context"
+    staging.mkdir()
+    study_image, seconds = images.build_study_image(torch_wheel, staging)
+    if seconds is not None:
+        timings["study_image"] = round(seconds, 1)
+    shutil.rmtree(staging)
+
+    # --- the derived compose file and the variables a user would put in .env ---
+    project_dir = tmp_path / "compose"
+    project_dir.mkdir()
+    derive_compose_file(REPO / "docker-compose.yml", project_dir / "docker-compose.yml")
+    pg_port, dash_port = free_port(), free_port()
+    password = secrets.token_hex(12)
+    variables = {name: "" for name in env_example_names()}
+    variables.update({
+        "POSTGRES_USER": "study", "POSTGRES_PASSWORD": password, "POSTGRES_DB": "optuna",
+        "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(pg_port),
+        "POSTGRES_IMAGE": images.POSTGRES_IMAGE, "STUDY_IMAGE": study_image,
+        "STUDY_NAME": STUDY_NAME, "STUDY_DATA": DATA, "STUDY_PROFILE": "quick",
+        "STUDY_N_TRIALS": str(N_TRIALS), "STUDY_MAX_EPOCHS": str(MAX_EPOCHS),
+        "STUDY_PRUNER": "median", "STUDY_OBJECTIVE": "lstm",
+        "STUDY_DEVICES": "cpu", "PER_DEVICE": "1", "WORKER_ARGS": "--threads 1",
+        "DASHBOARD_LISTEN": "127.0.0.1", "DASHBOARD_PORT": str(dash_port),
+    })
+    stack = Stack(project_dir, f"reconlambdatest{os.getpid()}", variables)
+    url = f"postgresql+psycopg://study:{password}@127.0.0.1:{pg_port}/optuna"
+
+    try:
+        # --- up: v1 waits for postgres healthy and create completed before starting the rest ---
+        start = time.monotonic()
+        stack.compose("up", "-d", "--scale", "worker=2", timeout=900)
+        timings["up"] = round(time.monotonic() - start, 1)
+        workers = stack.containers("worker")
+        assert len(workers) == 2, stack.logs()
+        create = stack.containers("create")
+        assert create and stack.state(create[0])["ExitCode"] == 0, stack.logs()
+
+        # --- poll until both workers have exited (the budget is spent) ---
+        start = time.monotonic()
+        while time.monotonic() - start < FINISH_TIMEOUT_S:
+            states = [stack.state(c) for c in workers]
+            if all(not s["Running"] and not s["Restarting"] for s in states):
+                break
+            time.sleep(3)
+        else:
+            pytest.fail(f"workers still running after {FINISH_TIMEOUT_S} s:\n{stack.logs()}")
+        timings["study"] = round(time.monotonic() - start, 1)
+        codes = [stack.state(c)["ExitCode"] for c in workers]
+        assert codes == [0, 0], f"worker exit codes {codes}:\n{stack.logs(80)}"
+
+        study = optuna.load_study(study_name=STUDY_NAME, storage=url)
+        trials = study.get_trials(deepcopy=False)
+        finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        assert len(finished) == N_TRIALS, [(t.number, t.state) for t in trials]
+        assert not [t for t in trials if t.state == TrialState.RUNNING]
+
+        # Trials from both worker containers: their logs, and the worker id each trial records.
+        per_container = {c[:12]: {int(n) for n in TRIAL_LOG.findall(stack.container_log(c))}
+                         for c in workers}
+        assert all(per_container.values()), f"a worker container ran no trial: {per_container}"
+        assert set().union(*per_container.values()) == {t.number for t in finished}
+        recorded = {str(t.user_attrs.get("worker", "")) for t in finished}
+        tagged = {c for c in per_container if any(c in ident for ident in recorded)}
+        if tagged:  # the worker id carries the container id (STUDY_WORKER_ID)
+            assert tagged == set(per_container), recorded
+
+        # --- the dashboard is healthy, answers, and its API lists the study ---
+        dashboard = stack.containers("dashboard")
+        assert stack.state(dashboard[0]).get("Health", {}).get("Status") == "healthy"
+        with urllib.request.urlopen(f"http://127.0.0.1:{dash_port}/api/studies",
+                                    timeout=30) as response:
+            listed = json.load(response)
+        assert STUDY_NAME in [s["study_name"] for s in listed["study_summaries"]], listed
+
+        # --- `python -m study.best export` in the image, against the compose PostgreSQL ---
+        start = time.monotonic()
+        proc = stack.compose("run", "--rm", "--no-deps", "-T", "create", "python", "-m",
+                             "study.best", "export", timeout=180)
+        timings["export"] = round(time.monotonic() - start, 1)
+        exported = json.loads(proc.stdout)
+        best = [t.number for t in finished if t.value == study.best_value]
+        assert exported["trial"] in best, exported
+        assert exported["value"] == pytest.approx(study.best_value)
+        assert str(exported["model_path"]).startswith("/models/"), exported  # STUDY_MODEL_DIR
+        assert password not in proc.stdout + proc.stderr
+    finally:
+        # --- down -v leaves nothing behind ---
+        start = time.monotonic()
+        stack.compose("down", "-v", "--remove-orphans", "--timeout", "20", timeout=300,
+                      check=False)
+        timings["down"] = round(time.monotonic() - start, 1)
+        with capsys.disabled():
+            print(f"\ncompose test stage seconds: {json.dumps(timings)}", file=sys.stderr)
+    assert stack.containers() == [], "containers left after down -v"
+    assert stack.volumes() == [], "volumes left after down -v"
