@@ -52,6 +52,6 @@ def evaluate_checkpoint(model_path: Path, data: str, cache_dir: Path, *, split: 
     truth = np.asarray(labels)
     per_class = {name: round(float((predicted[truth == i] == i).mean()), 4)
                  for i, name in enumerate(meta["classes"]) if (truth == i).any()}
-    return {"model": str(model_path), "data": data, "split": split, "clips": int(len(truth)),
+    return {"model": str(model_path), "data": data, "split": split, "clips": len(truth),
             "accuracy": round(float((predicted == truth).mean()), 4), "per_class": per_class,
             "feature_cache_key": cache.key}

@@ -50,13 +50,13 @@ class ReconstructionClassifier(LightningModule):
             self._seen += size
         return loss
 
-    def training_step(self, batch, batch_idx):  # noqa: D102
+    def training_step(self, batch, batch_idx):
         return self._shared_step(batch, "train")
 
-    def validation_step(self, batch, batch_idx):  # noqa: D102
+    def validation_step(self, batch, batch_idx):
         self._shared_step(batch, "val")
 
-    def test_step(self, batch, batch_idx):  # noqa: D102
+    def test_step(self, batch, batch_idx):
         self._shared_step(batch, "test")
 
     def _epoch_accuracy(self) -> float:
@@ -76,7 +76,7 @@ class ReconstructionClassifier(LightningModule):
         self.test_acc = self._epoch_accuracy()
         self.log("test/acc", self.test_acc)
 
-    def configure_optimizers(self):  # noqa: D102
+    def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.train_settings.learning_rate)
         decay = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.train_settings.lr_decay)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "epoch"}}

@@ -63,7 +63,7 @@ class Profile:
                 "train": self.train.as_dict(), "search": self.search.as_dict()}
 
 
-_SEARCH_LAMBDA = dict(log10_lambda=(-3.0, 2.0), lambda_off_below=-2.0, dropout=(0.0, 0.6))
+_SEARCH_LAMBDA = {"log10_lambda": (-3.0, 2.0), "lambda_off_below": -2.0, "dropout": (0.0, 0.6)}
 
 PROFILES: dict[str, Profile] = {
     "paper": Profile(

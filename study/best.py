@@ -23,7 +23,7 @@ def best_record(study: Any, storage_label: str) -> dict[str, Any]:
     """Everything `export` writes about the study's best trial."""
     from optuna.trial import TrialState
 
-    from study.report import best_trial
+    from study.summary import best_trial
 
     trial = best_trial(study)
     if trial is None:

@@ -13,7 +13,7 @@ from study.options import UserError, add_common_flags
 DEFAULT_RUN_BUDGET = 20
 # Commands with their own module and parser, imported only when used (they load pandas & co.).
 DELEGATED = {
-    "report": ("study.lambda_report", "how much λ matters: REPORT.md, figures, dashboard note"),
+    "report": ("study.report", "how much λ matters: REPORT.md, figures, dashboard note"),
     "dashboard": ("study.dashboard", "optuna-dashboard on the study's storage and artifacts"),
 }
 
@@ -220,7 +220,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from storage import redact_url
     from study import service
     from study.options import check_objective_name, merge_with_study, resolve
-    from study.report import summary_text
+    from study.summary import summary_text
 
     settings = resolve(args)
     check_objective_name(settings.objective)
@@ -240,7 +240,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     from study import service
     from study.options import resolve
-    from study.report import status, status_table
+    from study.summary import status, status_table
 
     settings = resolve(args)
     info = status(service.load(settings.storage_url, settings.study_name))

@@ -1,154 +1,353 @@
-"""What a study says: trial counts, best trial, the λ = 0 baseline, λ's importance, live workers."""
+"""`python -m study report`: how much λ matters in a study, as REPORT.md, figures, a text
+summary on stdout, the study's dashboard note and dashboard artifacts.
+
+`build_report` does the work on a loaded study (tests call it directly); `main` / `run_from_args`
+are the command line (`add_arguments` adds the report's own flags to a parser that already has
+the shared ones from `study.options`).
+"""
 
 from __future__ import annotations
 
-import datetime
+import argparse
 import math
-import warnings
-from typing import Any
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-MIN_TRIALS_FOR_IMPORTANCE = 3
-LAMBDA_PARAM = "log10_lambda"
+from study import analysis, artifacts, figures
+from study.ablation import (
+    AblationResult,
+    load_ablation,
+    plan_ablation,
+    run_ablation,
+    save_ablation,
+)
+
+DEFAULT_OUTPUT = "report"  # relative to where the user runs the command
+LEARNING_CURVE_ARTIFACT = "learning_curve.png"
+# Optuna's docs: PED-ANOVA wants at least 5 trials above its target quantile (10 % by default).
+PED_ANOVA_STABLE_TRIALS = 50
 
 
-def trial_summary(trial: FrozenTrial) -> dict[str, Any]:
-    """The fields of a finished trial a user looks at first."""
-    return {"number": trial.number, "value": trial.value, "params": dict(trial.params),
-            "lambda": trial.user_attrs.get("lambda"),
-            "test_accuracy": trial.user_attrs.get("test_accuracy"),
-            "epochs": trial.user_attrs.get("epochs"),
-            "model_path": trial.user_attrs.get("model_path")}
+@dataclass
+class Report:
+    summary: str  # plain text, for stdout
+    markdown: str  # REPORT.md
+    note: str  # the study's dashboard note (Markdown)
+    files: list[Path] = field(default_factory=list)
+    importances: list[analysis.ImportanceResult] = field(default_factory=list)
+    effect: analysis.LambdaEffect | None = None
+    ablation: AblationResult | None = None
+    study_artifacts: dict[str, str] = field(default_factory=dict)  # filename → artifact id
+    trial_artifacts: int = 0  # learning curves uploaded by this run
 
 
-def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    try:
-        return study.best_trial
-    except ValueError:  # no COMPLETE trial yet
-        return None
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.2f} %"
 
 
-def baseline(trials: list[FrozenTrial]) -> dict[str, Any] | None:
-    """The best complete λ = 0 trial (the enqueued baseline and any searched λ = 0)."""
-    zero = [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("lambda") == 0]
-    if not zero:
-        return None
-    best = max(zero, key=lambda t: t.value)
-    return {**trial_summary(best), "n_trials": len(zero)}
+def _importances(study: optuna.Study, seed: int) -> tuple[list[analysis.ImportanceResult],
+                                                          list[str]]:
+    results, problems = [], []
+    for name in analysis.EVALUATORS:
+        try:
+            results.append(analysis.param_importance(study, name, seed=seed))
+        except (ValueError, RuntimeError) as exc:
+            problems.append(f"{name}: {exc}")
+    return results, problems
 
 
-def importance(study: optuna.Study, trials: list[FrozenTrial]) -> dict[str, Any]:
-    """fANOVA importances (seeded) over COMPLETE trials and λ's rank; says what it rests on."""
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    result: dict[str, Any] = {"method": "fANOVA (seed 0)", "n_complete_trials": len(complete)}
-    if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
-        result["note"] = (f"not enough complete trials (need {MIN_TRIALS_FOR_IMPORTANCE}, "
-                          f"have {len(complete)})")
-        return result
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            values = optuna.importance.get_param_importances(
-                study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
-    except (ValueError, RuntimeError) as exc:
-        result["note"] = f"could not compute importances: {exc}"
-        return result
-    result["importances"] = {name: round(float(v), 4) for name, v in values.items()}
-    ranking = list(values)
-    if LAMBDA_PARAM in ranking:
-        result["lambda_rank"] = ranking.index(LAMBDA_PARAM) + 1
-        result["n_params"] = len(ranking)
-    return result
+def _state_counts(study: optuna.Study) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+    return counts
 
 
-def live_workers(study: optuna.Study, trials: list[FrozenTrial]) -> dict[str, Any]:
-    """RUNNING trials whose heartbeat is fresh, and the distinct workers running them."""
-    running = [t for t in trials if t.state == TrialState.RUNNING]
-    storage = study._storage
-    stale: set[int] = set()
-    if getattr(storage, "get_heartbeat_interval", lambda: None)() is not None:
-        stale = set(storage._get_stale_trial_ids(study._study_id))
-    fresh = [t for t in running if t._trial_id not in stale]
-    workers = sorted({str(t.user_attrs.get("worker", f"trial {t.number}")) for t in fresh})
-    return {"running_trials": len(running), "stale_running_trials": len(running) - len(fresh),
-            "workers_alive": len(workers), "workers": workers}
+def _arm_line(label: str, arm: analysis.ArmBest) -> str:
+    if arm.trial_number is None:
+        return f"{label}: no complete trials"
+    lam = "" if not arm.lam else f", λ = {arm.lam:.4g}"
+    return (f"{label} ({arm.n_trials} trials): best val {_pct(arm.val_accuracy)} "
+            f"(trial #{arm.trial_number}{lam}), its test {_pct(arm.test_accuracy)}")
 
 
-def status(study: optuna.Study) -> dict[str, Any]:
-    """Everything `python -m study status` shows."""
-    trials = study.get_trials(deepcopy=False)
-    counts = {state.name: 0 for state in TrialState}
-    for trial in trials:
-        counts[trial.state.name] += 1
-    best = best_trial(study)
-    attrs = study.user_attrs
-    return {"study": study.study_name, "budget": attrs.get("n_trials"),
-            "finished": counts["COMPLETE"] + counts["PRUNED"], "trials_by_state": counts,
-            "best": trial_summary(best) if best else None, "baseline": baseline(trials),
-            **live_workers(study, trials),
-            "data": attrs.get("data"), "profile": attrs.get("profile"),
-            "objective": attrs.get("objective"), "pruner": (attrs.get("pruner") or {}).get("name"),
-            "checked_at": datetime.datetime.now().isoformat(timespec="seconds")}
+def _verdict(stats: analysis.AblationStats) -> str:
+    d = stats.difference
+    if math.isnan(d.low):
+        return "one seed per arm: no confidence interval; run with --seeds 2 or more"
+    if d.low > 0:
+        return "the reconstruction loss helps (the 95 % CI of the paired difference is above 0)"
+    if d.high < 0:
+        return "the reconstruction loss hurts (the 95 % CI of the paired difference is below 0)"
+    return "no significant difference at 95 % (the paired difference's CI contains 0)"
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else str(value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
-    return "-" if value is None else str(value)
+def _ablation_lines(result: AblationResult) -> list[str]:
+    p, s = result.plan, result.stats
+    lines = [(f"Ablation: trial #{p.trial_number}'s configuration (dropout {p.dropout:.3g}, "
+             f"hidden {p.hidden}), λ = {p.lam:.4g} vs λ = 0, {len(result.with_lambda)} seeds "
+             "each, test accuracy:")]
+    if p.note:
+        lines.append(f"  note: {p.note}")
+    p_value = "n/a" if math.isnan(s.p_value) else f"{s.p_value:.3g}"
+    lines += [f"  λ = {p.lam:.4g}: {s.with_lambda.format(unit=' %')}",
+              f"  λ = 0: {s.without_lambda.format(unit=' %')}",
+              (f"  paired difference: {s.difference.format(unit=' points')}; paired t-test "
+              f"p = {p_value}"),
+              f"  → {_verdict(s)}"]
+    return lines
 
 
-def status_table(info: dict[str, Any]) -> str:
-    states = ", ".join(f"{k} {v}" for k, v in info["trials_by_state"].items() if v)
-    lines = [(f"study         {info['study']} (data {info['data']}, profile {info['profile']}, "
-              f"objective {info['objective']}, pruner {info['pruner']})"),
-             f"trials        {states or 'none'}",
-             f"finished      {info['finished']} / {_fmt(info['budget'])}",
-             (f"workers alive {info['workers_alive']} ({info['running_trials']} running, "
-              f"{info['stale_running_trials']} stale)")]
-    for key, title in (("best", "best"), ("baseline", "λ = 0 best")):
-        entry = info[key]
-        if entry:
-            lines.append(f"{title:<13} trial {entry['number']}: val {_fmt(entry['value'])}, test "
-                         f"{_fmt(entry['test_accuracy'])}, λ {_fmt(entry['lambda'])}, "
-                         f"{_fmt(entry['params'])}")
-        else:
-            lines.append(f"{title:<13} no complete trial yet")
+def summarize(study: optuna.Study, importances: list[analysis.ImportanceResult],
+              problems: list[str], effect: analysis.LambdaEffect,
+              ablation: AblationResult | None) -> str:
+    """The plain-text summary printed on stdout (and the core of REPORT.md and the note)."""
+    counts = _state_counts(study)
+    total = sum(counts.values())
+    states = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    lines = [(f"Study {study.study_name!r} ({study.direction.name.lower()} validation accuracy): "
+             f"{total} trials ({states or 'none'})"), ""]
+    n_params = max((len(r.importances) for r in importances), default=0)
+    lines.append(f"Importance of λ ({analysis.LAMBDA_PARAM}):")
+    for r in importances:
+        label = "fANOVA (seeded)" if r.evaluator == "fanova" else "PED-ANOVA"
+        if r.rank is None:
+            lines.append(f"  {label}: λ was not searched")
+            continue
+        others = ", ".join(f"{k} {v:.3f}" for k, v in r.importances.items())
+        lines.append(f"  {label}: rank {r.rank} of {n_params}, share {r.share:.3f} "
+                     f"over {r.n_trials} complete trials  [{others}]")
+    ped = next((r for r in importances if r.evaluator == "ped-anova"), None)
+    if ped is not None and ped.n_trials < PED_ANOVA_STABLE_TRIALS:
+        lines.append(f"  (PED-ANOVA compares the top 10 % of trials with all of them; below "
+                     f"{PED_ANOVA_STABLE_TRIALS} complete trials that top holds fewer than 5, "
+                     "so read its ranking with care)")
+    for problem in problems:
+        lines.append(f"  not computed — {problem}")
+    lines += ["", "λ effect (best validation trial of each arm; test accuracy of that trial):",
+              "  " + _arm_line("λ = 0", effect.baseline),
+              "  " + _arm_line("λ > 0", effect.with_lambda)]
+    if effect.val_gain is not None:
+        lines.append(f"  best validation accuracy, λ > 0 minus λ = 0: "
+                     f"{effect.val_gain * 100:+.2f} points")
+    if ablation is not None:
+        lines += ["", *_ablation_lines(ablation)]
+    else:
+        lines += ["", ("Ablation: not run (python -m study report --ablation --seeds K retrains the "
+                  "best configuration with and without λ)")]
     return "\n".join(lines)
 
 
-def summary_text(study: optuna.Study, storage_label: str, budget: int | None) -> str:
-    """The closing summary of `python -m study run`."""
-    trials = study.get_trials(deepcopy=False)
-    info = status(study)
-    lines = [f"study {study.study_name}: {info['finished']} finished trials"
-             + (f" of a budget of {budget}" if budget else "")
-             + f" ({_fmt({k: v for k, v in info['trials_by_state'].items() if v})})"]
-    best = info["best"]
-    if best is None:
-        lines.append("no complete trial yet: nothing to report")
-    else:
-        lines += [(f"best trial    {best['number']}: validation accuracy "
-                   f"{_fmt(best['value'])}, test accuracy {_fmt(best['test_accuracy'])}"),
-                  f"best params   λ = {_fmt(best['lambda'])}, {_fmt(best['params'])}"]
-    base = info["baseline"]
-    lines.append(f"λ = 0 best    trial {base['number']}: validation {_fmt(base['value'])}, test "
-                 f"{_fmt(base['test_accuracy'])} ({base['n_trials']} λ = 0 trials)" if base
-                 else "λ = 0 best    no complete λ = 0 trial")
-    imp = importance(study, trials)
-    if "importances" in imp:
-        rank = imp.get("lambda_rank")
-        lines.append(f"importance    λ ranks {rank} of {imp.get('n_params')} ({_fmt(imp['importances'])}; "
-                     f"{imp['method']} over {imp['n_complete_trials']} complete trials)")
-    else:
-        lines.append(f"importance    {imp['note']}")
-    lines += [(f"next          python -m study dashboard --storage {storage_label} --study "
-               f"{study.study_name}   (or: optuna-dashboard {storage_label})"),
-              (f"              python -m study report --storage {storage_label} --study "
-               f"{study.study_name}"),
-              (f"              python -m study.best export --storage {storage_label} "
-               f"--study {study.study_name}")]
+def _importance_table(importances: list[analysis.ImportanceResult]) -> list[str]:
+    if not importances:
+        return []
+    names = list(importances[0].importances)
+    head = "| parameter | " + " | ".join(
+        "fANOVA" if r.evaluator == "fanova" else "PED-ANOVA" for r in importances) + " |"
+    rows = [head, "|---" * (len(importances) + 1) + "|"]
+    for name in names:
+        cells = " | ".join(f"{r.importances.get(name, float('nan')):.3f}" for r in importances)
+        rows.append(f"| `{name}` | {cells} |")
+    rows.append("| complete trials | " + " | ".join(str(r.n_trials) for r in importances) + " |")
+    return rows
+
+
+FIGURE_CAPTIONS = {
+    "accuracy_vs_lambda": "Accuracy against λ (log axis; λ = 0 at the left)",
+    "lambda_x_dropout": "λ × dropout, coloured by validation accuracy",
+    "lambda_x_hidden": "λ × hidden size, coloured by validation accuracy",
+    "learning_curves": "Learning curves of the best trial and the best λ = 0 trial",
+    "accuracy_vs_cost": "Validation accuracy against training time",
+}
+
+
+def render_markdown(study: optuna.Study, summary: str,
+                    importances: list[analysis.ImportanceResult], figure_files: list[Path],
+                    ablation: AblationResult | None) -> str:
+    parts = [f"# Report: study `{study.study_name}`", "", "```text", summary, "```", "",
+             "## Parameter importances", "", *_importance_table(importances), "",
+             ("Importances rest on COMPLETE trials only; pruned trials are not counted. fANOVA "
+             "is seeded; PED-ANOVA uses Optuna's defaults with the objective negated (it ranks "
+             "low targets as good), as optuna-dashboard does."), ""]
+    if ablation is not None:
+        parts += ["## Ablation runs (test accuracy)", "", "| seed | λ | λ = 0 | difference |",
+                  "|---|---|---|---|"]
+        for a, b in zip(ablation.with_lambda, ablation.without_lambda, strict=True):
+            parts.append(f"| {a.seed} | {a.test_accuracy:.4f} | {b.test_accuracy:.4f} | "
+                         f"{a.test_accuracy - b.test_accuracy:+.4f} |")
+        parts.append("")
+    parts += ["## Figures", "", "Interactive versions: [figures.html](figures.html).", ""]
+    for path in figure_files:
+        if path.suffix == ".png":
+            parts += [f"### {FIGURE_CAPTIONS.get(path.stem, path.stem)}", "",
+                      f"![{path.stem}]({path.name})", ""]
+    return "\n".join(parts)
+
+
+def render_note(study: optuna.Study, summary: str,
+                importances: list[analysis.ImportanceResult], uploaded: bool) -> str:
+    lines = [f"## How much λ matters in `{study.study_name}`", "", "```text", summary, "```", "",
+             *_importance_table(importances), ""]
+    if uploaded:
+        lines.append("Figures (PNG, interactive `figures.html`) and `REPORT.md` are the study's "
+                     "artifacts below; each trial's learning curve is a trial artifact.")
     return "\n".join(lines)
+
+
+def _best_baseline(study: optuna.Study) -> FrozenTrial | None:
+    zero = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if analysis.effective_lambda(t) == 0.0]
+    return max(zero, key=lambda t: float(t.value), default=None)
+
+
+def upload_learning_curves(study: optuna.Study, store) -> int:
+    """Each finished trial's validation curve as a PNG trial artifact (once per trial)."""
+    uploaded = 0
+    states = (TrialState.COMPLETE, TrialState.PRUNED)
+    pngs = figures.LearningCurvePNGs()
+    try:
+        with tempfile.TemporaryDirectory(prefix="study-curves-") as tmp:
+            path = Path(tmp) / LEARNING_CURVE_ARTIFACT
+            for trial in study.get_trials(deepcopy=False, states=states):
+                if artifacts.trial_has_artifact(study, trial, LEARNING_CURVE_ARTIFACT):
+                    continue
+                if pngs.write(trial, path):
+                    artifacts.put_trial_artifact(study, trial, store, path)
+                    uploaded += 1
+    finally:
+        pngs.close()
+    return uploaded
+
+
+def build_report(study: optuna.Study, output_dir: Path, *, artifact_store=None,
+                 ablation: AblationResult | None = None, seed: int = 0,
+                 save_note: bool = True) -> Report:
+    """Analyse `study`, write REPORT.md and figures to `output_dir`, and (with a store) upload
+    them as study artifacts, the learning curves as trial artifacts, and the summary as the
+    study's note. `ablation` defaults to the one saved with the study, if any."""
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        raise ValueError(f"study {study.study_name!r} has no complete trials yet; run workers "
+                         "first (python -m study worker)")
+    ablation = ablation or load_ablation(study)
+    importances, problems = _importances(study, seed)
+    effect = analysis.lambda_effect(study)
+    summary = summarize(study, importances, problems, effect, ablation)
+    specs = figures.report_figures(study, study.best_trial, _best_baseline(study))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    files = figures.write_figures(specs, output_dir, title=f"Study {study.study_name}")
+    markdown = render_markdown(study, summary, importances, files, ablation)
+    report_md = output_dir / "REPORT.md"
+    report_md.write_text(markdown + "\n", encoding="utf-8")
+    files.insert(0, report_md)
+    report = Report(summary=summary, markdown=markdown, files=files, importances=importances,
+                    effect=effect, ablation=ablation,
+                    note=render_note(study, summary, importances, artifact_store is not None))
+    if artifact_store is not None:
+        for path in files:
+            report.study_artifacts[path.name] = artifacts.put_study_artifact(
+                study, artifact_store, path)
+        report.trial_artifacts = upload_learning_curves(study, artifact_store)
+    if save_note:
+        from optuna_dashboard import save_note as dashboard_save_note
+
+        dashboard_save_note(study, report.note)
+    return report
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The report's own flags (the shared ones come from `study.options.add_common_flags`)."""
+    parser.add_argument("--output", type=Path, help=f"directory for REPORT.md and figures "
+                        f"(default ./{DEFAULT_OUTPUT})")
+    parser.add_argument("--artifacts", help="artifact store: a directory, file://DIR, "
+                        f"s3://BUCKET or gs://BUCKET (else {artifacts.ARTIFACTS_ENV}, else "
+                        f"{artifacts.DEFAULT_ARTIFACTS})")
+    parser.add_argument("--no-artifacts", action="store_true",
+                        help="do not upload figures/curves or save the dashboard note")
+    parser.add_argument("--ablation", action="store_true", help="retrain the best configuration "
+                        "with its λ and with λ = 0, --seeds times each")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per ablation arm "
+                        "(default 3)")
+    parser.add_argument("--device", default="auto", help="ablation device: auto, cpu, cuda")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from study.options import add_common_flags
+
+    parser = argparse.ArgumentParser(prog="python -m study report", description=__doc__)
+    add_common_flags(parser)
+    add_arguments(parser)
+    return parser
+
+
+def _load_study(url: str, name: str) -> optuna.Study:
+    from storage import open_storage
+    from study.service import unknown_study
+
+    storage = open_storage(url, heartbeat_interval=None)
+    try:
+        storage.get_study_id_from_name(name)
+    except KeyError:
+        raise unknown_study(storage, name, url) from None
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def run_from_args(args: argparse.Namespace,
+                  out: Callable[[str], None] | None = None) -> int:
+    """Run the report for parsed flags (shared + `add_arguments`). Returns the exit code."""
+    from storage import StorageError
+    from study.options import UserError, merge_with_study, resolve
+
+    write = out or (lambda text: print(text, flush=True))
+    try:
+        settings = resolve(args)
+        if args.ablation and args.seeds < 1:
+            raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+        study = _load_study(settings.storage_url, settings.study_name)
+        settings = merge_with_study(settings, args, study.user_attrs)
+        store = None
+        if not args.no_artifacts:
+            location = artifacts.resolve_artifacts_location(args.artifacts)
+            store = artifacts.open_artifact_store(location)
+        ablation = None
+        if args.ablation:
+            plan = plan_ablation(study)
+            ablation = run_ablation(plan, data=settings.data, profile=settings.profile,
+                                    cache_dir=settings.cache_dir, seeds=args.seeds,
+                                    base_seed=settings.seed, split=settings.split,
+                                    device=args.device, max_epochs=settings.max_epochs)
+            save_ablation(study, ablation)
+        output = (args.output or Path(DEFAULT_OUTPUT)).expanduser().absolute()
+        report = build_report(study, output, artifact_store=store, ablation=ablation,
+                              seed=settings.seed, save_note=store is not None)
+    except (UserError, StorageError, artifacts.ArtifactStoreError, ValueError) as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    write(report.summary)
+    write("")
+    write(f"Report: {output / 'REPORT.md'} (figures: {output / 'figures.html'})")
+    if store is not None:
+        write(f"Dashboard: note saved, {len(report.study_artifacts)} study artifacts and "
+              f"{report.trial_artifacts} new learning curves uploaded; open it with "
+              "python -m study dashboard")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_from_args(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -78,15 +78,16 @@ def test_no_credentials_in_the_compose_file(services: dict) -> None:
 
 
 def test_env_example_documents_every_variable_and_holds_no_secret() -> None:
+    example = ENV_EXAMPLE.read_text()
     used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", COMPOSE.read_text()))
-    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.M))
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", example, re.MULTILINE))
     assert used <= documented, sorted(used - documented)
-    password = re.search(r"^POSTGRES_PASSWORD=(.*)$", ENV_EXAMPLE.read_text(), re.M).group(1)
+    password = re.search(r"^POSTGRES_PASSWORD=(.*)$", example, re.MULTILINE).group(1)
     assert "change-me" in password
 
 
 def test_dockerfile_takes_its_base_and_torch_as_build_arguments() -> None:
     text = (REPO / "Dockerfile").read_text()
-    assert re.search(r"^ARG BASE_IMAGE=\S+", text, re.M)
-    assert re.search(r"^FROM \$\{BASE_IMAGE\}", text, re.M)
+    assert re.search(r"^ARG BASE_IMAGE=\S+", text, re.MULTILINE)
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}", text, re.MULTILINE)
     assert "ARG TORCH_SPEC=torch" in text

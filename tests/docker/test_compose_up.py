@@ -56,7 +56,7 @@ def derive_compose_file(source: Path, target: Path) -> dict:
 
 def env_example_names() -> list[str]:
     text = (REPO / ".env.example").read_text()
-    return re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, flags=re.M)
+    return re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE)
 
 
 class Stack:
@@ -110,6 +110,17 @@ class Stack:
                                "logs", "--tail", str(tail)], capture_output=True, text=True,
                               env=self.env, check=False)
         return proc.stdout[-8000:]
+
+
+def _seconds_between(state: dict) -> float:
+    """How long a container ran, from its State's StartedAt and FinishedAt (RFC 3339, ns)."""
+    from datetime import datetime
+
+    def parse(stamp: str) -> datetime:
+        head, _, frac = stamp.rstrip("Z").partition(".")
+        return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}")
+
+    return (parse(state["FinishedAt"]) - parse(state["StartedAt"])).total_seconds()
 
 
 def _fail_unusable(reason: str) -> None:
@@ -170,6 +181,7 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         assert len(workers) == 2, stack.logs()
         create = stack.containers("create")
         assert create and stack.state(create[0])["ExitCode"] == 0, stack.logs()
+        timings["create"] = round(_seconds_between(stack.state(create[0])), 1)
 
         # --- poll until both workers have exited (the budget is spent) ---
         start = time.monotonic()

@@ -48,7 +48,7 @@ def test_trial_completes_with_attributes_and_saved_weights(objective):
     assert attrs["seconds"] > 0 and attrs["device"].startswith("cpu")
     assert attrs["feature_cache_key"] == objective.cache.key
     assert sorted(trial.intermediate_values) == [0, 1]
-    model, meta = load_checkpoint(attrs["model_path"])
+    _, meta = load_checkpoint(attrs["model_path"])
     assert meta["params"].hidden == trial.params["hidden"]
     assert meta["val_accuracy"] == pytest.approx(trial.value)
     assert attrs["model_path"].endswith("unit/trial_00000.pt")
@@ -83,7 +83,7 @@ def test_train_cli_prints_one_json_line(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "objectives.train", "--data", TINY, "--profile", "quick",
          "--lambda", "10", "--dropout", "0.2", "--hidden", "16", "--epochs", "1",
-         "--cache-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+         "--cache-dir", str(tmp_path)], capture_output=True, text=True, check=False, timeout=300)
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["lambda"] == 10.0 and result["epochs"] == 1
@@ -94,10 +94,10 @@ def test_train_cli_prints_one_json_line(tmp_path):
 def test_train_cli_rejects_bad_input_in_one_line(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "objectives.train", "--data", "nosuch:thing", "--epochs", "1",
-         "--cache-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+         "--cache-dir", str(tmp_path)], capture_output=True, text=True, check=False, timeout=120)
     assert completed.returncode == 1
     assert completed.stderr.strip().startswith("error:") and "Traceback" not in completed.stderr
     completed = subprocess.run(
         [sys.executable, "-m", "objectives.train", "--lambda", "-1", "--cache-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True, text=True, check=False, timeout=120)
     assert completed.returncode == 1 and "--lambda" in completed.stderr

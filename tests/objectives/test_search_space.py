@@ -6,8 +6,14 @@ import optuna
 import pytest
 
 from objectives.profiles import get_profile
-from objectives.search_space import (TrialParams, baseline_params, from_params,
-                                     lambda_from_log10, suggest, validate)
+from objectives.search_space import (
+    TrialParams,
+    baseline_params,
+    from_params,
+    lambda_from_log10,
+    suggest,
+    validate,
+)
 
 QUICK = get_profile("quick")
 

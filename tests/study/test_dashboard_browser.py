@@ -23,7 +23,7 @@ import pytest
 from optuna.artifacts import FileSystemArtifactStore
 
 from study import analysis
-from study.lambda_report import build_report
+from study.report import build_report
 from tests.study.report_studies import make_study
 
 ROOT = Path(__file__).resolve().parents[2]

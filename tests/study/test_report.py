@@ -21,7 +21,7 @@ from study.ablation import (
     run_ablation,
     save_ablation,
 )
-from study.lambda_report import LEARNING_CURVE_ARTIFACT, build_report
+from study.report import LEARNING_CURVE_ARTIFACT, build_report
 from tests.study.report_studies import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,7 +148,7 @@ def _run(*argv: str, cwd: Path, env: dict | None = None) -> subprocess.Completed
 
 def test_report_command(sqlite_study, tmp_path):
     url, _study = sqlite_study
-    done = _run("study.lambda_report", "--storage", url, "--study", "mock-report", cwd=tmp_path,
+    done = _run("study.report", "--storage", url, "--study", "mock-report", cwd=tmp_path,
                 env={artifacts.ARTIFACTS_ENV: str(tmp_path / "env_artifacts")})
     assert done.returncode == 0, done.stderr
     assert "Importance of λ (log10_lambda):" in done.stdout
@@ -163,15 +163,15 @@ def test_report_command(sqlite_study, tmp_path):
 
 def test_report_command_errors(sqlite_study, tmp_path):
     url, _ = sqlite_study
-    done = _run("study.lambda_report", "--storage", url, "--study", "nope", "--no-artifacts",
+    done = _run("study.report", "--storage", url, "--study", "nope", "--no-artifacts",
                 cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.startswith("error: no study 'nope'") and "'mock-report'" in done.stderr
     assert "Traceback" not in done.stderr
-    done = _run("study.lambda_report", "--storage", url, "--study", "mock-report",
+    done = _run("study.report", "--storage", url, "--study", "mock-report",
                 "--artifacts", "ftp://x/y", cwd=tmp_path)
     assert done.returncode == 1 and "unknown artifact location scheme" in done.stderr
-    done = _run("study.lambda_report", "--storage", url, "--study", "mock-report", "--ablation",
+    done = _run("study.report", "--storage", url, "--study", "mock-report", "--ablation",
                 "--seeds", "0", cwd=tmp_path)
     assert done.returncode == 1 and "--seeds must be at least 1" in done.stderr
 
