@@ -59,7 +59,7 @@ def _worker_flags(parser: argparse.ArgumentParser) -> None:
                         help="auto (every GPU, else CPU), cpu, or GPU indices like 0,1")
     parser.add_argument("--per-device", type=positive_int,
                         help="worker processes per device (default 1 per GPU; on CPU one per "
-                             "2 cores)")
+                             "core, at most 8)")
     parser.add_argument("--threads", type=positive_int,
                         help="torch threads per CPU worker process (default: cores / processes)")
     parser.add_argument("--quiet", action="store_true", help="only warnings from Optuna")

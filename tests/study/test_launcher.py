@@ -11,9 +11,12 @@ from study.options import UserError
 def test_cpu_plan_shares_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(launcher, "cpu_count", lambda: 8)
     slots = launcher.plan("cpu", None)
-    assert [s.label for s in slots] == ["cpu.0", "cpu.1", "cpu.2", "cpu.3"]
-    assert all(s.cuda_visible_devices == "" and s.threads == 2 for s in slots)
-    assert [s.threads for s in launcher.plan("cpu", 8)] == [1] * 8
+    assert [s.label for s in slots] == [f"cpu.{i}" for i in range(8)]
+    assert all(s.cuda_visible_devices == "" and s.threads == 1 for s in slots)
+    assert [s.threads for s in launcher.plan("cpu", 4)] == [2] * 4
+    assert len(launcher.plan("cpu", None, threads=2)) == 4
+    monkeypatch.setattr(launcher, "cpu_count", lambda: 64)
+    assert len(launcher.plan("cpu", None)) == launcher.MAX_AUTO_CPU_WORKERS
     monkeypatch.setattr(launcher, "cpu_count", lambda: 1)
     assert len(launcher.plan("cpu", None)) == 1
 
