@@ -131,10 +131,11 @@ class MemoryCache:
         return self.splits[name]
 
 
-def synthetic_clips(count: int, frames: int, n_mels: int, *, seed: int = 0,
-                    jitter: float = 0.1) -> tuple[list[np.ndarray], np.ndarray]:
-    """Learnable FMA-shaped features: a class-specific spectral profile and modulation plus noise,
-    in the scaled log-mel range [-1, 1]. Lengths vary by ±`jitter` (real clips do, a little)."""
+def synthetic_clips(count: int, frames: int, n_mels: int, *, seed: int = 0, jitter: float = 0.1,
+                    noise: float = 0.6) -> tuple[list[np.ndarray], np.ndarray]:
+    """Learnable FMA-shaped features: a class-specific spectral profile and modulation plus noise
+    (std `noise`: larger is harder), in the scaled log-mel range [-1, 1]. Lengths vary by
+    ±`jitter` (real clips do, a little)."""
     rng = np.random.default_rng(seed)
     protos = np.random.default_rng(1234).normal(0, 0.25, (N_CLASSES, n_mels)).cumsum(axis=1) / 4
     rates = np.linspace(0.02, 0.2, N_CLASSES)
@@ -144,16 +145,16 @@ def synthetic_clips(count: int, frames: int, n_mels: int, *, seed: int = 0,
         n = max(8, int(frames * (1 + rng.uniform(-jitter, jitter))))
         t = np.arange(n)[:, None]
         level = protos[label] + 0.3 * np.sin(rates[label] * t + rng.uniform(0, 6.3))
-        clip = level + rng.normal(0, 0.6, (n, n_mels))
+        clip = level + rng.normal(0, noise, (n, n_mels))
         clips.append(np.clip(clip, -1, 1).astype(np.float32))
     return clips, labels.astype(np.int64)
 
 
 def memory_cache(train: int, val: int, test: int, frames: int, n_mels: int, *,
-                 seed: int = 0) -> MemoryCache:
+                 seed: int = 0, noise: float = 0.6) -> MemoryCache:
     splits = {}
     for offset, (name, count) in enumerate((("train", train), ("val", val), ("test", test))):
-        splits[name] = synthetic_clips(count, frames, n_mels, seed=seed + offset)
+        splits[name] = synthetic_clips(count, frames, n_mels, seed=seed + offset, noise=noise)
     return MemoryCache(splits, n_mels)
 
 

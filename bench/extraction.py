@@ -64,6 +64,7 @@ def _warm(_: int) -> None:
 def clips_per_second(paths: list[str], processes: int) -> float:
     if processes == 1:
         _warm(0)
+        _featurize(paths[0])  # librosa's lazy first-call set-up, as the pool's warm-up below
         started = time.perf_counter()
         for path in paths:
             _featurize(path)

@@ -88,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         faster = by["none"]["wall s"] / row["wall s"]
         met = "met" if saved >= 0.5 and gap <= 1.0 else "NOT met"
         lines.append(f"- {name} pruner vs none: **{percent(saved)} fewer epochs**, wall time ÷ "
-                     f"{faster:.2f}, best validation accuracy {gap:+.1f} points lower with "
-                     f"pruning (goal ≥ 50 % fewer epochs within 1 point: {met}).")
+                     f"{faster:.2f}, best validation accuracy {row['best val acc']:.3f} vs "
+                     f"{by['none']['best val acc']:.3f} ({-gap:+.1f} points with pruning; goal "
+                     f"≥ 50 % fewer epochs with at most 1 point lost: {met}).")
     lines.append(f"- Epochs per trial capped at {args.max_epochs or profile.train.max_epochs}; "
                  "pruner settings are the service's (`study.service.pruner_spec`: median = 5 "
                  "startup trials, 2 warm-up epochs; hyperband = min resource 1, reduction 3); "

@@ -41,12 +41,21 @@ stage() {  # stage NAME COMMAND...: run it (output to stderr), print how long it
     printf '%s %d.%d\n' "$name" $((ms / 1000)) $((ms % 1000 / 100))
 }
 
+ROOT=""
+cleanup() {
+    # A failed debootstrap may leave proc/sys mounted inside the root: unmount before deleting.
+    [[ -n $ROOT && -d $ROOT ]] || return 0
+    awk -v r="$ROOT/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r \
+        | xargs -r -n1 umount -l
+    rm -rf --one-file-system "$ROOT"
+}
+trap cleanup EXIT
+
 build_base() {
-    local root mirror
+    local mirror root
     mirror=${DEBIAN_MIRROR:-$(apt_mirror)}
-    root=$(mktemp -d /var/tmp/recon-lambda-rootfs.XXXXXX)
-    # The trap removes the half-built root file system whatever happens.
-    trap 'rm -rf "$root"' RETURN
+    ROOT=$(mktemp -d /var/tmp/recon-lambda-rootfs.XXXXXX)
+    root=$ROOT
     echo "debootstrap $DEBIAN_SUITE from $mirror" >&2
     # python3-venv: the project image makes its virtual environment from Debian's Python 3.11.
     stage debootstrap debootstrap --variant=minbase \
@@ -55,6 +64,7 @@ build_base() {
     rm -rf "$root"/var/cache/apt/archives/*.deb
     stage base_import sh -c "tar -C '$root' -c . | docker import \
         -c 'ENV LANG=C.UTF-8' -c 'CMD [\"bash\"]' - '$BASE_IMAGE' >/dev/null"
+    cleanup
 }
 
 if [[ $FORCE == 1 ]] || ! have_image "$BASE_IMAGE"; then

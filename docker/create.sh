@@ -5,12 +5,22 @@ set -eu
 
 data=${STUDY_DATA:-synthetic}
 profile=${STUDY_PROFILE:-quick}
-if [ "$data" = synthetic ] && [ -d /data/fma/fma_metadata ]; then
-    echo "warning: FMA_DIR is mounted but STUDY_DATA=synthetic; set STUDY_DATA=fma:/data/fma in .env to use FMA" >&2
-fi
+case "$data" in
+    synthetic*)
+        if [ -d /data/fma/fma_metadata ]; then
+            echo "warning: FMA_DIR is mounted but STUDY_DATA=$data; set STUDY_DATA=fma:/data/fma" \
+                "in .env to use FMA" >&2
+        fi ;;
+    *:/data/fma*)
+        if [ -z "$(ls -A /data/fma 2>/dev/null)" ]; then
+            echo "error: STUDY_DATA=$data but /data/fma is empty: set FMA_DIR in .env to the host" \
+                "folder that holds the data (for FMA: fma_small/ and fma_metadata/)" >&2
+            exit 1
+        fi ;;
+esac
 
-python -m objectives.prepare --data "$data" --profile "$profile" --cache-dir "${STUDY_CACHE_DIR:-/cache}" \
-    --no-progress
+python -m objectives.prepare --data "$data" --profile "$profile" \
+    --cache-dir "${STUDY_CACHE_DIR:-/cache}" --no-progress
 
 set -- --data "$data" --profile "$profile" --n-trials "${STUDY_N_TRIALS:-100}" \
     --pruner "${STUDY_PRUNER:-median}" --objective "${STUDY_OBJECTIVE:-lstm}"

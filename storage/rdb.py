@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import warnings
@@ -19,6 +20,26 @@ SQLITE_LOCK_TIMEOUT_S = 60  # how long a writer waits for another process's lock
 CONNECT_TIMEOUT_S = 10  # an unreachable server fails after this, not after minutes
 POOL_RECYCLE_S = 1800  # below common firewall/NAT idle cut-offs
 GRACE_FACTOR = 4  # default grace period = 4 heartbeat intervals
+_logger = logging.getLogger(__name__)
+
+
+class ResilientRDBStorage(optuna.storages.RDBStorage):
+    """RDBStorage whose heartbeat survives a database outage.
+
+    Optuna records heartbeats from a thread that ends at its first exception, so a restarted
+    server would silence a live trial for good and another worker would fail it as stale. Here a
+    failed heartbeat is logged and the next one tries again (pre-ping gives it a new connection).
+    """
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+            cause = exc.__cause__ or exc
+            message = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+            _logger.warning("heartbeat of trial id %s not recorded (%s: %s); retrying in %s s",
+                            trial_id, type(cause).__name__, message[0] if message else "",
+                            self.heartbeat_interval)
 
 
 class _WalConnection(sqlite3.Connection):
@@ -158,7 +179,7 @@ def open_storage(
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         settings = _heartbeat_settings(heartbeat_interval, grace_period, max_retry)
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs(url), **settings)
+            return ResilientRDBStorage(url, engine_kwargs=engine_kwargs(url), **settings)
         except (
             sqlalchemy.exc.SQLAlchemyError,
             ImportError,

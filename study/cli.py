@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from study.options import UserError, add_common_flags
+from study.options import UserError, add_common_flags, add_heartbeat_flags
 
 DEFAULT_RUN_BUDGET = 20
 # Commands with their own module and parser, imported only when used (they load pandas & co.).
@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
             _budget_flags(sub, run=name == "run")
         if name in ("worker", "run"):
             _worker_flags(sub)
+        if name != "create":
+            add_heartbeat_flags(sub)
         if name == "status":
             sub.add_argument("--format", choices=("table", "json"), default="table")
         sub.set_defaults(func=func)
@@ -146,7 +148,9 @@ def _work(args: argparse.Namespace, settings, budget: int | None, *, progress: b
 
     def child_argv(slot: launcher.Slot) -> list[str]:
         argv = ["worker", "--slot", slot.label, "--cache-dir", str(settings.cache_dir),
-                "--model-dir", str(settings.model_dir)]
+                "--model-dir", str(settings.model_dir),
+                "--heartbeat-interval", str(settings.heartbeat_interval),
+                "--heartbeat-grace", str(settings.heartbeat_grace)]
         if budget is not None:
             argv += ["--n-trials", str(budget)]
         if args.timeout is not None:
@@ -243,7 +247,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from study.summary import status, status_table
 
     settings = resolve(args)
-    info = status(service.load(settings.storage_url, settings.study_name))
+    info = status(service.load(settings.storage_url, settings.study_name,
+                               heartbeat_interval=settings.heartbeat_interval,
+                               grace_period=settings.heartbeat_grace))
     print(json.dumps(info, indent=2) if args.format == "json" else status_table(info))
     return 0
 
@@ -260,6 +266,9 @@ def error_message(exc: BaseException) -> str:
         from objectives.sources import DataSourceError
 
         known += (DataSourceError,)
+        from objectives.features import FeatureCacheError
+
+        known += (FeatureCacheError,)
     except ImportError:
         pass
     text = str(exc) if isinstance(exc, known) else \

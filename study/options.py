@@ -22,6 +22,8 @@ DEFAULT_OBJECTIVE = "lstm"
 DEFAULT_MODEL_DIR = "study_models"  # relative to where the user runs the command
 DEFAULT_SEED = 0
 DEFAULT_SPLIT = "seed"
+DEFAULT_HEARTBEAT_INTERVAL = 30  # seconds between a running trial's heartbeats
+HEARTBEAT_GRACE_FACTOR = 4  # default grace period: this many intervals without a heartbeat
 OBJECTIVES = {
     "lstm": "objectives.objective:LstmObjective",
     "mock": "objectives.mock:MockObjective",
@@ -45,6 +47,8 @@ class Settings:
     split: str
     max_epochs: int | None
     debug: bool = False
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    heartbeat_grace: int = HEARTBEAT_GRACE_FACTOR * DEFAULT_HEARTBEAT_INTERVAL
 
     def stored(self) -> dict[str, Any]:
         """What a study records so that every worker runs the same experiment."""
@@ -77,6 +81,43 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
+def add_heartbeat_flags(parser: argparse.ArgumentParser) -> None:
+    """--heartbeat-interval/--heartbeat-grace, for the commands that run or judge trials."""
+    parser.add_argument("--heartbeat-interval", type=int, metavar="S", help=(
+        "seconds between heartbeats of a running trial (else STUDY_HEARTBEAT_INTERVAL, else "
+        f"{DEFAULT_HEARTBEAT_INTERVAL}); use one value for every worker of a study"))
+    parser.add_argument("--heartbeat-grace", type=int, metavar="S", help=(
+        "a RUNNING trial without a heartbeat for this long is failed and retried (else "
+        f"STUDY_HEARTBEAT_GRACE, else {HEARTBEAT_GRACE_FACTOR} intervals); must exceed the "
+        "interval"))
+
+
+def _heartbeat(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[int, int]:
+    """(interval, grace) from flags, then the environment, then the defaults; checked."""
+    values: list[int | None] = []
+    for flag, var in (("heartbeat_interval", "STUDY_HEARTBEAT_INTERVAL"),
+                      ("heartbeat_grace", "STUDY_HEARTBEAT_GRACE")):
+        value = getattr(args, flag, None)
+        source = "--" + flag.replace("_", "-")
+        if value is None and env.get(var):
+            source = var
+            try:
+                value = int(env[var])
+            except ValueError:
+                raise UserError(f"{var} must be a whole number of seconds, got {env[var]!r}") \
+                    from None
+        if value is not None and value < 1:
+            raise UserError(f"{source} must be at least 1 second, got {value}")
+        values.append(value)
+    interval = values[0] or DEFAULT_HEARTBEAT_INTERVAL
+    grace = values[1] or HEARTBEAT_GRACE_FACTOR * interval
+    if grace <= interval:
+        raise UserError(f"the heartbeat grace period ({grace} s) must exceed the heartbeat "
+                        f"interval ({interval} s), or live trials would be failed between two "
+                        "heartbeats: raise --heartbeat-grace")
+    return interval, grace
+
+
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The feature cache directory when no flag is given (the data layer owns the rule)."""
     if environ is None:
@@ -99,6 +140,7 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     env = os.environ if environ is None else environ
     if args.max_epochs is not None and args.max_epochs < 1:
         raise UserError(f"--max-epochs must be at least 1, got {args.max_epochs}")
+    interval, grace = _heartbeat(args, env)
     model_dir = args.model_dir or Path(env.get("STUDY_MODEL_DIR") or DEFAULT_MODEL_DIR)
     return Settings(
         storage_url=resolve_storage_url(args.storage, env),
@@ -112,6 +154,8 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
         split=args.split or DEFAULT_SPLIT,
         max_epochs=args.max_epochs,
         debug=bool(args.debug),
+        heartbeat_interval=interval,
+        heartbeat_grace=grace,
     )
 
 

@@ -35,14 +35,15 @@ class CreateResult:
     attrs: dict[str, Any]
 
 
-def open_storage(url: str, *, heartbeat_interval: int | None = 30, attempts: int = 5):
+def open_storage(url: str, *, heartbeat_interval: int | None = 30,
+                 grace_period: int | None = None, attempts: int = 5):
     """`storage.open_storage`, retried when another process is creating the tables right now."""
     from storage import StorageError
     from storage import open_storage as _open
 
     for attempt in range(attempts):
         try:
-            return _open(url, heartbeat_interval=heartbeat_interval)
+            return _open(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
         except StorageError as exc:
             if attempt + 1 == attempts or not _is_race(exc):
                 raise
@@ -222,9 +223,10 @@ def wait_ready(study: optuna.Study, timeout: float = 20.0) -> dict[str, Any]:
         time.sleep(0.2)
 
 
-def load(url: str, name: str, *, heartbeat_interval: int | None = 30) -> optuna.Study:
+def load(url: str, name: str, *, heartbeat_interval: int | None = 30,
+         grace_period: int | None = None) -> optuna.Study:
     """An existing study (with the stored pruner), or a UserError listing the studies there."""
-    storage = open_storage(url, heartbeat_interval=heartbeat_interval)
+    storage = open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     try:
         storage.get_study_id_from_name(name)
     except KeyError:

@@ -3,13 +3,16 @@
 # the official image), then runs the server listening on every address, port PGPORT (default 5432).
 set -eu
 
+if [ "${1:-postgres}" != postgres ]; then
+    exec "$@"
+fi
 : "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD (see .env.example)}"
 POSTGRES_USER=${POSTGRES_USER:-postgres}
 POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
 export PGDATA
 
-if [ "${1:-postgres}" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pwfile=$(mktemp)
     printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
     initdb --username="$POSTGRES_USER" --pwfile="$pwfile" --auth-local=trust \
@@ -25,8 +28,5 @@ if [ "${1:-postgres}" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     echo "initialised $PGDATA (user $POSTGRES_USER, database $POSTGRES_DB)" >&2
 fi
 
-if [ "${1:-postgres}" = postgres ]; then
-    shift || true
-    exec postgres -c listen_addresses='*' "$@"
-fi
-exec "$@"
+shift || true
+exec postgres -c listen_addresses='*' "$@"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "recon-lambda-base:bookworm"
-POSTGRES_IMAGE = "recon-lambda-postgres:15"
+POSTGRES_REPO = "recon-lambda-postgres"
 STUDY_REPO = "recon-lambda-study"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # What the Dockerfile copies (mirrors .dockerignore); docker/local/ is filled in the staged copy.
@@ -46,16 +46,26 @@ def image_exists(tag: str) -> bool:
                           check=False).returncode == 0
 
 
-def build_base_images() -> dict[str, float]:
-    """Base and PostgreSQL images (kept when present); seconds per stage that ran."""
-    env = {**os.environ, "BASE_IMAGE": BASE_IMAGE, "POSTGRES_IMAGE": POSTGRES_IMAGE}
+def postgres_image_tag() -> str:
+    """recon-lambda-postgres:15-<hash of docker/postgres/>, so an edit there rebuilds it."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "docker" / "postgres").iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{POSTGRES_REPO}:15-{digest.hexdigest()[:12]}"
+
+
+def build_base_images() -> tuple[str, dict[str, float]]:
+    """Base and PostgreSQL images (kept when present): the PostgreSQL tag, seconds per stage."""
+    postgres = postgres_image_tag()
+    env = {**os.environ, "BASE_IMAGE": BASE_IMAGE, "POSTGRES_IMAGE": postgres}
     out = _run(["bash", str(REPO / "docker" / "build_base_images.sh")], env=env)
     timings = {}
     for line in out.splitlines():
         match = re.fullmatch(r"(\w+) ([\d.]+)", line.strip())
         if match:
             timings[match.group(1)] = float(match.group(2))
-    return timings
+    _remove_other_tags(POSTGRES_REPO, "15-", keep=postgres)
+    return postgres, timings
 
 
 def _context_paths() -> list[Path]:
@@ -120,13 +130,13 @@ def build_study_image(torch_wheel: Path, staging: Path) -> tuple[str, float | No
         if value and "file://" not in value:  # local file indexes do not exist in the build
             cmd += ["--build-arg", f"{name}={value}"]
     _run([*cmd, "-t", tag, str(staging)], timeout=1500)
-    _remove_older_study_images(keep=tag)
+    _remove_other_tags(STUDY_REPO, "test-", keep=tag)
     return tag, time.monotonic() - start
 
 
-def _remove_older_study_images(keep: str) -> None:
+def _remove_other_tags(repository: str, prefix: str, keep: str) -> None:
     """Earlier test builds' tags (their shared layers stay as the build cache)."""
-    out = _run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", STUDY_REPO])
-    old = [tag for tag in out.split() if tag.startswith(f"{STUDY_REPO}:test-") and tag != keep]
+    out = _run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository])
+    old = [tag for tag in out.split() if tag.startswith(f"{repository}:{prefix}") and tag != keep]
     if old:
         subprocess.run(["docker", "image", "rm", *old], capture_output=True, check=False)

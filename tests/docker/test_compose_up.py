@@ -144,7 +144,8 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
                        "and /opt/wheels)")
 
     # --- images (each stage runs only when its image is missing) ---
-    timings.update(images.build_base_images())
+    postgres_image, built = images.build_base_images()
+    timings.update(built)
     staging = tmp_path / "context"
     staging.mkdir()
     study_image, seconds = images.build_study_image(torch_wheel, staging)
@@ -162,7 +163,7 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
     variables.update({
         "POSTGRES_USER": "study", "POSTGRES_PASSWORD": password, "POSTGRES_DB": "optuna",
         "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(pg_port),
-        "POSTGRES_IMAGE": images.POSTGRES_IMAGE, "STUDY_IMAGE": study_image,
+        "POSTGRES_IMAGE": postgres_image, "STUDY_IMAGE": study_image,
         "STUDY_NAME": STUDY_NAME, "STUDY_DATA": DATA, "STUDY_PROFILE": "quick",
         "STUDY_N_TRIALS": str(N_TRIALS), "STUDY_MAX_EPOCHS": str(MAX_EPOCHS),
         "STUDY_PRUNER": "median", "STUDY_OBJECTIVE": "lstm",
@@ -208,9 +209,9 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         assert all(per_container.values()), f"a worker container ran no trial: {per_container}"
         assert set().union(*per_container.values()) == {t.number for t in finished}
         recorded = {str(t.user_attrs.get("worker", "")) for t in finished}
+        # The worker id carries the container id (STUDY_WORKER_ID, set by the entry point).
         tagged = {c for c in per_container if any(c in ident for ident in recorded)}
-        if tagged:  # the worker id carries the container id (STUDY_WORKER_ID)
-            assert tagged == set(per_container), recorded
+        assert tagged == set(per_container), recorded
 
         # --- the dashboard is healthy, answers, and its API lists the study ---
         dashboard = stack.containers("dashboard")

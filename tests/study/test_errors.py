@@ -82,8 +82,8 @@ def test_failing_objective_stops_worker(cli: Cli, sqlite_url: str, tmp_path) -> 
         "    return objective\n")
     env = {"PYTHONPATH": f"{tmp_path}:{cli.env['PYTHONPATH']}"}
     cli.run("create", "--storage", sqlite_url, "--objective", "broken_objective:make", env=env)
-    proc = cli.run("worker", "--storage", sqlite_url, "--devices", "cpu", "--quiet", env=env,
-                   check=False)
+    proc = cli.run("worker", "--storage", sqlite_url, "--devices", "cpu", "--per-device", "1",
+                   "--quiet", env=env, check=False)
     # Optuna logs each failed trial's traceback (useful in worker logs); the verdict comes last.
     last = proc.stderr.strip().splitlines()[-1]
     assert proc.returncode == 1
@@ -121,3 +121,29 @@ def test_mock_worker_does_not_import_torch(cli: Cli, sqlite_url: str) -> None:
     proc = subprocess.run([sys.executable, "-c", code], env=cli.env, cwd=cli.cwd,
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.stdout.split() == ["0", "False"], proc.stderr
+
+
+@pytest.mark.postgres
+def test_wrong_password_is_never_printed(cli: Cli, postgres_cluster, postgres_url: str) -> None:
+    url = postgres_cluster.url("optuna_session", password="wrong-Pa55word")
+    for args, module in ((("status",), "study"), (("worker", "--devices", "cpu"), "study"),
+                         (("export",), "study.best"), (("status", "--debug"), "study")):
+        proc = cli.run(*args, "--storage", url, module=module, check=False)
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].startswith(
+            "error: authentication failed for user 'optuna_test'")
+        assert "wrong-Pa55word" not in proc.stdout + proc.stderr
+        assert postgres_cluster.password not in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_unwritable_cache_dir(cli: Cli, sqlite_url: str) -> None:
+    # Tests run as root, which ignores permission bits: a path below a regular file fails for all.
+    (cli.cwd / "file.txt").write_text("")
+    cache = cli.cwd / "file.txt" / "cache"
+    cli.run("create", "--storage", sqlite_url, "--objective", "lstm")
+    err = _error(cli.run("worker", "--storage", sqlite_url, "--cache-dir", str(cache),
+                         "--devices", "cpu", "--per-device", "1", "--n-trials", "1", check=False))
+    assert err.strip().splitlines()[-1] == (
+        f"error: cannot write the feature cache directory {cache}: [Errno 20] Not a directory: "
+        f"'{cache}'; pass a writable --cache-dir or set STUDY_CACHE_DIR")

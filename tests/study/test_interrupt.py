@@ -1,4 +1,4 @@
-"""Ctrl-C / SIGTERM stop workers within seconds and leave no trial RUNNING."""
+"""Ctrl-C (SIGINT) / SIGTERM stop workers within seconds and leave no trial RUNNING."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def _wait_running(url: str, n: int, timeout: float = 90) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("per_device", ["1", "2"])  # in-process worker; launcher with children
-def test_sigterm_fails_running_trials(cli: Cli, per_device: str) -> None:
+def test_signal_fails_running_trials(cli: Cli, per_device: str, signum: signal.Signals) -> None:
     url = f"sqlite:///{cli.cwd / 'studies.db'}"
     cli.run("create", "--storage", url, "--objective", "mock")
     proc = cli.popen("worker", "--storage", url, "--n-trials", "50", "--devices", "cpu",
@@ -32,7 +33,7 @@ def test_sigterm_fails_running_trials(cli: Cli, per_device: str) -> None:
     status = json.loads(cli.run("status", "--storage", url, "--format", "json").stdout)
     assert status["workers_alive"] == int(per_device) and status["stale_running_trials"] == 0
     started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)  # SIGINT: what Ctrl-C sends
     _, err = proc.communicate(timeout=60)
     assert time.monotonic() - started < 15, err
     assert proc.returncode == 130, err

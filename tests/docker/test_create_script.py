@@ -1,0 +1,54 @@
+"""docker/create.sh (the compose file's one-shot step) run on the host with a stand-in `python`
+that records its arguments: what it prepares and creates, from which variables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "docker" / "create.sh"
+
+
+def run_script(tmp_path: Path, **variables: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "calls.txt"
+    fake = bin_dir / "python"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STUDY_CACHE_DIR": str(tmp_path / "cache"),
+           **variables}
+    proc = subprocess.run(["sh", str(SCRIPT)], capture_output=True, text=True, env=env,
+                          check=False)
+    lines = calls.read_text().splitlines() if calls.exists() else []
+    return proc, lines
+
+
+def test_prepares_the_cache_then_creates_the_study(tmp_path: Path) -> None:
+    proc, calls = run_script(tmp_path, STUDY_DATA="synthetic:20", STUDY_PROFILE="quick",
+                             STUDY_N_TRIALS="6", STUDY_MAX_EPOCHS="2", STUDY_OBJECTIVE="lstm")
+    assert proc.returncode == 0, proc.stderr
+    assert calls[0] == (f"-m objectives.prepare --data synthetic:20 --profile quick "
+                        f"--cache-dir {tmp_path / 'cache'} --no-progress")
+    assert calls[1] == ("-m study create --data synthetic:20 --profile quick --n-trials 6 "
+                        "--pruner median --objective lstm --max-epochs 2")
+
+
+def test_defaults_leave_max_epochs_to_the_profile(tmp_path: Path) -> None:
+    proc, calls = run_script(tmp_path, STUDY_MAX_EPOCHS="")
+    assert proc.returncode == 0, proc.stderr
+    assert calls[1] == ("-m study create --data synthetic --profile quick --n-trials 100 "
+                        "--pruner median --objective lstm")
+
+
+def test_fma_without_a_mounted_folder_is_one_clear_error(tmp_path: Path) -> None:
+    if os.path.isdir("/data/fma") and os.listdir("/data/fma"):
+        pytest.skip("this host has a non-empty /data/fma")
+    proc, calls = run_script(tmp_path, STUDY_DATA="fma:/data/fma")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: ") and "FMA_DIR" in proc.stderr
+    assert calls == []

@@ -1,0 +1,183 @@
+"""Bad input through the real `python -m objectives.prepare`: per-file problems are recorded and
+skipped (exit 0), whole-source problems are one `error:` line naming the path (exit 1), and an
+interrupted build (SIGKILL) is finished by the next run, trusting nothing half-written.
+
+Library-level cases live in test_features.py / test_sources.py; padding of clips shorter than
+the training crop in test_batches.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from tests.objectives.fma_layout import write_fma
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "STUDY_CACHE_DIR"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _prepare(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "objectives.prepare", "--no-progress", *args],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def _tone(seconds: float, freq: float, sr: int = 8000) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_bad_files_are_listed_and_skipped_good_odd_files_work(tmp_path: Path) -> None:
+    audio = tmp_path / "audio"
+    for c, label in enumerate(("low", "high")):
+        (audio / label).mkdir(parents=True)
+        for n in range(5):
+            sf.write(audio / label / f"{n}.wav", _tone(1.0, 300 + 1500 * c + 20 * n), 8000)
+    (audio / "low" / "corrupt.mp3").write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 8)
+    (audio / "low" / "zero.mp3").write_bytes(b"")
+    (audio / "high" / "text.mp3").write_text("this is not audio\n")
+    stereo = np.stack([_tone(1.0, 2000, 44100), _tone(1.0, 2100, 44100)], axis=1)
+    sf.write(audio / "high" / "stereo44k.wav", stereo, 44100)
+    # Quick profile: 8 kHz, hop 256, crop 64 frames (~2 s); this clip has ~10 frames.
+    sf.write(audio / "low" / "short.wav", _tone(0.3, 350), 8000)
+    proc = _prepare("--data", f"folder:{audio}", "--cache-dir", str(tmp_path / "cache"),
+                    "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    failed = {row["item_id"]: row["reason"] for row in summary["failed_items"]}
+    assert set(failed) == {"low/corrupt.mp3", "low/zero.mp3", "high/text.mp3"}
+    assert "0 bytes" in failed["low/zero.mp3"] and "cannot decode" in failed["high/text.mp3"]
+    assert "cannot decode" in failed["low/corrupt.mp3"]
+    assert summary["ok"] == 12 and summary["failed"] == 3
+    assert "3 failed" in proc.stderr.strip().splitlines()[-1]
+    index = json.loads((Path(summary["directory"]) / "index.json").read_text())
+    rows = {row["item_id"]: row for row in index}
+    assert rows["high/stereo44k.wav"]["status"] == "ok"
+    assert rows["high/stereo44k.wav"]["frames"] == rows["high/0.wav"]["frames"]  # resampled
+    assert rows["low/short.wav"]["status"] == "ok"  # kept; padded with silence when batched
+    assert rows["low/short.wav"]["frames"] < 64
+
+
+def _fma_missing_csv(root: Path) -> Path:
+    (root / "fma_small").mkdir(parents=True)
+    return root / "fma_metadata" / "tracks.csv"
+
+
+def _fma_bad_columns(root: Path) -> Path:
+    write_fma(root)
+    csv = root / "fma_metadata" / "tracks.csv"
+    tracks = pd.read_csv(csv, index_col=0, header=[0, 1])
+    tracks.drop(columns=[("track", "genre_top")]).to_csv(csv)
+    return csv
+
+
+@pytest.mark.parametrize("case", ["missing_tracks_csv", "bad_columns", "empty_folder",
+                                  "unknown_scheme"])
+def test_whole_source_problems_are_one_line(tmp_path: Path, case: str) -> None:
+    root = tmp_path / "data"
+    if case == "missing_tracks_csv":
+        spec, needles = f"fma:{root}", (str(_fma_missing_csv(root)), "not found")
+    elif case == "bad_columns":
+        spec, needles = f"fma:{root}", (str(_fma_bad_columns(root)), "track/genre_top")
+    elif case == "empty_folder":
+        root.mkdir()
+        spec, needles = f"folder:{root}", (str(root), "holds no audio files")
+    else:
+        spec, needles = f"s3://bucket/{root}", ("unknown data source", "folder:DIR")
+    _one_line_error(_prepare("--data", spec, "--cache-dir", str(tmp_path / "cache")), *needles)
+
+
+def test_unwritable_cache_dir_is_one_line(tmp_path: Path) -> None:
+    # Tests run as root, which ignores permission bits: a path below a regular file fails
+    # for everyone.
+    (tmp_path / "file.txt").write_text("")
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for label in ("a", "b"):
+        for n in range(3):
+            sf.write(audio / f"{label}_{n}.wav", _tone(0.5, 400 + 300 * n), 8000)
+    cache = tmp_path / "file.txt" / "cache"
+    _one_line_error(_prepare("--data", f"folder:{audio}", "--cache-dir", str(cache)),
+                    f"cannot write the feature cache directory {cache}", "--cache-dir")
+
+
+_SLOW_PREPARE = """
+import sys, time
+from objectives import features, prepare
+real = features.featurize
+def slow(path, settings):  # a decode that takes a while, so the kill lands mid-build
+    time.sleep(0.02)
+    return real(path, settings)
+features.featurize = slow
+raise SystemExit(prepare.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_killed_build_is_finished_by_the_rerun(tmp_path: Path) -> None:
+    audio = tmp_path / "audio"
+    for c, label in enumerate(("low", "mid", "high", "top")):
+        (audio / label).mkdir(parents=True)
+        for n in range(50):
+            sf.write(audio / label / f"{n}.wav", _tone(0.4, 200 + 600 * c + 5 * n), 8000)
+    cache = tmp_path / "cache"
+    args = ["--data", f"folder:{audio}", "--cache-dir", str(cache), "--workers", "1",
+            "--no-progress"]
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_PREPARE, *args], cwd=ROOT, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(cache.glob("*.partial/items/*.npy"))) < 40:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the build never got going"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    partial = next(cache.glob("*.partial"))
+    key = partial.name.removesuffix(".partial")
+    assert not (cache / key).exists()  # nothing complete-looking was left behind
+    done_before = len(list(partial.glob("items/*.npy")))
+    assert 40 <= done_before < 200
+    # What a kill during a write leaves (results are written to a temp file, then renamed).
+    (partial / "items" / ".junk.npy.123.tmp").write_bytes(b"\x93NUMPY")
+
+    rerun = _prepare(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    resumed = json.loads(rerun.stdout)
+    assert resumed["reused"] is False and resumed["ok"] == 200 and resumed["failed"] == 0
+    assert not partial.exists()
+    clean = json.loads(_prepare("--data", f"folder:{audio}", "--cache-dir",
+                                str(tmp_path / "clean"), "--workers", "1").stdout)
+    assert clean["key"] == resumed["key"]
+    a, b = Path(resumed["directory"]), Path(clean["directory"])
+    assert json.loads((a / "index.json").read_text()) == json.loads((b / "index.json").read_text())
+    assert np.array_equal(np.load(a / "features.npy"), np.load(b / "features.npy"))
+    assert _prepare(*args).returncode == 0  # and the finished cache is reused from now on

@@ -1,0 +1,249 @@
+"""Faults with real worker processes: a killed worker, a restarted PostgreSQL, SQLite + a reader.
+
+Workers are real `python -m study worker --objective mock` processes; `STUDY_MOCK_DELAY` makes a
+trial last seconds, and heartbeats of 1 s with a 3 s grace period make a dead worker's trial
+stale quickly. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import optuna
+import pytest
+from optuna.trial import FrozenTrial, TrialState
+
+from tests.postgres_cluster import PostgresCluster
+from tests.study.conftest import Cli, load
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+HEARTBEAT = ("--heartbeat-interval", "1", "--heartbeat-grace", "3")
+retried_from = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+
+
+def _start_workers(cli: Cli, url: str, n: int, budget: int, delay: str) -> list[subprocess.Popen]:
+    return [cli.popen("worker", "--storage", url, "--n-trials", str(budget), "--devices", "cpu",
+                      "--per-device", "1", "--quiet", *HEARTBEAT, env={"STUDY_MOCK_DELAY": delay})
+            for _ in range(n)]
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _finish(workers: list[subprocess.Popen], timeout: float = 150) -> list[str]:
+    """Each worker's stderr once all have exited (killing stragglers after `timeout`)."""
+    errors = []
+    for worker in workers:
+        try:
+            errors.append(worker.communicate(timeout=timeout)[1])
+        except subprocess.TimeoutExpired:
+            for other in workers:
+                other.kill()
+            raise AssertionError("a worker did not finish in time") from None
+    return errors
+
+
+def _pid_of(trial: FrozenTrial) -> int | None:
+    worker = trial.user_attrs.get("worker")  # host:pid[:slot]
+    return int(worker.split(":")[1]) if worker else None
+
+
+def _assert_exact_budget(trials: list[FrozenTrial], budget: int) -> Counter:
+    states = Counter(t.state for t in trials)
+    assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == budget, states
+    assert states[TrialState.RUNNING] == 0 and states[TrialState.WAITING] == 0, states
+    assert len({t.number for t in trials}) == len(trials)
+    return states
+
+
+def _assert_failures_retried(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """Every FAIL trial was re-run once, with its parameters; returns the failed trials."""
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    for original in failed:
+        retries = [t for t in trials if retried_from(t) == original.number]
+        assert len(retries) == 1, (original.number, [t.number for t in retries])
+        # A trial cut off while suggesting has fewer parameters; the retry suggests the rest.
+        assert original.params.items() <= retries[0].params.items()
+        assert retries[0].state in FINISHED or retries[0].state == TrialState.FAIL
+    return failed
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_killed_worker_trial_is_retried_and_budget_is_exact(cli: Cli,
+                                                            postgres_db_url: str) -> None:
+    url, budget = postgres_db_url, 12
+    cli.run("create", "--storage", url, "--objective", "mock", "--pruner", "none")
+    workers = _start_workers(cli, url, 3, budget, delay="2.5")
+    victim = workers[1]
+    try:
+        def victim_mid_trial() -> bool:
+            running = [t for t in load(url).trials if t.state == TrialState.RUNNING
+                       and _pid_of(t) == victim.pid and t.intermediate_values]
+            return bool(running)
+
+        _wait_for(victim_mid_trial, "the victim worker to be in the middle of a trial")
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        killed = [t for t in load(url).trials if t.state == TrialState.RUNNING
+                  and _pid_of(t) == victim.pid]
+        assert len(killed) == 1
+        errors = _finish([workers[0], workers[2]])
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert [workers[0].returncode, workers[2].returncode] == [0, 0], errors
+    trials = load(url).trials
+    _assert_exact_budget(trials, budget)
+    original = trials[killed[0].number]
+    assert original.state == TrialState.FAIL
+    retries = [t for t in trials if retried_from(t) == original.number]
+    assert len(retries) == 1 and retries[0].state in FINISHED
+    assert retries[0].params == original.params
+    assert _pid_of(retries[0]) != victim.pid
+    assert _assert_failures_retried(trials) == [original]  # nothing else failed
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_workers_ride_out_a_postgres_restart(cli: Cli, postgres_db_url: str,
+                                             postgres_cluster: PostgresCluster) -> None:
+    url, budget = postgres_db_url, 15
+    cli.run("create", "--storage", url, "--objective", "mock", "--pruner", "none")
+    workers = _start_workers(cli, url, 3, budget, delay="2")
+    try:
+        def busy() -> bool:
+            trials = load(url).trials
+            return sum(t.state in FINISHED for t in trials) >= 3 and \
+                sum(t.state == TrialState.RUNNING for t in trials) >= 2
+
+        _wait_for(busy, "3 finished and 2 running trials")
+        postgres_cluster.stop()
+        time.sleep(2)  # long enough that every worker's next storage call fails
+        postgres_cluster.start()
+        errors = _finish(workers)
+    finally:
+        postgres_cluster.start()
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert [w.returncode for w in workers] == [0, 0, 0], errors
+    assert any("storage error" in e for e in errors), errors  # the outage was really seen
+    assert not any("Traceback" in e for e in errors), errors
+    assert postgres_cluster.password not in "".join(errors)
+    trials = load(url).trials
+    _assert_exact_budget(trials, budget)
+    failed = _assert_failures_retried(trials)
+    assert len(failed) <= 3  # at most the trials in flight
+
+
+_READER = textwrap.dedent("""
+    import sys, time
+    import optuna
+    from storage import open_storage
+    from study.summary import status
+    url, budget = sys.argv[1], int(sys.argv[2])
+    study = optuna.load_study(study_name="recon-lambda",
+                              storage=open_storage(url, heartbeat_interval=None))
+    reads, deadline = 0, time.monotonic() + 240
+    while time.monotonic() < deadline:
+        info = status(study)  # every trial, counts, best, live workers: what a dashboard reads
+        reads += 1
+        if info["finished"] >= budget and info["running_trials"] == 0:
+            break
+    print(reads)
+""")
+
+
+@pytest.mark.slow
+def test_four_sqlite_workers_and_a_reader(cli: Cli) -> None:
+    url, budget = f"sqlite:///{cli.cwd / 'studies.db'}", 40
+    cli.run("create", "--storage", url, "--objective", "mock")
+    reader = subprocess.Popen([sys.executable, "-c", _READER, url, str(budget)], env=cli.env,
+                              cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    workers = [cli.popen("worker", "--storage", url, "--n-trials", str(budget), "--devices",
+                         "cpu", "--per-device", "1", "--quiet", env={"STUDY_MOCK_DELAY": "0.3"})
+               for _ in range(4)]
+    statuses = []
+    try:
+        while any(w.poll() is None for w in workers) and len(statuses) < 6:
+            statuses.append(cli.run("status", "--storage", url, check=False))
+        errors = _finish(workers)
+        reads, reader_err = reader.communicate(timeout=120)
+    finally:
+        for proc in (*workers, reader):
+            if proc.poll() is None:
+                proc.kill()
+    assert [w.returncode for w in workers] == [0] * 4, errors
+    assert reader.returncode == 0 and int(reads) > 1, reader_err
+    assert all(s.returncode == 0 for s in statuses), [s.stderr for s in statuses]
+    everything = "".join(errors) + reader_err + "".join(s.stderr for s in statuses)
+    assert "locked" not in everything, everything
+    _assert_exact_budget(load(url).trials, budget)
+
+
+def test_heartbeat_settings_reach_the_storage(cli: Cli) -> None:
+    from study.cli import build_parser
+    from study.options import resolve
+
+    args = build_parser().parse_args(["worker", *HEARTBEAT])
+    settings = resolve(args, {})
+    assert (settings.heartbeat_interval, settings.heartbeat_grace) == (1, 3)
+    env_only = resolve(build_parser().parse_args(["worker"]),
+                       {"STUDY_HEARTBEAT_INTERVAL": "5"})
+    assert (env_only.heartbeat_interval, env_only.heartbeat_grace) == (5, 20)
+    default = resolve(build_parser().parse_args(["status"]), {})
+    assert (default.heartbeat_interval, default.heartbeat_grace) == (30, 120)
+    url = f"sqlite:///{cli.cwd / 'studies.db'}"
+    cli.run("create", "--storage", url, "--objective", "mock")
+    for args, env, message in (
+            (("--heartbeat-interval", "5", "--heartbeat-grace", "5"), {},
+             "grace period (5 s) must exceed the heartbeat interval (5 s)"),
+            ((), {"STUDY_HEARTBEAT_GRACE": "10"}, "grace period (10 s) must exceed"),
+            ((), {"STUDY_HEARTBEAT_INTERVAL": "soon"}, "must be a whole number"),
+            (("--heartbeat-interval", "0"), {}, "--heartbeat-interval must be at least 1")):
+        proc = cli.run("worker", "--storage", url, *args, env=env, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+        assert message in proc.stderr, proc.stderr
+
+
+def test_launcher_passes_heartbeat_settings_to_children(cli: Cli, monkeypatch) -> None:
+    from study import cli as study_cli
+    from study import launcher
+
+    seen: list[list[str]] = []
+
+    def fake_launch(slots, child_argv, env, poll=None):
+        seen.extend(child_argv(slot) for slot in slots)
+        return 0
+
+    monkeypatch.setattr(launcher, "launch", fake_launch)
+    url = f"sqlite:///{cli.cwd / 'studies.db'}"
+    cli.run("create", "--storage", url, "--objective", "mock")
+    monkeypatch.setenv("STUDY_HEARTBEAT_GRACE", "9")
+    for name in list(os.environ):
+        if name in ("STUDY_STORAGE", "OPTUNA_STORAGE", "STUDY_HEARTBEAT_INTERVAL"):
+            monkeypatch.delenv(name)
+    assert study_cli.main(["worker", "--storage", url, "--devices", "cpu", "--per-device", "2",
+                           "--heartbeat-interval", "2"]) == 0
+    assert len(seen) == 2
+    for argv in seen:
+        joined = " ".join(argv)
+        assert "--heartbeat-interval 2" in joined and "--heartbeat-grace 9" in joined
