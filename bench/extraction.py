@@ -6,6 +6,7 @@ with 1 and 2 processes; projects the time for FMA small's 8,000 clips on 16 core
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -62,14 +63,10 @@ def _warm(_: int) -> None:
 
 
 def clips_per_second(paths: list[str], processes: int) -> float:
-    if processes == 1:
-        _warm(0)
-        _featurize(paths[0])  # librosa's lazy first-call set-up, as the pool's warm-up below
-        started = time.perf_counter()
-        for path in paths:
-            _featurize(path)
-        return len(paths) / (time.perf_counter() - started)
-    with ProcessPoolExecutor(processes) as pool:
+    """Clips/s of a pool of fresh single-threaded processes (1 process included, so the 1-process
+    figure does not borrow BLAS/FFT threads from the other cores)."""
+    context = multiprocessing.get_context("spawn")  # children read the thread limits at start
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
         list(pool.map(_warm, range(processes)))
         list(pool.map(_featurize, paths[:processes]))  # librosa's lazy first-call set-up
         started = time.perf_counter()
@@ -84,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core per process, as the cache build
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"  # one core per process, like a worker of the cache build
     with tempfile.TemporaryDirectory(prefix="bench-mp3-") as tmp:
         paths = []
         for i in range(args.clips):
@@ -115,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
              f"({FMA_SMALL_CLIPS:,} clips) on {PROJECTED_CORES} cores at the {top}-process "
              f"efficiency measured here ({efficiency:.0%}): **{projected / 60:.1f} min** "
              f"(one process: {FMA_SMALL_CLIPS / one / 3600:.1f} h). This machine has {cores()} "
-             "cores shared with other jobs, so the efficiency is a lower bound.")
+             "cores shared with other jobs, so the efficiency is a lower bound. Every process is "
+             "spawned single-threaded (OMP/OpenBLAS/MKL = 1): measured in the main process with "
+             "the default BLAS threads, the 1-process figure was 2-3× slower (0.11-0.20 s/clip) on "
+             "this machine, so extraction workers should be limited to one thread each.")
     print(text)
     print(notes)
     if not args.no_write:

@@ -29,7 +29,26 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
     Optuna records heartbeats from a thread that ends at its first exception, so a restarted
     server would silence a live trial for good and another worker would fail it as stale. Here a
     failed heartbeat is logged and the next one tries again (pre-ping gives it a new connection).
+    A new RUNNING trial records its first heartbeat at once (see `_first_heartbeat`).
     """
+
+    def create_new_trial(self, study_id: int, template_trial: Any = None) -> int:
+        trial_id = super().create_new_trial(study_id, template_trial)
+        if template_trial is None or template_trial.state == optuna.trial.TrialState.RUNNING:
+            self._first_heartbeat(trial_id)
+        return trial_id
+
+    def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
+        changed = super().set_trial_state_values(trial_id, state, values)
+        if changed and state == optuna.trial.TrialState.RUNNING:  # a WAITING trial was taken
+            self._first_heartbeat(trial_id)
+        return changed
+
+    def _first_heartbeat(self, trial_id: int) -> None:
+        # A trial beats from its birth, not only once its objective starts: if the worker dies
+        # (or loses the database) in between, the trial still goes stale and is retried.
+        if self.heartbeat_interval is not None:
+            self.record_heartbeat(trial_id)
 
     def record_heartbeat(self, trial_id: int) -> None:
         try:

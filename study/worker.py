@@ -65,7 +65,7 @@ class _Guard:
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if trial.state == TrialState.FAIL and is_storage_outage(self.last_error):
             # The database failed, not the objective: not held against it, and re-queued.
-            requeue(study, trial._trial_id, self.requeued)
+            requeue(study, trial._trial_id, self.requeued, failed_by_us=True)
             return
         self.failures = self.failures + 1 if trial.state == TrialState.FAIL else 0
         self.finished += trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
@@ -180,28 +180,30 @@ def _trial_taken(study: budget_mod.BudgetedStudy, exc: BaseException) -> bool:
         study._storage.get_trial(study.last_trial_id).state == TrialState.FAIL
 
 
-def requeue(study: optuna.Study, trial_id: int, done: set[int]) -> None:
+def requeue(study: optuna.Study, trial_id: int, done: set[int], *,
+            failed_by_us: bool = False) -> None:
     """Fail a trial of this worker stranded by a storage outage and re-queue it once.
 
     The re-queued trial is what the stale-trial check would create after the grace period (the
     storage's RetryHeartbeatStaleTrialCallback links it to the original). `done` holds the
-    trials re-queued already.
+    trials re-queued already; `failed_by_us`: our own tell marked it FAIL (nobody re-queued it).
     """
     if trial_id in done:
         return
     storage = study._storage
-    trial = storage.get_trial(trial_id)
-    if trial.state == TrialState.RUNNING:
+    if storage.get_trial(trial_id).state == TrialState.RUNNING:
         try:
             if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
                 return
         except optuna.exceptions.UpdateFinishedTrialError:
-            return  # another worker failed it as stale, and re-queued it
-        trial = storage.get_trial(trial_id)
+            return  # another worker failed it as stale just now, and re-queues it
+    elif not failed_by_us:
+        return  # finished meanwhile: failed as stale (and re-queued) by another worker
+    trial = storage.get_trial(trial_id)
     callback = storage.get_heartbeat_stale_trial_callback()
     if trial.state == TrialState.FAIL and callback is not None:
-        callback(study, trial)
         done.add(trial_id)
+        callback(study, trial)
 
 
 def _recover(study: budget_mod.BudgetedStudy, exc: BaseException, url: str,
@@ -215,8 +217,10 @@ def _recover(study: budget_mod.BudgetedStudy, exc: BaseException, url: str,
     pause = 0.5
     while True:
         try:
+            backend = getattr(study._storage, "_backend", study._storage)  # past Optuna's cache
             trial = None if study.last_trial_id is None else \
-                study._storage.get_trial(study.last_trial_id)
+                backend.get_trial(study.last_trial_id)
+            backend.get_study_id_from_name(study.study_name)
             break
         except Exception as error:
             if not is_storage_outage(error):

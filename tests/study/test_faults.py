@@ -142,7 +142,7 @@ def test_workers_ride_out_a_postgres_restart(cli: Cli, postgres_db_url: str,
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
-    assert [w.returncode for w in workers] == [0, 0, 0], errors
+    assert [w.returncode for w in workers] == [0, 0, 0], "\n".join(errors)
     assert any("storage error" in e for e in errors), errors  # the outage was really seen
     assert not any("Traceback" in e for e in errors), errors
     assert postgres_cluster.password not in "".join(errors)
