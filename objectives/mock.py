@@ -17,7 +17,6 @@ import time
 import optuna
 
 from objectives.context import ObjectiveContext
-from objectives.profiles import get_profile
 from objectives.search_space import TrialParams, suggest
 
 DELAY_ENV = "STUDY_MOCK_DELAY"
@@ -50,7 +49,7 @@ class MockObjective:
 
     def __init__(self, ctx: ObjectiveContext) -> None:
         self.ctx = ctx
-        self.profile = get_profile(ctx.profile)
+        self.profile = ctx.profile_settings()
         self.epochs = ctx.max_epochs or EPOCHS
         self.delay = float(os.environ.get(DELAY_ENV) or 0.0)
         key = hashlib.sha256(f"mock:{ctx.data}:{ctx.profile}".encode()).hexdigest()[:16]

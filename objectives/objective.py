@@ -6,7 +6,6 @@ import optuna
 
 from objectives.context import ObjectiveContext
 from objectives.features import build_cache
-from objectives.profiles import get_profile
 from objectives.pruning import TrialPruningCallback
 from objectives.search_space import suggest
 from objectives.sources import parse_source
@@ -18,7 +17,7 @@ class LstmObjective:
 
     def __init__(self, ctx: ObjectiveContext) -> None:
         self.ctx = ctx
-        self.profile = get_profile(ctx.profile)
+        self.profile = ctx.profile_settings()
         configure_threads()
         quiet_lightning()
         source = parse_source(ctx.data, cache_dir=ctx.cache_dir, split=ctx.split, seed=ctx.seed)

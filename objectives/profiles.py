@@ -31,6 +31,7 @@ class TrainSettings:
     learning_rate: float
     lr_decay: float  # multiplied into the learning rate after every epoch
     max_epochs: int
+    precision: str = "32-true"  # Lightning precision on a GPU ("bf16-mixed"); CPUs train in fp32
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

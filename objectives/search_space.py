@@ -7,6 +7,7 @@ lives in the same parameter as every other λ and enters the same importance ana
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,41 @@ def baseline_params(profile: Profile) -> dict[str, Any]:
             "hidden": bounds.baseline_hidden}
 
 
+def with_ranges(profile: Profile, *, lambda_range: tuple[float, float] | None = None,
+                dropout_range: tuple[float, float] | None = None,
+                hidden_range: tuple[int, int, int] | None = None) -> Profile:
+    """The profile with user-given search ranges (λ in its own units), validated.
+
+    λ from LOW to HIGH is searched on a log scale, with the decade below LOW meaning λ = 0.
+    The baseline's dropout and hidden size are moved to the nearest value inside new ranges.
+    """
+    bounds = profile.search
+    changes: dict[str, Any] = {}
+    if lambda_range is not None:
+        low, high = lambda_range
+        if not 0 < low < high:
+            raise ValueError(f"the λ range must satisfy 0 < low < high, got {low}..{high}")
+        changes.update(log10_lambda=(math.log10(low) - 1.0, math.log10(high)),
+                       lambda_off_below=math.log10(low))
+    if dropout_range is not None:
+        changes["dropout"] = tuple(float(v) for v in dropout_range)
+    if hidden_range is not None:
+        changes["hidden"] = tuple(int(v) for v in hidden_range)
+    bounds = dataclasses.replace(bounds, **changes)
+    d_lo, d_hi = bounds.dropout
+    h_lo, h_hi, step = bounds.hidden
+    if step > 0 and h_lo <= h_hi:
+        grid = range(h_lo, h_hi + 1, step)
+        hidden = min(grid, key=lambda h: abs(h - bounds.baseline_hidden))
+    else:
+        hidden = bounds.baseline_hidden  # validate() reports the range itself
+    bounds = dataclasses.replace(bounds, baseline_hidden=hidden,
+                                 baseline_dropout=min(max(bounds.baseline_dropout, d_lo), d_hi))
+    adjusted = dataclasses.replace(profile, search=bounds)
+    validate(adjusted)
+    return adjusted
+
+
 def validate(profile: Profile) -> None:
     """Raise ValueError with a clear message if the profile's bounds cannot be searched."""
     bounds = profile.search
@@ -74,3 +110,5 @@ def validate(profile: Profile) -> None:
     h_lo, h_hi, step = bounds.hidden
     if not (0 < h_lo <= h_hi and step > 0):
         raise ValueError(f"hidden bounds must satisfy 0 < low <= high, step > 0; got {bounds.hidden}")
+    if not (d_lo <= bounds.baseline_dropout <= d_hi and h_lo <= bounds.baseline_hidden <= h_hi):
+        raise ValueError("the λ = 0 baseline's dropout and hidden size must lie inside the ranges")

@@ -104,6 +104,9 @@ def train_configuration(cache, params: TrialParams, profile: Profile, *, seed: i
     settings = profile.train
     epochs = max_epochs or settings.max_epochs
     device = resolve_device(device)
+    on_gpu = device.startswith("cuda")
+    if on_gpu and ":" not in device:
+        device = "cuda:0"
     seed_everything(seed, workers=True, verbose=False)
     batches = {}
     for split, train, frames in (("train", True, settings.crop_frames),
@@ -112,13 +115,16 @@ def train_configuration(cache, params: TrialParams, profile: Profile, *, seed: i
         clips, labels = cache.split(split)
         if not clips:
             raise ValueError(f"the {split} split of feature cache {cache.key} is empty")
+        # On a GPU the padded clips live in its memory, so no batch ever crosses PCIe.
         batches[split] = WindowBatches(clips, labels, frames=frames, batch_size=settings.batch_size,
-                                       train=train, seed=seed)
+                                       train=train, seed=seed, device=device if on_gpu else None)
     n_mels = cache.settings.n_mels
     module = ReconstructionClassifier(n_mels, len(cache.classes), params, settings)
     best = BestWeights()
-    trainer = Trainer(max_epochs=epochs, accelerator="gpu" if device.startswith("cuda") else "cpu",
-                      devices=1, logger=False, enable_checkpointing=False,
+    trainer = Trainer(max_epochs=epochs, accelerator="gpu" if on_gpu else "cpu",
+                      precision=settings.precision if on_gpu else "32-true",
+                      devices=[int(device.split(":")[1])] if on_gpu else 1,
+                      logger=False, enable_checkpointing=False,
                       enable_progress_bar=progress, enable_model_summary=False,
                       num_sanity_val_steps=0, callbacks=[best, *extra_callbacks])
     started = time.perf_counter()

@@ -43,6 +43,15 @@ def _create_flags(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--pruner", choices=PRUNERS, default="median",
                         help="pruner stored with a new study (default median)")
+    ranges = parser.add_argument_group("search space of a new study (default: the profile's)")
+    ranges.add_argument("--lambda-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                        help="λ searched log-uniformly from LOW to HIGH (> 0); the decade below "
+                             "LOW means λ = 0 (default 0.01 100)")
+    ranges.add_argument("--dropout-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                        help="dropout range, 0 <= LOW <= HIGH < 1 (default 0 0.6)")
+    ranges.add_argument("--hidden-range", nargs=3, type=int, metavar=("LOW", "HIGH", "STEP"),
+                        help="hidden sizes LOW..HIGH in steps of STEP (quick 16 96 16, "
+                             "paper 32 256 32)")
 
 
 def _budget_flags(parser: argparse.ArgumentParser, *, run: bool) -> None:

@@ -49,6 +49,21 @@ class Settings:
     debug: bool = False
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
     heartbeat_grace: int = HEARTBEAT_GRACE_FACTOR * DEFAULT_HEARTBEAT_INTERVAL
+    # Search ranges given at create (λ in its own units); None: the profile's.
+    lambda_range: tuple[float, float] | None = None
+    dropout_range: tuple[float, float] | None = None
+    hidden_range: tuple[int, int, int] | None = None
+
+    def profile_settings(self):
+        """The profile with this study's search ranges applied and validated."""
+        from objectives.profiles import get_profile
+        from objectives.search_space import with_ranges
+
+        try:
+            return with_ranges(get_profile(self.profile), lambda_range=self.lambda_range,
+                               dropout_range=self.dropout_range, hidden_range=self.hidden_range)
+        except ValueError as exc:
+            raise UserError(f"invalid search space: {exc}") from None
 
     def stored(self) -> dict[str, Any]:
         """What a study records so that every worker runs the same experiment."""
@@ -156,7 +171,14 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
         debug=bool(args.debug),
         heartbeat_interval=interval,
         heartbeat_grace=grace,
+        lambda_range=_tuple(getattr(args, "lambda_range", None), float),
+        dropout_range=_tuple(getattr(args, "dropout_range", None), float),
+        hidden_range=_tuple(getattr(args, "hidden_range", None), int),
     )
+
+
+def _tuple(values, kind):
+    return None if values is None else tuple(kind(v) for v in values)
 
 
 def merge_with_study(settings: Settings, args: argparse.Namespace,

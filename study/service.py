@@ -134,11 +134,7 @@ def feature_cache_key(settings: Settings, profile: Any) -> str | None:
 
 def describe(settings: Settings, *, pruner: str, n_trials: int | None) -> dict[str, Any]:
     """The study attributes a reader needs to reproduce the study."""
-    from objectives.profiles import get_profile
-    from objectives.search_space import validate
-
-    profile = get_profile(settings.profile)
-    validate(profile)
+    profile = settings.profile_settings()
     attrs = settings.stored()
     attrs.update({
         "profile_settings": profile.as_dict(),
@@ -160,7 +156,6 @@ def describe(settings: Settings, *, pruner: str, n_trials: int | None) -> dict[s
 def create(settings: Settings, *, pruner: str, n_trials: int | None,
            attempts: int = 8) -> CreateResult:
     """Create the study, or load it if it exists; safe when many processes do this at once."""
-    from objectives.profiles import get_profile
     from objectives.search_space import baseline_params
 
     attrs = describe(settings, pruner=pruner, n_trials=n_trials)
@@ -178,7 +173,7 @@ def create(settings: Settings, *, pruner: str, n_trials: int | None,
             continue
         study = optuna.Study(settings.study_name, storage)
         assert study._study_id == study_id
-        _finish_setup(study, attrs, baseline_params(get_profile(settings.profile)))
+        _finish_setup(study, attrs, baseline_params(settings.profile_settings()))
         return CreateResult(study, True, attrs)
     raise AssertionError("unreachable")
 
@@ -202,13 +197,12 @@ def _has_baseline(study: optuna.Study, baseline: dict[str, Any]) -> bool:
 def _existing(storage: optuna.storages.BaseStorage, settings: Settings,
               attrs: dict[str, Any]) -> CreateResult:
     """Load an existing study; finish its setup if its creator died before marking it ready."""
-    from objectives.profiles import get_profile
     from objectives.search_space import baseline_params
 
     study = optuna.Study(settings.study_name, storage)
     stored = wait_ready(study)
     if not stored.get(READY_ATTR):
-        _finish_setup(study, attrs, baseline_params(get_profile(settings.profile)))
+        _finish_setup(study, attrs, baseline_params(settings.profile_settings()))
         stored = study.user_attrs
     return CreateResult(study, False, stored)
 

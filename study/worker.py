@@ -115,7 +115,8 @@ def run_worker(settings: Settings, *, n_trials: int | None, timeout: float | Non
     ctx = ObjectiveContext(data=settings.data, profile=settings.profile,
                            cache_dir=settings.cache_dir, model_dir=settings.model_dir,
                            study_name=settings.study_name, seed=settings.seed, device=device,
-                           max_epochs=settings.max_epochs, split=settings.split)
+                           max_epochs=settings.max_epochs, split=settings.split,
+                           search=study.user_attrs.get("search_space"))
     objective = load_objective_factory(settings.objective)(ctx)
     ident = worker_id(slot)
     seed = sampler_seed(settings.seed, ident)

@@ -13,6 +13,7 @@ from objectives.search_space import (
     lambda_from_log10,
     suggest,
     validate,
+    with_ranges,
 )
 
 QUICK = get_profile("quick")
@@ -59,3 +60,14 @@ def test_invalid_bounds_are_reported():
     with pytest.raises(ValueError, match="dropout"):
         validate(broken)
     validate(QUICK)
+
+
+def test_ranges_in_lambda_units_keep_lambda_zero_in_the_same_parameter():
+    profile = with_ranges(QUICK, lambda_range=(0.1, 10.0), hidden_range=(32, 96, 32))
+    assert profile.search.log10_lambda == pytest.approx((-2.0, 1.0))
+    assert lambda_from_log10(-1.5, profile) == 0.0
+    assert lambda_from_log10(-1.0, profile) == pytest.approx(0.1)
+    assert profile.search.baseline_hidden == 64  # already on the new grid
+    assert with_ranges(QUICK, hidden_range=(80, 96, 16)).search.baseline_hidden == 80
+    with pytest.raises(ValueError, match="0 < low < high"):
+        with_ranges(QUICK, lambda_range=(1.0, 1.0))
