@@ -238,12 +238,20 @@ def _build(source: DataSource, settings: FeatureSettings, key: str, cache_dir: P
         else:
             # The platform's default start method: spawn/forkserver would re-import the caller's
             # __main__, which breaks scripts fed on stdin; children never touch torch.
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                     initializer=_single_threaded) as pool:
                 for _ in pool.map(_process, jobs, chunksize=8):
                     bar.update()
     _assemble(source, settings, key, items, items_dir, partial / "ready")
     os.rename(partial / "ready", final)
     shutil.rmtree(partial, ignore_errors=True)
+
+
+def _single_threaded() -> None:
+    # Parallelism comes from the processes; BLAS threads on top made each clip 2-3x slower.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def _assemble(source: DataSource, settings: FeatureSettings, key: str, items: list[AudioItem],
