@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from objectives.cli_errors import run_reporting_errors
 from objectives.profiles import PROFILES, get_profile
 
 
@@ -53,12 +54,8 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        summary = run(args)
-    except Exception as error:  # one line for the user; the traceback only on request
-        if args.debug:
-            raise
-        print(f"error: {error}", file=sys.stderr)
+    ok, summary = run_reporting_errors(lambda: run(args), debug=args.debug)
+    if not ok:
         return 1
     print(json.dumps(summary, indent=1))
     splits = ", ".join(f"{name} {counts['ok']}" for name, counts in summary["splits"].items())

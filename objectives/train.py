@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from objectives.cli_errors import run_reporting_errors
 from objectives.profiles import PROFILES, get_profile
 from objectives.search_space import TrialParams
 
@@ -77,12 +77,8 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        result = run(args)
-    except Exception as error:  # one line for the user; the traceback only on request
-        if args.debug:
-            raise
-        print(f"error: {error}", file=sys.stderr)
+    ok, result = run_reporting_errors(lambda: run(args), debug=args.debug)
+    if not ok:
         return 1
     print(json.dumps(result))
     return 0

@@ -19,7 +19,7 @@ import sqlalchemy.exc
 from optuna.storages._rdb import models
 from optuna.trial import TrialState
 
-from storage.errors import translate
+from storage.errors import STORAGE_ERRORS, translate
 from storage.rdb import (
     SQLITE_LOCK_TIMEOUT_S,
     check_sqlite_location,
@@ -133,13 +133,7 @@ def inspect_storage(url: str) -> dict[str, Any]:
             report["studies"] = _studies(storage)
         finally:
             storage.engine.dispose()
-    except (
-        sqlalchemy.exc.SQLAlchemyError,
-        ImportError,
-        OSError,
-        RuntimeError,
-        sqlite3.Error,
-    ) as exc:
+    except STORAGE_ERRORS as exc:
         raise translate(exc, url) from None
     return report
 

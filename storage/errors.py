@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import optuna
 import sqlalchemy.engine
 import sqlalchemy.exc
+
+# What opening or querying a storage may raise; `translate` turns each into one clear line.
+STORAGE_ERRORS = (sqlalchemy.exc.SQLAlchemyError, ImportError, OSError, RuntimeError, sqlite3.Error)
 
 
 class StorageError(RuntimeError):

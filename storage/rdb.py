@@ -13,7 +13,7 @@ import optuna
 import sqlalchemy.engine
 import sqlalchemy.exc
 
-from storage.errors import StorageError, driver_error, translate
+from storage.errors import STORAGE_ERRORS, StorageError, driver_error, translate
 from storage.url import SUPPORTED, backend_of, normalize_url, redact_url
 
 SQLITE_LOCK_TIMEOUT_S = 60  # how long a writer waits for another process's lock
@@ -199,11 +199,5 @@ def open_storage(
         settings = _heartbeat_settings(heartbeat_interval, grace_period, max_retry)
         try:
             return ResilientRDBStorage(url, engine_kwargs=engine_kwargs(url), **settings)
-        except (
-            sqlalchemy.exc.SQLAlchemyError,
-            ImportError,
-            OSError,
-            RuntimeError,
-            sqlite3.Error,
-        ) as exc:
+        except STORAGE_ERRORS as exc:
             raise translate(exc, url) from None
