@@ -237,7 +237,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = resolve(args)
     check_objective_name(settings.objective)
-    result = service.create(settings, pruner=args.pruner, n_trials=args.n_trials)
+    result = service.create(settings, pruner=args.pruner,
+                            n_trials=args.n_trials or DEFAULT_RUN_BUDGET)
     if not result.created:
         settings = merge_with_study(settings, args, result.attrs)
     budget = args.n_trials or result.attrs.get("n_trials") or DEFAULT_RUN_BUDGET
