@@ -209,5 +209,16 @@ def apply_threads(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
+def start(args) -> bool:
+    """Check --device and set --threads; False (after one error line) when no GPU is visible."""
+    import torch
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("error: --device cuda but no CUDA GPU is visible; use --device cpu", file=sys.stderr)
+        return False
+    apply_threads(args.threads)
+    return True
+
+
 def percent(value: float) -> str:
     return f"{100 * value:.0f} %"

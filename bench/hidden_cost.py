@@ -11,14 +11,13 @@ import argparse
 import sys
 
 import numpy as np
-import torch
 
 from bench.common import (
     add_threads_flag,
-    apply_threads,
     epoch_timer,
     memory_cache,
     section,
+    start,
     table,
     update_section,
 )
@@ -51,10 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     add_threads_flag(parser)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print("error: --device cuda but no CUDA GPU is visible; use --device cpu", file=sys.stderr)
+    if not start(args):
         return 1
-    apply_threads(args.threads)
     profile = _profile(args.shape, 32)
     n_mels = profile.features.n_mels
     cache = memory_cache(args.clips, 16, 16, clip_frames(profile), n_mels)

@@ -13,13 +13,12 @@ import sys
 import time
 
 import numpy as np
-import torch
 
 from bench.common import (
     add_threads_flag,
-    apply_threads,
     memory_cache,
     section,
+    start,
     table,
     update_section,
 )
@@ -58,10 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     add_threads_flag(parser)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print("error: --device cuda but no CUDA GPU is visible; use --device cpu", file=sys.stderr)
+    if not start(args):
         return 1
-    apply_threads(args.threads)
     gpu = args.device.startswith("cuda")
     small = _profile(args.shape, 32)
     hidden = args.hidden or small.search.baseline_hidden

@@ -31,9 +31,9 @@ import torch.nn.functional as F
 
 from bench.common import (
     add_threads_flag,
-    apply_threads,
     memory_cache,
     section,
+    start,
     synchronize,
     table,
     update_section,
@@ -294,10 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print("error: --device cuda but no CUDA GPU is visible; use --device cpu", file=sys.stderr)
+    if not start(args):
         return 1
-    apply_threads(args.threads)
     rows = run(args)
     text = table(rows, ["shape", "path", "batch", "precision", "samples/s", "median", "n",
                         "÷ bare", "÷ bare (medians)", "÷ reference", "÷ reference (medians)"])

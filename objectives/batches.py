@@ -11,6 +11,7 @@ further on than the CPU path would).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,6 +33,21 @@ def pad_clips(clips: Sequence[np.ndarray], min_frames: int) -> tuple[torch.Tenso
     return padded, lengths
 
 
+@dataclass(frozen=True)
+class PaddedClips:
+    """Clips padded once into one tensor, with their lengths and labels (reusable across trials)."""
+
+    data: torch.Tensor
+    lengths: torch.Tensor
+    labels: torch.Tensor
+
+    @classmethod
+    def from_clips(cls, clips: Sequence[np.ndarray], labels: np.ndarray,
+                   min_frames: int) -> PaddedClips:
+        data, lengths = pad_clips(clips, min_frames)
+        return cls(data, lengths, torch.as_tensor(np.asarray(labels), dtype=torch.long))
+
+
 class WindowBatches:
     """An iterable of (windows, labels) batches over padded clips.
 
@@ -40,11 +56,15 @@ class WindowBatches:
     start and are padded with silence, so the result never depends on a random draw.
     """
 
-    def __init__(self, clips: Sequence[np.ndarray], labels: np.ndarray, *, frames: int,
-                 batch_size: int, train: bool, seed: int = 0,
+    def __init__(self, clips: Sequence[np.ndarray] | PaddedClips, labels: np.ndarray | None = None,
+                 *, frames: int, batch_size: int, train: bool, seed: int = 0,
                  device: str | torch.device | None = None) -> None:
-        data, self.lengths = pad_clips(clips, frames)
-        labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        """`clips` with their `labels`, or a `PaddedClips` padded once to at least `frames`."""
+        padded = clips if isinstance(clips, PaddedClips) else \
+            PaddedClips.from_clips(clips, labels, frames)
+        if padded.data.shape[1] < frames:
+            raise ValueError(f"clips padded to {padded.data.shape[1]} frames, need {frames}")
+        data, self.lengths, labels = padded.data, padded.lengths, padded.labels
         self.device = torch.device(device) if device is not None else None
         self.data = data.to(self.device) if self.device is not None else data
         self.labels = labels.to(self.device) if self.device is not None else labels

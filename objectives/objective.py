@@ -9,7 +9,12 @@ from objectives.features import build_cache
 from objectives.pruning import TrialPruningCallback
 from objectives.search_space import suggest
 from objectives.sources import parse_source
-from objectives.training import configure_threads, quiet_lightning, train_configuration
+from objectives.training import (
+    configure_threads,
+    prepare_splits,
+    quiet_lightning,
+    train_configuration,
+)
 
 
 class LstmObjective:
@@ -22,6 +27,7 @@ class LstmObjective:
         quiet_lightning()
         source = parse_source(ctx.data, cache_dir=ctx.cache_dir, split=ctx.split, seed=ctx.seed)
         self.cache = build_cache(source, self.profile.features, ctx.cache_dir, progress=False)
+        self.splits = prepare_splits(self.cache, self.profile.train)  # padded once per worker
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
         params = suggest(trial, self.profile)
@@ -32,7 +38,7 @@ class LstmObjective:
         outcome = train_configuration(
             self.cache, params, self.profile, seed=seed,
             max_epochs=self.ctx.max_epochs, device=self.ctx.device, extra_callbacks=[pruning],
-            checkpoint_path=model_path)
+            checkpoint_path=model_path, splits=self.splits)
         for name, value in (("test_accuracy", outcome.test_accuracy), ("epochs", outcome.epochs),
                             ("seconds", round(outcome.seconds, 3)), ("device", outcome.device),
                             ("feature_cache_key", self.cache.key), ("model_path", str(model_path)),

@@ -9,28 +9,17 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-from objectives.cli_errors import run_reporting_errors
-from objectives.profiles import PROFILES, get_profile
+from objectives.cli_common import add_data_flags, run_reporting_errors
+from objectives.profiles import get_profile
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m objectives.prepare", description=__doc__)
-    parser.add_argument("--data", default="synthetic",
-                        help="synthetic[:N] | fma:DIR | folder:DIR (default: synthetic)")
-    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES),
-                        help="whose feature settings to use (default: quick)")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="where caches live (default: $STUDY_CACHE_DIR or "
-                             "~/.cache/recon-lambda/features)")
-    parser.add_argument("--split", default="seed", choices=("seed", "official"),
-                        help="FMA only: stratified seeded 70/10/20 or tracks.csv's own split")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the stratified split")
+    add_data_flags(parser)
     parser.add_argument("--workers", type=int, default=None,
                         help="decoding processes (default: one per CPU core)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 

@@ -7,6 +7,7 @@ and is what the feature cache key is made of.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import os
 import re
@@ -43,17 +44,19 @@ class AudioItem:
     split: str  # "train", "val" or "test"
 
 
-class DataSource:
+class DataSource(abc.ABC):
     """A labelled set of audio files with a fixed class order and a fixed split."""
 
     spec: str
     classes: tuple[str, ...]
 
+    @abc.abstractmethod
     def identity(self) -> dict:
-        raise NotImplementedError
+        """Cheap, JSON-able description of what the cache key must depend on."""
 
+    @abc.abstractmethod
     def items(self) -> list[AudioItem]:
-        raise NotImplementedError
+        """Every file with its label and split (failed decodes are recorded later, not here)."""
 
 
 def natural_key(text: str) -> list:

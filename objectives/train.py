@@ -6,16 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from objectives.cli_errors import run_reporting_errors
-from objectives.profiles import PROFILES, get_profile
+from objectives.cli_common import add_data_flags, run_reporting_errors
+from objectives.profiles import get_profile
 from objectives.search_space import TrialParams
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m objectives.train", description=__doc__)
-    parser.add_argument("--data", default="synthetic",
-                        help="synthetic | fma:DIR | folder:DIR (default: synthetic)")
-    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    add_data_flags(parser)
     parser.add_argument("--lambda", dest="lam", type=float, default=0.0,
                         help="weight of the reconstruction loss (0 = plain classifier)")
     parser.add_argument("--dropout", type=float, default=None,
@@ -23,16 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hidden", type=int, default=None,
                         help="LSTM hidden size (default: the profile's baseline)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the profile's")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--split", default="seed", choices=("seed", "official"),
-                        help="FMA only: stratified seeded split or tracks.csv's own")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="feature caches (default: $STUDY_CACHE_DIR or ~/.cache/recon-lambda)")
     parser.add_argument("--save", type=Path, default=None,
                         help="write the best-validation model to this file")
     parser.add_argument("--progress", action="store_true", help="show Lightning's progress bar")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 

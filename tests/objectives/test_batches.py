@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from objectives.batches import SILENCE, WindowBatches
@@ -49,3 +50,17 @@ def test_a_device_gives_the_same_windows_as_the_cpu():
             for (x1, y1), (x2, y2) in zip(on_cpu, placed, strict=True):
                 assert torch.equal(x1, x2) and torch.equal(y1, y2)
                 assert x2.device == placed.data.device
+
+
+def test_clips_padded_once_give_the_same_batches():
+    from objectives.batches import PaddedClips
+
+    clips, labels = _clips()
+    padded = PaddedClips.from_clips(clips, labels, 4)
+    for train in (False, True):
+        direct = list(WindowBatches(clips, labels, frames=4, batch_size=2, train=train, seed=5))
+        reused = list(WindowBatches(padded, frames=4, batch_size=2, train=train, seed=5))
+        assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+                   for a, b in zip(direct, reused))
+    with pytest.raises(ValueError, match="padded to 10 frames, need 12"):
+        WindowBatches(padded, frames=12, batch_size=2, train=False)

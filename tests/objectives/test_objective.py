@@ -101,3 +101,13 @@ def test_train_cli_rejects_bad_input_in_one_line(tmp_path):
         [sys.executable, "-m", "objectives.train", "--lambda", "-1", "--cache-dir", str(tmp_path)],
         capture_output=True, text=True, check=False, timeout=120)
     assert completed.returncode == 1 and "--lambda" in completed.stderr
+
+
+def test_trials_reuse_the_clips_padded_once_per_worker(objective, monkeypatch):
+    def no_padding(*args, **kwargs):
+        raise AssertionError("a trial padded the cache's clips again")
+
+    monkeypatch.setattr("objectives.batches.pad_clips", no_padding)
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=1)
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
