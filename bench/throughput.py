@@ -5,7 +5,8 @@ Side by side in one run, on the same model (ReconBiLSTM, λ = 1, dropout 0.3):
 - ours: the path every trial takes, end to end — `objectives.training.train_configuration`
   (WindowBatches + ReconstructionClassifier + Lightning Trainer), timed per training epoch,
   data included, validation excluded, the first epoch of every run discarded as warm-up;
-- ours+resident (GPU only): the same with WindowBatches(device=...) so batches never cross PCIe;
+- ours+resident (GPU only): the same with the padded clips in GPU memory (what trials now do);
+  plain `ours` forces host-side batches, the path that residency replaced;
 - reference: the reference loop re-implemented here (one `.npy` per sample `np.load`ed from disk
   and randomly cropped in a Dataset, DataLoader with 8 workers, fp32, batch 32);
 - large batch: batch 256 (bf16 on a GPU), the same paths.
@@ -104,19 +105,20 @@ def bare_rates(*, frames: int, n_mels: int, hidden: int, batch: int, precision: 
 
 @contextlib.contextmanager
 def patched_training(precision: str, resident_device: str | None):
-    """Run `train_configuration` with a Trainer precision and/or device-resident batches.
+    """Run `train_configuration` at a given precision, with or without device-resident batches.
 
-    `train_configuration` has neither option yet (see BENCHMARKS.md: proposed to the lead);
-    patching its module globals keeps every other line of the real path.
+    The real path keeps batches on the GPU and takes its precision from the profile; forcing the
+    Trainer's precision and, for `resident_device=None`, host-side batches (the path it
+    replaced) keeps every other line of it. Forced keywords override the call's own.
     """
     from objectives import training
 
     saved = training.Trainer, training.WindowBatches
+    forced_precision = "bf16-mixed" if precision == "bf16" else "32-true"
     try:
-        if precision == "bf16":
-            training.Trainer = functools.partial(saved[0], precision="bf16-mixed")
-        if resident_device is not None:
-            training.WindowBatches = functools.partial(saved[1], device=resident_device)
+        training.Trainer = lambda *a, **k: saved[0](*a, **{**k, "precision": forced_precision})
+        if resident_device is None:
+            training.WindowBatches = lambda *a, **k: saved[1](*a, **{**k, "device": None})
         yield
     finally:
         training.Trainer, training.WindowBatches = saved
