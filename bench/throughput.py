@@ -39,14 +39,13 @@ from bench.common import (
     table,
     update_section,
 )
+from objectives.profiles import LARGE_BATCH_SIZE as LARGE_BATCH
+from objectives.profiles import get_profile, large_batch
 
 LAMBDA, DROPOUT = 1.0, 0.3
-LARGE_BATCH = 256
 
 
 def _profile(shape: str, batch: int, lr_scale: float = 1.0):
-    from objectives.profiles import get_profile
-
     profile = get_profile(shape)
     train = dataclasses.replace(profile.train, batch_size=batch,
                                 learning_rate=profile.train.learning_rate * lr_scale)
@@ -233,7 +232,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 reference_rates, paths, labels, **common, steps=steps, chunks=2,
                 warmup=args.warmup, workers=args.workers))
         if args.large_batch:
-            large = _profile(shape, LARGE_BATCH, lr_scale=(LARGE_BATCH / 32) ** 0.5)
+            large = large_batch(get_profile(shape))  # the documented option
             big_steps = max(2, steps * 32 // LARGE_BATCH)
             add("bare", LARGE_BATCH, large_precision, functools.partial(
                 bare_rates, **common, batch=LARGE_BATCH, precision=large_precision,
@@ -288,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=8, help="reference DataLoader workers")
     parser.add_argument("--hidden", type=int, help="hidden size (default: the profile's baseline)")
     parser.add_argument("--large-batch", action="store_true",
-                        help=f"also batch {LARGE_BATCH} (bf16 on a GPU, lr × sqrt(8))")
+                        help=f"also the large-batch option (batch {LARGE_BATCH}, bf16 on a GPU)")
     add_threads_flag(parser)
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     return parser

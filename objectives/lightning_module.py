@@ -76,6 +76,17 @@ class ReconstructionClassifier(LightningModule):
         self.test_acc = self._epoch_accuracy()
         self.log("test/acc", self.test_acc)
 
+    def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
+        warmup_steps = self.train_settings.warmup_epochs * self.trainer.num_training_batches
+        if self.trainer.global_step < warmup_steps:
+            # Ramp towards the decayed rate the epoch scheduler would give, so that the decay
+            # picks up exactly where the warm-up ends.
+            target = self.train_settings.learning_rate * self.train_settings.lr_decay ** epoch
+            scale = (self.trainer.global_step + 1) / warmup_steps
+            for group in optimizer.param_groups:
+                group["lr"] = target * min(1.0, scale)
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.train_settings.learning_rate)
         decay = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.train_settings.lr_decay)

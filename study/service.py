@@ -85,11 +85,14 @@ def build_pruner(spec: dict[str, Any]) -> optuna.pruners.BasePruner:
     raise UserError(f"unknown pruner {name!r}: choose one of {', '.join(PRUNERS)}")
 
 
-def pruner_spec(name: str) -> dict[str, Any]:
-    """Settings of the named pruner, stored with the study."""
+def pruner_spec(name: str, max_epochs: int = 12) -> dict[str, Any]:
+    """Settings of the named pruner for trials of up to `max_epochs` epochs, stored with the study."""
     if name == "median":
-        # Two epochs of warm-up: the first epochs of every configuration look alike.
-        return {"name": "median", "n_startup_trials": 5, "n_warmup_steps": 2}
+        # No pruning in the first tenth of the epochs (at least one): the first accuracies of
+        # every configuration look alike, so their median is noise. Measured on the quick
+        # profile (12 epochs, so 1 warm-up epoch) in BENCHMARKS.md section 3.
+        return {"name": "median", "n_startup_trials": 5,
+                "n_warmup_steps": max(1, round(max_epochs / 10))}
     if name == "hyperband":
         return {"name": "hyperband", "min_resource": 1, "max_resource": "auto",
                 "reduction_factor": 3}
@@ -140,7 +143,7 @@ def describe(settings: Settings, *, pruner: str, n_trials: int | None) -> dict[s
         "profile_settings": profile.as_dict(),
         "search_space": profile.search.as_dict(),
         "feature_cache_key": feature_cache_key(settings, profile),
-        "pruner": pruner_spec(pruner),
+        "pruner": pruner_spec(pruner, settings.max_epochs or profile.train.max_epochs),
         "sampler": {"name": "TPESampler", "multivariate": True, "constant_liar": True,
                     "seed": "per worker: derived from the base seed, host and process"},
         "direction": "maximize",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 
 import optuna
 import pytest
+from lightning.pytorch import Callback
 
 from objectives.checkpoint import load_checkpoint
 from objectives.context import ObjectiveContext
@@ -77,6 +79,32 @@ def test_same_seed_same_result(objective):
                                 max_epochs=2) for _ in range(2)]
     assert runs[0].val_curve == runs[1].val_curve
     assert runs[0].test_accuracy == runs[1].test_accuracy
+
+
+class LearningRates(Callback):
+    def __init__(self) -> None:
+        self.rates: list[tuple[int, float]] = []  # (epoch, lr of the step about to be taken)
+        self.steps_per_epoch = 0
+
+    # Not on_train_batch_end: by then the last batch of an epoch already sees the decayed rate.
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        self.steps_per_epoch = trainer.num_training_batches
+        self.rates.append((trainer.current_epoch, optimizer.param_groups[0]["lr"]))
+
+
+def test_warm_up_ramps_linearly_into_the_epoch_decay(objective):
+    train = dataclasses.replace(QUICK.train, batch_size=8, warmup_epochs=2, lr_decay=0.5)
+    profile = dataclasses.replace(QUICK, train=train)
+    rates = LearningRates()
+    train_configuration(objective.cache, TrialParams(1.0, 0.1, 16), profile, max_epochs=3,
+                        extra_callbacks=[rates])
+    per_epoch = rates.steps_per_epoch
+    assert per_epoch >= 2 and len(rates.rates) == 3 * per_epoch
+    warmup_steps = 2 * per_epoch
+    for step, (epoch, lr) in enumerate(rates.rates):
+        expected = train.learning_rate * 0.5 ** epoch * min(1.0, (step + 1) / warmup_steps)
+        assert lr == pytest.approx(expected), (step, epoch)
+    assert rates.rates[0][1] == pytest.approx(train.learning_rate / warmup_steps)
 
 
 def test_train_cli_prints_one_json_line(tmp_path):

@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 
 from objectives.profiles import get_profile
 from objectives.search_space import baseline_params
+from study import service
 from tests.study.conftest import Cli, load
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -34,10 +35,23 @@ def test_create_twice_gives_one_study(cli: Cli, storage_url: str) -> None:
     assert attrs["profile"] == "quick" and attrs["profile_settings"]["name"] == "quick"
     assert attrs["search_space"] == json.loads(json.dumps(get_profile("quick").search.as_dict()))
     assert attrs["pruner"]["name"] == "median" and attrs["n_trials"] == 7
+    assert attrs["pruner"]["n_warmup_steps"] == 1  # a tenth of the quick profile's 12 epochs
     assert attrs["versions"]["optuna"] and attrs["feature_cache_key"]
     assert len(_baseline_trials(study)) == 1
     assert [t.state for t in study.trials] == [TrialState.WAITING]
     assert "secret" not in first.stdout + first.stderr  # never print passwords
+
+
+def test_median_warm_up_follows_the_epochs_a_trial_may_train(cli: Cli, tmp_path) -> None:
+    paper = f"sqlite:///{tmp_path / 'paper.db'}"
+    cli.run("create", "--storage", paper, "--objective", "mock", "--profile", "paper")
+    assert load(paper).user_attrs["pruner"]["n_warmup_steps"] == 26  # 256 epochs
+    capped = f"sqlite:///{tmp_path / 'capped.db'}"
+    cli.run("create", "--storage", capped, "--objective", "mock", "--max-epochs", "40")
+    assert load(capped).user_attrs["pruner"]["n_warmup_steps"] == 4
+    worker_study = service.load(capped, "recon-lambda", heartbeat_interval=None)
+    assert isinstance(worker_study.pruner, optuna.pruners.MedianPruner)
+    assert worker_study.pruner._n_warmup_steps == 4  # workers prune from the stored spec
 
 
 @pytest.mark.slow
