@@ -103,9 +103,8 @@ def large_batch(profile: Profile, batch_size: int = LARGE_BATCH_SIZE) -> Profile
     ratio) after a 2-epoch linear warm-up, and twice the epochs with the same total decay.
 
     On a GPU a batch-256 bf16 step processes several times more samples per second than batch
-    32, so the doubled epochs still finish sooner. Measured on the quick shape (CPU, 3 seeds):
-    +4.7 points of validation accuracy over the batch-32 profile, −2.3 points against batch 32
-    given the same doubled epochs; BENCHMARKS.md section 1b has the runs.
+    32, so the doubled epochs still finish sooner. Its accuracy against batch 32, at the
+    profile's epochs and at the same doubled epochs: BENCHMARKS.md section 1b (`bench.large_batch`).
     """
     train = profile.train
     epochs = 2 * train.max_epochs

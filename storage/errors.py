@@ -63,6 +63,12 @@ def _first_line(text: str) -> str:
     return "unknown error"
 
 
+def one_line(exc: BaseException) -> str:
+    """`Type: first line` of the error behind `exc` (the driver's, where SQLAlchemy wraps one)."""
+    cause = exc.__cause__ or exc
+    return f"{type(cause).__name__}: {_first_line(str(getattr(cause, 'orig', None) or cause))}"
+
+
 def translate(exc: BaseException, url: str) -> StorageError:
     """Turn an exception raised while opening `url` into a one-line, password-free StorageError."""
     from storage.url import backend_of, redact_url, scrub

@@ -13,12 +13,13 @@ import optuna
 import sqlalchemy.engine
 import sqlalchemy.exc
 
-from storage.errors import STORAGE_ERRORS, StorageError, driver_error, translate
+from storage.errors import STORAGE_ERRORS, StorageError, driver_error, one_line, translate
 from storage.url import SUPPORTED, backend_of, normalize_url, redact_url
 
 SQLITE_LOCK_TIMEOUT_S = 60  # how long a writer waits for another process's lock
 CONNECT_TIMEOUT_S = 10  # an unreachable server fails after this, not after minutes
 POOL_RECYCLE_S = 1800  # below common firewall/NAT idle cut-offs
+HEARTBEAT_INTERVAL_S = 30  # default seconds between a running trial's heartbeats
 GRACE_FACTOR = 4  # default grace period = 4 heartbeat intervals
 _logger = logging.getLogger(__name__)
 
@@ -54,11 +55,8 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         try:
             super().record_heartbeat(trial_id)
         except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
-            cause = exc.__cause__ or exc
-            message = str(getattr(cause, "orig", None) or cause).strip().splitlines()
-            _logger.warning("heartbeat of trial id %s not recorded (%s: %s); retrying in %s s",
-                            trial_id, type(cause).__name__, message[0] if message else "",
-                            self.heartbeat_interval)
+            _logger.warning("heartbeat of trial id %s not recorded (%s); retrying in %s s",
+                            trial_id, one_line(exc), self.heartbeat_interval)
 
 
 class _WalConnection(sqlite3.Connection):
@@ -178,7 +176,7 @@ def _heartbeat_settings(
 def open_storage(
     url: str,
     *,
-    heartbeat_interval: int | None = 30,
+    heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
     grace_period: int | None = None,
     max_retry: int | None = 3,
 ) -> optuna.storages.RDBStorage:

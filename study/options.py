@@ -15,6 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from storage.rdb import GRACE_FACTOR as HEARTBEAT_GRACE_FACTOR
+from storage.rdb import HEARTBEAT_INTERVAL_S as DEFAULT_HEARTBEAT_INTERVAL
+
 DEFAULT_STUDY_NAME = "recon-lambda"
 DEFAULT_DATA = "synthetic"
 DEFAULT_PROFILE = "quick"
@@ -22,8 +25,6 @@ DEFAULT_OBJECTIVE = "lstm"
 DEFAULT_MODEL_DIR = "study_models"  # relative to where the user runs the command
 DEFAULT_SEED = 0
 DEFAULT_SPLIT = "seed"
-DEFAULT_HEARTBEAT_INTERVAL = 30  # seconds between a running trial's heartbeats
-HEARTBEAT_GRACE_FACTOR = 4  # default grace period: this many intervals without a heartbeat
 OBJECTIVES = {
     "lstm": "objectives.objective:LstmObjective",
     "mock": "objectives.mock:MockObjective",

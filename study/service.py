@@ -18,6 +18,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from storage.rdb import HEARTBEAT_INTERVAL_S
 from study.options import Settings, UserError
 
 PRUNERS = ("median", "hyperband", "none")
@@ -35,7 +36,7 @@ class CreateResult:
     attrs: dict[str, Any]
 
 
-def open_storage(url: str, *, heartbeat_interval: int | None = 30,
+def open_storage(url: str, *, heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
                  grace_period: int | None = None, attempts: int = 5):
     """`storage.open_storage`, retried when another process is creating the tables right now."""
     from storage import StorageError
@@ -220,7 +221,7 @@ def wait_ready(study: optuna.Study, timeout: float = 20.0) -> dict[str, Any]:
         time.sleep(0.2)
 
 
-def load(url: str, name: str, *, heartbeat_interval: int | None = 30,
+def load(url: str, name: str, *, heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
          grace_period: int | None = None) -> optuna.Study:
     """An existing study (with the stored pruner), or a UserError listing the studies there."""
     storage = open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)

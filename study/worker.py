@@ -25,6 +25,7 @@ import optuna
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
+from storage.errors import one_line
 from storage.url import scrub
 from study import budget as budget_mod
 from study import service
@@ -157,7 +158,7 @@ def run_worker(settings: Settings, *, n_trials: int | None, timeout: float | Non
             recoveries = 1 if guard.finished != finished_at_last else recoveries + 1
             finished_at_last = guard.finished
             if recoveries > MAX_RECOVERIES:
-                last = scrub(_one_line(exc), settings.storage_url)
+                last = scrub(one_line(exc), settings.storage_url)
                 raise UserError(f"worker gave up after {MAX_RECOVERIES} storage errors in a row "
                                 f"without finishing a trial; last: {last}") from exc
             _recover(gated, exc, settings.storage_url, guard)
@@ -165,12 +166,6 @@ def run_worker(settings: Settings, *, n_trials: int | None, timeout: float | Non
         raise UserError(f"worker stopped after {MAX_FAILURES_IN_A_ROW} failed trials in a row; "
                         f"last error: {type(guard.last_error).__name__}: {guard.last_error}")
     return 0
-
-
-def _one_line(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc
-    text = str(getattr(cause, "orig", None) or cause).strip().splitlines()
-    return f"{type(cause).__name__}: {text[0] if text else ''}"
 
 
 def _trial_taken(study: budget_mod.BudgetedStudy, exc: BaseException) -> bool:
@@ -212,7 +207,7 @@ def _recover(study: budget_mod.BudgetedStudy, exc: BaseException, url: str,
     """Wait (bounded, with backoff) for the storage, then fail and re-queue our stranded trial."""
     from storage import redact_url
 
-    print(f"warning: storage error ({scrub(_one_line(exc), url)}); waiting up to "
+    print(f"warning: storage error ({scrub(one_line(exc), url)}); waiting up to "
           f"{STORAGE_OUTAGE_S:.0f} s for {redact_url(url)}", file=sys.stderr, flush=True)
     deadline = time.monotonic() + STORAGE_OUTAGE_S
     pause = 0.5
@@ -228,7 +223,7 @@ def _recover(study: budget_mod.BudgetedStudy, exc: BaseException, url: str,
                 raise
             if time.monotonic() + pause > deadline:
                 raise UserError(f"lost the storage {redact_url(url)} for more than "
-                                f"{STORAGE_OUTAGE_S:.0f} s ({scrub(_one_line(error), url)}); "
+                                f"{STORAGE_OUTAGE_S:.0f} s ({scrub(one_line(error), url)}); "
                                 "check the database server and restart the worker") from None
             time.sleep(pause)
             pause = min(pause * 2, 8.0)
