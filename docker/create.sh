@@ -1,6 +1,6 @@
 #!/bin/sh
-# The compose file's one-shot `create` step: build the feature cache once (shared volume), then
-# create the study (idempotent). Settings come from the environment that compose passes in.
+# The compose file's one-shot `create` step: create the study (idempotent), then build the feature
+# cache once (shared volume). Settings come from the environment that compose passes in.
 set -eu
 
 data=${STUDY_DATA:-synthetic}
@@ -19,12 +19,14 @@ case "$data" in
         fi ;;
 esac
 
-python -m objectives.prepare --data "$data" --profile "$profile" \
-    --cache-dir "${STUDY_CACHE_DIR:-/cache}" --no-progress
-
+# The study first: it takes seconds and refuses settings that contradict an existing study, before
+# hours of feature extraction for the wrong data or profile.
 set -- --data "$data" --profile "$profile" --n-trials "${STUDY_N_TRIALS:-100}" \
     --pruner "${STUDY_PRUNER:-median}" --objective "${STUDY_OBJECTIVE:-lstm}"
 if [ -n "${STUDY_MAX_EPOCHS:-}" ]; then
     set -- "$@" --max-epochs "$STUDY_MAX_EPOCHS"
 fi
-exec python -m study create "$@"
+python -m study create "$@"
+
+exec python -m objectives.prepare --data "$data" --profile "$profile" \
+    --cache-dir "${STUDY_CACHE_DIR:-/cache}" --no-progress

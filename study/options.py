@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from objectives.profiles import PROFILES
 from storage.rdb import GRACE_FACTOR as HEARTBEAT_GRACE_FACTOR
 from storage.rdb import HEARTBEAT_INTERVAL_S as DEFAULT_HEARTBEAT_INTERVAL
 
@@ -80,8 +81,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--study", help=f"study name (else STUDY_NAME, else {DEFAULT_STUDY_NAME})")
     group.add_argument("--data", help=f"data source: synthetic, fma:DIR, folder:DIR "
                        f"(default {DEFAULT_DATA}, or the study's)")
-    group.add_argument("--profile", help=f"quick or paper (default {DEFAULT_PROFILE}, or the "
-                       "study's)")
+    group.add_argument("--profile", help=f"{' | '.join(PROFILES)} (default {DEFAULT_PROFILE}, "
+                       "or the study's)")
     group.add_argument("--objective", help="lstm (real training), mock, or module:attribute "
                        f"(default {DEFAULT_OBJECTIVE}, or the study's)")
     group.add_argument("--cache-dir", type=Path, help="feature cache directory (else "

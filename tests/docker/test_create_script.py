@@ -28,20 +28,35 @@ def run_script(tmp_path: Path, **variables: str) -> tuple[subprocess.CompletedPr
     return proc, lines
 
 
-def test_prepares_the_cache_then_creates_the_study(tmp_path: Path) -> None:
+def test_creates_the_study_then_prepares_the_cache(tmp_path: Path) -> None:
+    # The study first: it refuses contradicting settings in seconds, before hours of extraction.
     proc, calls = run_script(tmp_path, STUDY_DATA="synthetic:20", STUDY_PROFILE="quick",
                              STUDY_N_TRIALS="6", STUDY_MAX_EPOCHS="2", STUDY_OBJECTIVE="lstm")
     assert proc.returncode == 0, proc.stderr
-    assert calls[0] == (f"-m objectives.prepare --data synthetic:20 --profile quick "
+    assert calls[1] == (f"-m objectives.prepare --data synthetic:20 --profile quick "
                         f"--cache-dir {tmp_path / 'cache'} --no-progress")
-    assert calls[1] == ("-m study create --data synthetic:20 --profile quick --n-trials 6 "
+    assert calls[0] == ("-m study create --data synthetic:20 --profile quick --n-trials 6 "
                         "--pruner median --objective lstm --max-epochs 2")
+
+
+def test_a_failed_create_prepares_nothing(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.txt"
+    (bin_dir / "python").write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\nexit 1\n')
+    (bin_dir / "python").chmod(0o755)
+    proc = subprocess.run(["sh", str(SCRIPT)], capture_output=True, text=True, check=False,
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    assert proc.returncode == 1
+    assert calls.read_text().splitlines() == [
+        ("-m study create --data synthetic --profile quick --n-trials 100 --pruner median "
+        "--objective lstm")]
 
 
 def test_defaults_leave_max_epochs_to_the_profile(tmp_path: Path) -> None:
     proc, calls = run_script(tmp_path, STUDY_MAX_EPOCHS="")
     assert proc.returncode == 0, proc.stderr
-    assert calls[1] == ("-m study create --data synthetic --profile quick --n-trials 100 "
+    assert calls[0] == ("-m study create --data synthetic --profile quick --n-trials 100 "
                         "--pruner median --objective lstm")
 
 
