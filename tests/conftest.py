@@ -1,15 +1,17 @@
 """Session-wide fixtures: a throwaway PostgreSQL cluster (`postgres_cluster`, `postgres_url`,
-`postgres_db_url`). Skipped when the server binaries are missing, unless REQUIRE_POSTGRES=1."""
+`postgres_db_url`), skipped when the server binaries are missing unless REQUIRE_POSTGRES=1, and
+`storage_url`, a fresh storage of each backend."""
 
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.helpers import require_or_skip
 from tests.postgres_cluster import PostgresCluster, find_pg_bin
 
 _db_counter = itertools.count()
@@ -23,10 +25,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     """
     bin_dir = find_pg_bin()
     if bin_dir is None:
-        reason = "PostgreSQL server binaries (initdb, pg_ctl) not found"
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
+        require_or_skip("REQUIRE_POSTGRES", "PostgreSQL server binaries (initdb, pg_ctl) not found")
     cluster = PostgresCluster(bin_dir)
     try:
         cluster.start()
@@ -54,3 +53,11 @@ def postgres_db_url(
     yield url
     postgres_cluster.start()
     postgres_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of an empty storage: a new SQLite file in tmp_path, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'studies.db'}"
+    return request.getfixturevalue("postgres_db_url")

@@ -14,12 +14,13 @@ import pwd
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from tests.helpers import free_port
 
 SUPERUSER = "optuna_test"
 _SAFE_DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -35,12 +36,6 @@ def find_pg_bin() -> Path | None:
         if all((directory / name).exists() for name in ("initdb", "pg_ctl", "postgres")):
             return directory
     return None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _run_as_user() -> pwd.struct_passwd | None:
@@ -75,7 +70,7 @@ class PostgresCluster:
         # Letters and digits only, so the URL needs no quoting; random, so a leak is visible.
         self.password = password or "pw" + secrets.token_hex(12)
         self.host = "127.0.0.1"
-        self.port = _free_port()
+        self.port = free_port()
         self._os_user = _run_as_user()
         self.base_dir = Path(tempfile.mkdtemp(prefix="pgtest-"))
         self.data_dir = self.base_dir / "data"

@@ -15,14 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import require_or_skip
+
 TOOLS = ("docker", "docker-compose")
 DAEMON_START_S = 60
-
-
-def _unusable(reason: str) -> None:
-    if os.environ.get("REQUIRE_DOCKER") == "1":
-        pytest.fail(f"REQUIRE_DOCKER=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def daemon_answers() -> bool:
@@ -66,18 +62,20 @@ def docker_daemon() -> Iterator[None]:
     """A Docker daemon that answers; one started here is stopped at the end of the session."""
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
-        _unusable(f"{', '.join(missing)} not on PATH (Debian: apt-get install docker.io "
-                  "docker-compose debootstrap)")
+        require_or_skip("REQUIRE_DOCKER", f"{', '.join(missing)} not on PATH (Debian: apt-get "
+                        "install docker.io docker-compose debootstrap)")
     if daemon_answers():
         yield
         return
     if shutil.which("dockerd") is None or os.geteuid() != 0:
-        _unusable("no Docker daemon answers, and this user cannot start dockerd (needs root)")
+        require_or_skip("REQUIRE_DOCKER", "no Docker daemon answers, and this user cannot start "
+                        "dockerd (needs root)")
     log = Path(tempfile.mkdtemp(prefix="dockerd-log-")) / "dockerd.log"
     proc = _start_dockerd("overlay2", log) or _start_dockerd("vfs", log)
     if proc is None:
         tail = log.read_text(errors="replace")[-2000:]
-        _unusable(f"dockerd did not start with overlay2 or vfs; its log ends:\n{tail}")
+        require_or_skip("REQUIRE_DOCKER",
+                        f"dockerd did not start with overlay2 or vfs; its log ends:\n{tail}")
     try:
         yield
     finally:

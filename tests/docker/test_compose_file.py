@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import require_or_skip
+
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
@@ -29,8 +31,9 @@ def test_compose_file_matches_the_compose_specification() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not on PATH")
 def test_docker_compose_v1_accepts_the_file(tmp_path: Path) -> None:
+    if shutil.which("docker-compose") is None:
+        require_or_skip("REQUIRE_DOCKER", "docker-compose not on PATH")
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "POSTGRES_PASSWORD": "x"}
     proc = subprocess.run(["docker-compose", "-f", str(COMPOSE), "--project-directory",
                            str(tmp_path), "config", "--quiet"], capture_output=True, text=True,

@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 import yaml
 
 from tests.docker import images
+from tests.helpers import free_port, require_or_skip
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -34,12 +34,8 @@ DATA = "synthetic:20"  # 20 clips per class: the one-shot feature preparation st
 STUDY_NAME = "compose-test"
 FINISH_TIMEOUT_S = 600
 TRIAL_LOG = re.compile(r"Trial (\d+) (?:finished|pruned)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+DAEMON_ENV = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH",
+              "DOCKER_TLS_VERIFY")
 
 
 def derive_compose_file(source: Path, target: Path) -> dict:
@@ -65,8 +61,10 @@ class Stack:
     def __init__(self, directory: Path, project: str, variables: dict[str, str]) -> None:
         self.file = directory / "docker-compose.yml"
         self.project = project
-        # Every variable is set explicitly, so nothing leaks in from the caller's shell or a .env.
-        self.env = {**os.environ, **variables}
+        # Every compose variable is set explicitly and the caller's shell passes on only what
+        # reaches the Docker daemon, so nothing leaks in from the shell or a .env.
+        self.env = {name: os.environ[name] for name in DAEMON_ENV if name in os.environ}
+        self.env.update(variables)
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True
                 ) -> subprocess.CompletedProcess:
@@ -123,12 +121,6 @@ def _seconds_between(state: dict) -> float:
     return (parse(state["FinishedAt"]) - parse(state["StartedAt"])).total_seconds()
 
 
-def _fail_unusable(reason: str) -> None:
-    if os.environ.get("REQUIRE_DOCKER") == "1":
-        pytest.fail(f"REQUIRE_DOCKER=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.mark.timeout(1500)
 def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
                                                capsys: pytest.CaptureFixture) -> None:
@@ -137,11 +129,12 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
 
     timings: dict[str, float] = {}
     if not images.image_exists(images.BASE_IMAGE) and shutil.which("debootstrap") is None:
-        _fail_unusable("debootstrap is not on PATH and the base image is not built")
+        require_or_skip("REQUIRE_DOCKER",
+                        "debootstrap is not on PATH and the base image is not built")
     torch_wheel = images.find_torch_wheel()
     if torch_wheel is None:
-        _fail_unusable("no local wheel of this environment's torch (looked in PIP_FIND_LINKS "
-                       "and /opt/wheels)")
+        require_or_skip("REQUIRE_DOCKER", "no local wheel of this environment's torch (looked "
+                        "in PIP_FIND_LINKS and /opt/wheels)")
 
     # --- images (each stage runs only when its image is missing) ---
     postgres_image, built = images.build_base_images()

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from tests.helpers import one_line_error
 from tests.objectives.fma_layout import write_fma
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,24 +33,15 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _prepare(*args: str) -> subprocess.CompletedProcess:
+def _prepare(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "objectives.prepare", "--no-progress", *args],
-                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
+                          cwd=cwd, env=_env(), capture_output=True, text=True, timeout=300,
                           check=False)
 
 
 def _tone(seconds: float, freq: float, sr: int = 8000) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
     return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
-    assert proc.stdout == "" and "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_bad_files_are_listed_and_skipped_good_odd_files_work(tmp_path: Path) -> None:
@@ -66,7 +58,7 @@ def test_bad_files_are_listed_and_skipped_good_odd_files_work(tmp_path: Path) ->
     # Quick profile: 8 kHz, hop 256, crop 64 frames (~2 s); this clip has ~10 frames.
     sf.write(audio / "low" / "short.wav", _tone(0.3, 350), 8000)
     proc = _prepare("--data", f"folder:{audio}", "--cache-dir", str(tmp_path / "cache"),
-                    "--workers", "1")
+                    "--workers", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     failed = {row["item_id"]: row["reason"] for row in summary["failed_items"]}
@@ -109,7 +101,8 @@ def test_whole_source_problems_are_one_line(tmp_path: Path, case: str) -> None:
         spec, needles = f"folder:{root}", (str(root), "holds no audio files")
     else:
         spec, needles = f"s3://bucket/{root}", ("unknown data source", "folder:DIR")
-    _one_line_error(_prepare("--data", spec, "--cache-dir", str(tmp_path / "cache")), *needles)
+    one_line_error(_prepare("--data", spec, "--cache-dir", str(tmp_path / "cache"), cwd=tmp_path),
+                   *needles)
 
 
 def test_unwritable_cache_dir_is_one_line(tmp_path: Path) -> None:
@@ -122,8 +115,8 @@ def test_unwritable_cache_dir_is_one_line(tmp_path: Path) -> None:
         for n in range(3):
             sf.write(audio / f"{label}_{n}.wav", _tone(0.5, 400 + 300 * n), 8000)
     cache = tmp_path / "file.txt" / "cache"
-    _one_line_error(_prepare("--data", f"folder:{audio}", "--cache-dir", str(cache)),
-                    f"cannot write the feature cache directory {cache}", "--cache-dir")
+    one_line_error(_prepare("--data", f"folder:{audio}", "--cache-dir", str(cache), cwd=tmp_path),
+                   f"cannot write the feature cache directory {cache}", "--cache-dir")
 
 
 _SLOW_PREPARE = """
@@ -148,8 +141,8 @@ def test_killed_build_is_finished_by_the_rerun(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     args = ["--data", f"folder:{audio}", "--cache-dir", str(cache), "--workers", "1",
             "--no-progress"]
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_PREPARE, *args], cwd=ROOT, env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_PREPARE, *args], cwd=tmp_path,
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
         while len(list(cache.glob("*.partial/items/*.npy"))) < 40:
@@ -169,15 +162,15 @@ def test_killed_build_is_finished_by_the_rerun(tmp_path: Path) -> None:
     # What a kill during a write leaves (results are written to a temp file, then renamed).
     (partial / "items" / ".junk.npy.123.tmp").write_bytes(b"\x93NUMPY")
 
-    rerun = _prepare(*args)
+    rerun = _prepare(*args, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     resumed = json.loads(rerun.stdout)
     assert resumed["reused"] is False and resumed["ok"] == 200 and resumed["failed"] == 0
     assert not partial.exists()
     clean = json.loads(_prepare("--data", f"folder:{audio}", "--cache-dir",
-                                str(tmp_path / "clean"), "--workers", "1").stdout)
+                                str(tmp_path / "clean"), "--workers", "1", cwd=tmp_path).stdout)
     assert clean["key"] == resumed["key"]
     a, b = Path(resumed["directory"]), Path(clean["directory"])
     assert json.loads((a / "index.json").read_text()) == json.loads((b / "index.json").read_text())
     assert np.array_equal(np.load(a / "features.npy"), np.load(b / "features.npy"))
-    assert _prepare(*args).returncode == 0  # and the finished cache is reused from now on
+    assert _prepare(*args, cwd=tmp_path).returncode == 0  # and the finished cache is reused from now on

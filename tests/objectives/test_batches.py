@@ -18,7 +18,7 @@ def test_evaluation_windows_are_centred_and_deterministic():
     batches = WindowBatches(clips, labels, frames=4, batch_size=2, train=False)
     first = [x.clone() for x, _ in batches]
     second = [x for x, _ in batches]
-    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert first and all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
     windows = torch.cat(first)
     assert windows.shape == (3, 4, 2)
     # clip 0 has 10 frames: centred window starts at (10 - 4) // 2 = 3
@@ -60,7 +60,7 @@ def test_clips_padded_once_give_the_same_batches():
     for train in (False, True):
         direct = list(WindowBatches(clips, labels, frames=4, batch_size=2, train=train, seed=5))
         reused = list(WindowBatches(padded, frames=4, batch_size=2, train=train, seed=5))
-        assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-                   for a, b in zip(direct, reused))
+        assert direct and all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+                              for a, b in zip(direct, reused, strict=True))
     with pytest.raises(ValueError, match="padded to 10 frames, need 12"):
         WindowBatches(padded, frames=12, batch_size=2, train=False)

@@ -80,7 +80,7 @@ def test_build_then_reuse_without_decoding(tmp_path, monkeypatch, capsys):
     assert "reusing" in capsys.readouterr().err
     for name in ("train", "val", "test"):
         a, b = cache.split(name), again.split(name)
-        assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0]))
+        assert len(a[0]) > 0 and all(np.array_equal(x, y) for x, y in zip(a[0], b[0], strict=True))
         assert np.array_equal(a[1], b[1])
 
 
@@ -91,7 +91,8 @@ def test_values_match_featurize_and_labels_match_items(tmp_path):
     for name in ("train", "val", "test"):
         clips, labels = cache.split(name)
         rows = [r for r in cache.index if r["split"] == name and r["status"] == "ok"]
-        for clip, label, row in zip(clips, labels, rows):
+        assert len(clips) > 0
+        for clip, label, row in zip(clips, labels, rows, strict=True):
             assert cache.classes[label] == by_id[row["item_id"]].label
             np.testing.assert_array_equal(clip, featurize(by_id[row["item_id"]].path, SETTINGS))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +14,10 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _prepare(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
+def _prepare(*args: str, cwd: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "objectives.prepare", *args], cwd=ROOT,
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "objectives.prepare", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300, env=env,
                           check=False)
 
@@ -38,7 +38,7 @@ def test_prepare_builds_then_reuses(tmp_path):
     audio.mkdir()
     _folder(audio)
     args = ("--data", f"folder:{audio}", "--cache-dir", str(tmp_path / "cache"), "--workers", "1")
-    first = _prepare(*args)
+    first = _prepare(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     assert summary["reused"] is False and summary["ok"] == 20 and summary["failed"] == 1
@@ -46,7 +46,7 @@ def test_prepare_builds_then_reuses(tmp_path):
     assert summary["failed_items"][0]["item_id"] == "b_broken.wav"
     assert Path(summary["directory"]).parent == tmp_path / "cache"
     assert "built feature cache" in first.stderr.strip().splitlines()[-1]
-    second = _prepare(*args)
+    second = _prepare(*args, cwd=tmp_path)
     assert second.returncode == 0 and json.loads(second.stdout)["reused"] is True
     assert json.loads(second.stdout)["key"] == summary["key"]
 
@@ -55,14 +55,14 @@ def test_prepare_cache_dir_from_environment(tmp_path):
     audio = tmp_path / "audio"
     audio.mkdir()
     _folder(audio)
-    result = _prepare("--data", f"folder:{audio}", "--no-progress",
+    result = _prepare("--data", f"folder:{audio}", "--no-progress", cwd=tmp_path,
                       env_extra={"STUDY_CACHE_DIR": str(tmp_path / "envcache")})
     assert result.returncode == 0, result.stderr
     assert Path(json.loads(result.stdout)["directory"]).parent == tmp_path / "envcache"
 
 
 def test_prepare_unknown_scheme_is_one_line_error(tmp_path):
-    result = _prepare("--data", "ftp:somewhere", "--cache-dir", str(tmp_path))
+    result = _prepare("--data", "ftp:somewhere", "--cache-dir", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: unknown data source")
@@ -70,6 +70,7 @@ def test_prepare_unknown_scheme_is_one_line_error(tmp_path):
 
 
 def test_prepare_missing_fma_dir_names_it(tmp_path):
-    result = _prepare("--data", f"fma:{tmp_path / 'nope'}", "--cache-dir", str(tmp_path))
+    result = _prepare("--data", f"fma:{tmp_path / 'nope'}", "--cache-dir", str(tmp_path),
+                      cwd=tmp_path)
     assert result.returncode == 1
     assert str(tmp_path / "nope") in result.stderr and "Traceback" not in result.stderr

@@ -16,6 +16,7 @@ import pytest
 
 from storage import open_storage
 from storage.rdb import CONNECT_TIMEOUT_S
+from tests.helpers import free_port, one_line_error
 from tests.postgres_cluster import PostgresCluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,20 +44,6 @@ def _populate(url: str) -> None:
     study = optuna.create_study(study_name="alpha", storage=storage, direction="maximize")
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
     optuna.create_study(study_name="beta", storage=storage, directions=["minimize", "maximize"])
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _assert_one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
-    assert proc.returncode == 1, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    assert needle in lines[0]
-    assert "Traceback" not in proc.stderr
 
 
 def test_missing_default_sqlite_file_is_reported_not_created(tmp_path: Path) -> None:
@@ -125,29 +112,29 @@ def test_postgres_with_studies(
 
 def test_unknown_scheme(tmp_path: Path) -> None:
     proc = run_check("--storage", "foo://x/y", cwd=tmp_path)
-    _assert_one_line_error(proc, "unknown storage scheme 'foo://'")
+    one_line_error(proc, "unknown storage scheme 'foo://'")
     assert "sqlite:///" in proc.stderr and "postgresql://" in proc.stderr
 
 
 @pytest.mark.skipif(importlib.util.find_spec("MySQLdb") is not None, reason="MySQLdb installed")
 def test_missing_driver(tmp_path: Path) -> None:
     proc = run_check("--storage", "mysql://root:hunter2@127.0.0.1/db", cwd=tmp_path)
-    _assert_one_line_error(proc, "driver for mysql:// URLs is not installed")
+    one_line_error(proc, "driver for mysql:// URLs is not installed")
     assert "hunter2" not in proc.stderr + proc.stdout
 
 
 def test_unreachable_host_is_bounded(tmp_path: Path) -> None:
-    port = _closed_port()
+    port = free_port()
     start = time.monotonic()
     proc = run_check("--storage", f"postgresql://u:hunter2@127.0.0.1:{port}/db", cwd=tmp_path)
     assert time.monotonic() - start < 20
-    _assert_one_line_error(proc, f"cannot reach postgresql at 127.0.0.1:{port}")
+    one_line_error(proc, f"cannot reach postgresql at 127.0.0.1:{port}")
     assert "hunter2" not in proc.stderr + proc.stdout
 
 
 def test_missing_sqlite_directory(tmp_path: Path) -> None:
     proc = run_check("--storage", "sqlite:///no/such/dir/studies.db", cwd=tmp_path)
-    _assert_one_line_error(proc, "does not exist: create it (mkdir -p no/such/dir)")
+    one_line_error(proc, "does not exist: create it (mkdir -p no/such/dir)")
     assert not (tmp_path / "no").exists()
 
 
@@ -163,7 +150,7 @@ def test_wrong_password(
 ) -> None:
     url = postgres_cluster.url("optuna_session", password="wrong-Pa55word")
     proc = run_check("--storage", url, cwd=tmp_path)
-    _assert_one_line_error(proc, "authentication failed for user 'optuna_test'")
+    one_line_error(proc, "authentication failed for user 'optuna_test'")
     assert "wrong-Pa55word" not in proc.stdout + proc.stderr
     assert postgres_cluster.password not in proc.stdout + proc.stderr
     debug = run_check("--storage", url, "--debug", cwd=tmp_path)
@@ -173,7 +160,7 @@ def test_wrong_password(
 @pytest.mark.postgres
 def test_unknown_database(postgres_cluster: PostgresCluster, tmp_path: Path) -> None:
     proc = run_check("--storage", postgres_cluster.url("nonexistent_db"), cwd=tmp_path)
-    _assert_one_line_error(proc, "database 'nonexistent_db' does not exist")
+    one_line_error(proc, "database 'nonexistent_db' does not exist")
     assert "CREATE DATABASE" in proc.stderr
     assert postgres_cluster.password not in proc.stderr
 
@@ -188,5 +175,5 @@ def test_silent_server_times_out(tmp_path: Path) -> None:
         start = time.monotonic()
         proc = run_check("--storage", f"postgresql://u:pw@127.0.0.1:{port}/db", cwd=tmp_path)
         elapsed = time.monotonic() - start
-    _assert_one_line_error(proc, f"cannot reach postgresql at 127.0.0.1:{port} (timed out)")
+    one_line_error(proc, f"cannot reach postgresql at 127.0.0.1:{port} (timed out)")
     assert elapsed < CONNECT_TIMEOUT_S + 10

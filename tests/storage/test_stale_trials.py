@@ -26,8 +26,8 @@ GRACE_S = 2
 PAST_GRACE_S = GRACE_S + 1.5
 
 
-def test_stale_trial_is_failed_and_requeued(fresh_url: str) -> None:
-    storage = open_storage(fresh_url, heartbeat_interval=1, grace_period=GRACE_S, max_retry=2)
+def test_stale_trial_is_failed_and_requeued(storage_url: str) -> None:
+    storage = open_storage(storage_url, heartbeat_interval=1, grace_period=GRACE_S, max_retry=2)
     study = optuna.create_study(study_name="hb", storage=storage, direction="maximize")
     trial = study.ask()
     x = trial.suggest_float("x", 0.0, 1.0)
@@ -89,12 +89,12 @@ _WORKER = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_killed_worker_trial_is_retried_by_next_worker(fresh_url: str, tmp_path: Path) -> None:
-    storage = open_storage(fresh_url, heartbeat_interval=1, grace_period=GRACE_S)
+def test_killed_worker_trial_is_retried_by_next_worker(storage_url: str, tmp_path: Path) -> None:
+    storage = open_storage(storage_url, heartbeat_interval=1, grace_period=GRACE_S)
     study = optuna.create_study(study_name="killed", storage=storage, direction="maximize")
     script, marker = tmp_path / "worker.py", tmp_path / "started"
     script.write_text(_WORKER)
-    worker = subprocess.Popen([sys.executable, str(script), fresh_url, str(marker), str(GRACE_S)])
+    worker = subprocess.Popen([sys.executable, str(script), storage_url, str(marker), str(GRACE_S)])
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import optuna
 import pytest
+from optuna.trial import TrialState
 
 REPO = Path(__file__).resolve().parents[2]
+# Every variable the study CLI, its workers and objectives read.
 CLEARED = ("STUDY_STORAGE", "OPTUNA_STORAGE", "STUDY_NAME", "STUDY_CACHE_DIR", "STUDY_MODEL_DIR",
-           "STUDY_MOCK_DELAY", "STUDY_THREADS", "CUDA_VISIBLE_DEVICES")
+           "STUDY_MOCK_DELAY", "STUDY_THREADS", "STUDY_HEARTBEAT_INTERVAL", "STUDY_HEARTBEAT_GRACE",
+           "STUDY_ARTIFACTS", "STUDY_WORKER_ID", "CUDA_VISIBLE_DEVICES")
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 @pytest.fixture
@@ -23,14 +27,6 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env["STUDY_CACHE_DIR"] = str(tmp_path / "cache")
     env["STUDY_MODEL_DIR"] = str(tmp_path / "models")
     return env
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh storage URL: an SQLite file in tmp_path, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'studies.db'}"
-    return request.getfixturevalue("postgres_db_url")
 
 
 class Cli:
@@ -62,6 +58,12 @@ class Cli:
 @pytest.fixture
 def cli(cli_env: dict[str, str], tmp_path: Path) -> Cli:
     return Cli(cli_env, tmp_path)
+
+
+@pytest.fixture
+def sqlite_url(cli: Cli) -> str:
+    """An SQLite file in the CLI's working directory."""
+    return f"sqlite:///{cli.cwd / 'studies.db'}"
 
 
 def load(url: str, name: str = "recon-lambda") -> optuna.Study:

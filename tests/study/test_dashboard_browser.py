@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from optuna.artifacts import FileSystemArtifactStore
 
 from study import analysis
 from study.report import build_report
+from tests.helpers import free_port, require_or_skip
 from tests.study.report_studies import make_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,18 +40,9 @@ def _need_browser() -> None:
         import selenium  # noqa: F401
     except ImportError:
         missing.append("selenium (pip)")
-    if not missing:
-        return
-    reason = f"browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)"
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(reason + " — REQUIRE_BROWSER=1 is set")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    if missing:
+        require_or_skip("REQUIRE_BROWSER", f"browser test needs {', '.join(missing)} (apt-get "
+                        "install chromium chromium-driver)")
 
 
 def _get_json(url: str) -> dict:
@@ -64,13 +55,17 @@ def dashboard(tmp_path_factory):
     """A mocked study with the report's note and artifacts, served by `python -m study.dashboard`
     (one server for the module's tests: they only read)."""
     tmp_path = tmp_path_factory.mktemp("dashboard")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = f"sqlite:///{tmp_path / 'studies.db'}"
-    study = make_study("lambda", storage=url, name=STUDY, n_complete=40, n_pruned=4)
-    (tmp_path / "artifacts").mkdir()
-    build_report(study, tmp_path / "report",
-                 artifact_store=FileSystemArtifactStore(tmp_path / "artifacts"))
-    port = _free_port()
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = make_study("lambda", storage=url, name=STUDY, n_complete=40, n_pruned=4)
+        (tmp_path / "artifacts").mkdir()
+        build_report(study, tmp_path / "report",
+                     artifact_store=FileSystemArtifactStore(tmp_path / "artifacts"))
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     log = open(tmp_path / "dashboard.log", "w")  # noqa: SIM115 - closed after the server stops
     proc = subprocess.Popen(
@@ -129,12 +124,12 @@ def test_dashboard_serves_the_report_artifacts(dashboard):
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, monkeypatch):
     _need_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    os.environ["SE_OFFLINE"] = "true"  # selenium-manager must not download anything
+    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium-manager must not download anything
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

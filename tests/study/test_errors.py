@@ -8,18 +8,8 @@ import time
 
 import pytest
 
+from tests.helpers import cli_error
 from tests.study.conftest import Cli
-
-
-def _error(proc, code: int = 1) -> str:
-    assert proc.returncode == code, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    return proc.stderr
-
-
-@pytest.fixture
-def sqlite_url(cli: Cli) -> str:
-    return f"sqlite:///{cli.cwd / 'studies.db'}"
 
 
 def test_unknown_study_lists_existing(cli: Cli, sqlite_url: str) -> None:
@@ -29,13 +19,13 @@ def test_unknown_study_lists_existing(cli: Cli, sqlite_url: str) -> None:
                          (("export",), "study.best")):
         proc = cli.run(*args, "--storage", sqlite_url, "--study", "gamma", module=module,
                        check=False)
-        err = _error(proc)
+        err = cli_error(proc)
         assert err.startswith("error: no study 'gamma'") and "'alpha', 'beta'" in err
 
 
 def test_no_finished_trials(cli: Cli, sqlite_url: str) -> None:
     cli.run("create", "--storage", sqlite_url, "--objective", "mock")
-    err = _error(cli.run("export", "--storage", sqlite_url, module="study.best", check=False))
+    err = cli_error(cli.run("export", "--storage", sqlite_url, module="study.best", check=False))
     assert "no complete trial yet (1 WAITING)" in err and "python -m study worker" in err
 
 
@@ -47,7 +37,7 @@ def test_no_finished_trials(cli: Cli, sqlite_url: str) -> None:
     (("worker", "--per-device", "0"), "must be a positive integer"),
 ])
 def test_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> None:
-    assert message in _error(cli.run(*args, check=False), code=2)
+    assert message in cli_error(cli.run(*args, check=False), code=2)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -57,18 +47,18 @@ def test_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> None:
     (("create", "--max-epochs", "0"), "--max-epochs must be at least 1"),
 ])
 def test_bad_create_settings(cli: Cli, sqlite_url: str, args, message: str) -> None:
-    assert message in _error(cli.run(*args, "--storage", sqlite_url, check=False))
+    assert message in cli_error(cli.run(*args, "--storage", sqlite_url, check=False))
 
 
 def test_worker_errors(cli: Cli, sqlite_url: str) -> None:
     cli.run("create", "--storage", sqlite_url, "--objective", "mock")
-    err = _error(cli.run("worker", "--storage", sqlite_url, "--objective", "lstm", check=False))
+    err = cli_error(cli.run("worker", "--storage", sqlite_url, "--objective", "lstm", check=False))
     assert "created with --objective mock, not lstm" in err
-    err = _error(cli.run("worker", "--storage", sqlite_url, "--devices", "gpu", check=False))
+    err = cli_error(cli.run("worker", "--storage", sqlite_url, "--devices", "gpu", check=False))
     assert "--devices must be auto, cpu or GPU indices" in err
     cli.run("create", "--storage", sqlite_url, "--objective", "nosuch.module:Thing", "--study",
             "custom")
-    err = _error(cli.run("worker", "--storage", sqlite_url, "--study", "custom", "--devices",
+    err = cli_error(cli.run("worker", "--storage", sqlite_url, "--study", "custom", "--devices",
                          "cpu", check=False))
     assert "no module named 'nosuch.module'" in err
     debug = cli.run("worker", "--storage", sqlite_url, "--study", "custom", "--devices", "cpu",
@@ -95,20 +85,20 @@ def test_unreachable_postgres_is_bounded(cli: Cli) -> None:
     url = "postgresql://user:s3cr3t@127.0.0.1:9/optuna"
     started = time.monotonic()
     proc = cli.run("status", "--storage", url, check=False, timeout=60)
-    err = _error(proc)
+    err = cli_error(proc)
     assert time.monotonic() - started < 30
     assert "cannot reach postgresql at 127.0.0.1:9" in err and "s3cr3t" not in err
 
 
 def test_evaluate_errors(cli: Cli, sqlite_url: str) -> None:
-    err = _error(cli.run("evaluate", "--storage", sqlite_url, module="study.best", check=False))
+    err = cli_error(cli.run("evaluate", "--storage", sqlite_url, module="study.best", check=False))
     assert "--data is required" in err
-    err = _error(cli.run("evaluate", "--data", "synthetic", "--model", "nope.pt",
+    err = cli_error(cli.run("evaluate", "--data", "synthetic", "--model", "nope.pt",
                          module="study.best", check=False))
     assert "model file 'nope.pt' does not exist" in err
     cli.run("create", "--storage", sqlite_url, "--objective", "mock")
     cli.run("worker", "--storage", sqlite_url, "--n-trials", "3", "--devices", "cpu", "--quiet")
-    err = _error(cli.run("evaluate", "--storage", sqlite_url, "--data", "synthetic",
+    err = cli_error(cli.run("evaluate", "--storage", sqlite_url, "--data", "synthetic",
                          module="study.best", check=False))
     assert "saved no model" in err and "--model PATH" in err
 
@@ -142,7 +132,7 @@ def test_unwritable_cache_dir(cli: Cli, sqlite_url: str) -> None:
     (cli.cwd / "file.txt").write_text("")
     cache = cli.cwd / "file.txt" / "cache"
     cli.run("create", "--storage", sqlite_url, "--objective", "lstm")
-    err = _error(cli.run("worker", "--storage", sqlite_url, "--cache-dir", str(cache),
+    err = cli_error(cli.run("worker", "--storage", sqlite_url, "--cache-dir", str(cache),
                          "--devices", "cpu", "--per-device", "1", "--n-trials", "1", check=False))
     assert err.strip().splitlines()[-1] == (
         f"error: cannot write the feature cache directory {cache}: [Errno 20] Not a directory: "

@@ -7,23 +7,21 @@ stale quickly. Every wait is bounded.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Callable
 
 import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
+from tests.helpers import wait_for
 from tests.postgres_cluster import PostgresCluster
-from tests.study.conftest import Cli, load
+from tests.study.conftest import CLEARED, FINISHED, Cli, load
 
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 HEARTBEAT = ("--heartbeat-interval", "1", "--heartbeat-grace", "3")
 retried_from = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
@@ -33,15 +31,6 @@ def _start_workers(cli: Cli, url: str, n: int, budget: int, delay: str) -> list[
     return [cli.popen("worker", "--storage", url, "--n-trials", str(budget), "--devices", "cpu",
                       "--per-device", "1", "--quiet", *HEARTBEAT, env={"STUDY_MOCK_DELAY": delay})
             for _ in range(n)]
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _finish(workers: list[subprocess.Popen], timeout: float = 150) -> list[str]:
@@ -96,7 +85,7 @@ def test_killed_worker_trial_is_retried_and_budget_is_exact(cli: Cli,
                        and _pid_of(t) == victim.pid and t.intermediate_values]
             return bool(running)
 
-        _wait_for(victim_mid_trial, "the victim worker to be in the middle of a trial")
+        wait_for(victim_mid_trial, "the victim worker to be in the middle of a trial")
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         killed = [t for t in load(url).trials if t.state == TrialState.RUNNING
@@ -132,7 +121,7 @@ def test_workers_ride_out_a_postgres_restart(cli: Cli, postgres_db_url: str,
             return sum(t.state in FINISHED for t in trials) >= 3 and \
                 sum(t.state == TrialState.RUNNING for t in trials) >= 2
 
-        _wait_for(busy, "3 finished and 2 running trials")
+        wait_for(busy, "3 finished and 2 running trials")
         postgres_cluster.stop()
         time.sleep(2)  # long enough that every worker's next storage call fails
         postgres_cluster.start()
@@ -237,10 +226,11 @@ def test_launcher_passes_heartbeat_settings_to_children(cli: Cli, monkeypatch) -
     monkeypatch.setattr(launcher, "launch", fake_launch)
     url = f"sqlite:///{cli.cwd / 'studies.db'}"
     cli.run("create", "--storage", url, "--objective", "mock")
+    for name in CLEARED:  # main() runs in this process: nothing may come from the shell
+        monkeypatch.delenv(name, raising=False)
+    for name in ("STUDY_CACHE_DIR", "STUDY_MODEL_DIR"):
+        monkeypatch.setenv(name, cli.env[name])
     monkeypatch.setenv("STUDY_HEARTBEAT_GRACE", "9")
-    for name in list(os.environ):
-        if name in ("STUDY_STORAGE", "OPTUNA_STORAGE", "STUDY_HEARTBEAT_INTERVAL"):
-            monkeypatch.delenv(name)
     assert study_cli.main(["worker", "--storage", url, "--devices", "cpu", "--per-device", "2",
                            "--heartbeat-interval", "2"]) == 0
     assert len(seen) == 2

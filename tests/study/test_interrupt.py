@@ -9,16 +9,8 @@ import time
 import pytest
 from optuna.trial import TrialState
 
+from tests.helpers import wait_for
 from tests.study.conftest import Cli, load
-
-
-def _wait_running(url: str, n: int, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sum(t.state == TrialState.RUNNING for t in load(url).trials) >= n:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"{n} trials never ran at once")
 
 
 @pytest.mark.slow
@@ -29,7 +21,8 @@ def test_signal_fails_running_trials(cli: Cli, per_device: str, signum: signal.S
     cli.run("create", "--storage", url, "--objective", "mock")
     proc = cli.popen("worker", "--storage", url, "--n-trials", "50", "--devices", "cpu",
                      "--per-device", per_device, "--quiet", env={"STUDY_MOCK_DELAY": "60"})
-    _wait_running(url, int(per_device))
+    wait_for(lambda: sum(t.state == TrialState.RUNNING for t in load(url).trials)
+             >= int(per_device), f"{per_device} trials to run at once")
     status = json.loads(cli.run("status", "--storage", url, "--format", "json").stdout)
     assert status["workers_alive"] == int(per_device) and status["stale_running_trials"] == 0
     started = time.monotonic()

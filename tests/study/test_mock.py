@@ -46,7 +46,8 @@ def test_lambda_matters_most() -> None:
     # dropout and hidden size move the value by a few points at most
     assert abs(final_accuracy(TrialParams(0.0, 0.0, 64)) - final_accuracy(base)) < 0.05
     assert abs(final_accuracy(TrialParams(0.0, 0.3, 16)) - final_accuracy(base)) < 0.05
-    assert curve(best) == curve(best)
+    # the curve depends on the parameters alone: equal parameters built apart give equal curves
+    assert curve(best) == curve(TrialParams(lam=3.0, dropout=0.3, hidden=64)) != curve(base)
     # the enqueued baseline is a λ = 0 configuration
     baseline = baseline_params(get_profile("quick"))
     trial = optuna.trial.FixedTrial(baseline)

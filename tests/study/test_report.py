@@ -185,7 +185,6 @@ def test_study_cli_wires_report_and_dashboard(tmp_path):
 
 @pytest.mark.slow
 def test_ablation_runs_through_the_real_training(tmp_path):
-    pytest.importorskip("objectives.features", reason="the data layer is not present")
     plan = AblationPlan(trial_number=0, lam=1.0, dropout=0.1, hidden=16)
     lines: list[str] = []
     result = run_ablation(plan, data="synthetic:8", profile="quick", cache_dir=tmp_path / "cache",

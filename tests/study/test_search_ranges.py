@@ -10,11 +10,6 @@ import pytest
 from tests.study.conftest import Cli
 
 
-@pytest.fixture
-def sqlite_url(cli: Cli) -> str:
-    return f"sqlite:///{cli.cwd / 'studies.db'}"
-
-
 def test_ranges_are_stored_and_searched(cli: Cli, sqlite_url: str) -> None:
     cli.run("create", "--storage", sqlite_url, "--objective", "mock", "--n-trials", "12",
             "--lambda-range", "0.1", "10", "--dropout-range", "0.1", "0.2",
