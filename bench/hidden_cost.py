@@ -25,15 +25,16 @@ from bench.throughput import _profile, clip_frames
 
 
 def epoch_seconds(cache, profile, *, hidden: int, lam: float, device: str,
-                  epochs: int) -> list[float]:
-    """Seconds of each training epoch after the first."""
+                  epochs: int, splits=None) -> list[float]:
+    """Seconds of each training epoch after the first (`splits`: from `prepare_splits`)."""
     from objectives.search_space import TrialParams
     from objectives.training import quiet_lightning, train_configuration
 
     quiet_lightning()
     timer = epoch_timer(device)
     train_configuration(cache, TrialParams(lam=lam, dropout=0.3, hidden=hidden), profile,
-                        seed=0, max_epochs=epochs, device=device, extra_callbacks=[timer])
+                        seed=0, max_epochs=epochs, device=device, extra_callbacks=[timer],
+                        splits=splits)
     return timer.seconds[1:]
 
 
@@ -55,12 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     profile = _profile(args.shape, 32)
     n_mels = profile.features.n_mels
     cache = memory_cache(args.clips, 16, 16, clip_frames(profile), n_mels)
+    from objectives.training import prepare_splits
+
+    splits = prepare_splits(cache, profile.train)  # padded once, as a worker does
     pairs = [(h, lam) for h in args.hidden for lam in args.lambdas]
     seconds: dict[tuple[int, float], list[float]] = {p: [] for p in pairs}
     for _ in range(args.rounds):
         for hidden, lam in pairs:
             got = epoch_seconds(cache, profile, hidden=hidden, lam=lam, device=args.device,
-                                epochs=args.epochs)
+                                epochs=args.epochs, splits=splits)
             seconds[(hidden, lam)] += got
             print(f"  hidden {hidden:3} λ={lam:g}: " + ", ".join(f"{s:.2f}" for s in got)
                   + " s/epoch", file=sys.stderr, flush=True)

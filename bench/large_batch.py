@@ -29,7 +29,7 @@ from bench.throughput import clip_frames, patched_training
 
 
 def train(cache, profile, *, hidden: int, precision: str, device: str, epochs: int, seed: int,
-          resident: bool) -> dict:
+          resident: bool, splits=None) -> dict:
     from objectives.search_space import TrialParams
     from objectives.training import quiet_lightning, train_configuration
 
@@ -37,7 +37,8 @@ def train(cache, profile, *, hidden: int, precision: str, device: str, epochs: i
     started = time.perf_counter()
     with patched_training(precision, device if resident else None):
         outcome = train_configuration(cache, TrialParams(lam=1.0, dropout=0.3, hidden=hidden),
-                                      profile, seed=seed, max_epochs=epochs, device=device)
+                                      profile, seed=seed, max_epochs=epochs, device=device,
+                                      splits=splits)
     return {"val": outcome.val_accuracy, "test": outcome.test_accuracy,
             "seconds": time.perf_counter() - started}
 
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     hidden = args.hidden or small.search.baseline_hidden
     cache = memory_cache(args.clips, args.eval_clips, args.eval_clips, clip_frames(small),
                          small.features.n_mels, seed=100, noise=args.noise)
+    from objectives.training import prepare_splits
+
+    splits = prepare_splits(cache, small.train)  # every setup crops the same frames
     lt = large.train
     option_name = (f"large-batch option: batch {lt.batch_size}, lr × "
                    f"{lt.learning_rate / small.train.learning_rate:.3g}, "
@@ -82,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, profile, precision, resident in setups:
         runs = [train(cache, profile, hidden=hidden, precision=precision, device=args.device,
-                      epochs=profile.train.max_epochs, seed=seed, resident=resident)
+                      epochs=profile.train.max_epochs, seed=seed, resident=resident,
+                      splits=splits)
                 for seed in args.seeds]
         row = {"setup": name, "precision": precision, "lr": profile.train.learning_rate,
                "resident": resident, "best val acc": float(np.mean([r["val"] for r in runs])),

@@ -57,7 +57,7 @@ def run_study(objective, *, pruner: str, n_trials: int, seed: int, profile,
             "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in trials),
             "wall s": wall, "best val acc": best.value,
             "its test acc": best.user_attrs.get("test_accuracy", float("nan")),
-            "best trial": best.number,
+            "best trial": best.number, "its λ": best.user_attrs.get("lambda"),
             "best params": {k: round(v, 3) if isinstance(v, float) else v
                             for k, v in best.params.items()}}
 

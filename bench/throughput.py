@@ -41,6 +41,7 @@ from bench.common import (
 )
 from objectives.profiles import LARGE_BATCH_SIZE as LARGE_BATCH
 from objectives.profiles import get_profile, large_batch
+from objectives.training import prepare_splits
 
 LAMBDA, DROPOUT = 1.0, 0.3
 
@@ -124,7 +125,7 @@ def patched_training(precision: str, resident_device: str | None):
 
 
 def ours_rates(cache, profile, *, hidden: int, precision: str, device: str, epochs: int,
-               resident: bool = False) -> list[float]:
+               resident: bool = False, splits=None) -> list[float]:
     """Samples/s of the objective's training path, one figure per epoch after the first."""
     from bench.common import epoch_timer
     from objectives.search_space import TrialParams
@@ -135,7 +136,7 @@ def ours_rates(cache, profile, *, hidden: int, precision: str, device: str, epoc
     params = TrialParams(lam=LAMBDA, dropout=DROPOUT, hidden=hidden)
     with patched_training(precision, device if resident else None):
         train_configuration(cache, params, profile, seed=0, max_epochs=epochs, device=device,
-                            extra_callbacks=[timer])
+                            extra_callbacks=[timer], splits=splits)
     return [n / t for n, t in zip(timer.samples[1:], timer.seconds[1:])]
 
 
@@ -208,6 +209,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         factor = 1 if shape == "paper" else args.quick_factor
         cache = memory_cache(args.clips * factor, args.eval_clips, args.eval_clips,
                              clip_frames(profile), n_mels)
+        splits = prepare_splits(cache, profile.train)  # padded once, as a worker does
         # The bare step is timed in chunks as long as one of our epochs.
         steps = max(1, args.clips * factor // 32)
         label = f"{shape} ({crop}×{n_mels}, h={hidden})"
@@ -224,7 +226,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             for resident in ([False, True] if gpu else [False]):
                 add("ours+resident" if resident else "ours", 32, precision, functools.partial(
                     ours_rates, cache, profile, hidden=hidden, precision=precision,
-                    device=device, epochs=3, resident=resident))
+                    device=device, epochs=3, resident=resident, splits=splits))
         if shape == "paper" and args.workers > 0:
             clips, labels = cache.split("train")
             paths = write_npy(clips, Path(tmp.name))
@@ -238,13 +240,15 @@ def run(args: argparse.Namespace) -> list[dict]:
                 bare_rates, **common, batch=LARGE_BATCH, precision=large_precision,
                 steps=big_steps, chunks=2, warmup=args.warmup))
             # At least 2 full large batches per epoch, so the rows really use batch 256.
-            big = cache if args.clips * factor >= 2 * LARGE_BATCH else memory_cache(
-                2 * LARGE_BATCH, args.eval_clips, args.eval_clips, clip_frames(profile), n_mels)
+            big, big_splits = (cache, splits) if args.clips * factor >= 2 * LARGE_BATCH else (
+                memory_cache(2 * LARGE_BATCH, args.eval_clips, args.eval_clips,
+                             clip_frames(profile), n_mels), None)
+            big_splits = big_splits or prepare_splits(big, large.train)
             for resident in ([False, True] if gpu else [False]):
                 add("ours+resident" if resident else "ours", LARGE_BATCH, large_precision,
                     functools.partial(ours_rates, big, large, hidden=hidden,
                                       precision=large_precision, device=device, epochs=3,
-                                      resident=resident))
+                                      resident=resident, splits=big_splits))
     rates: list[list[float]] = [[] for _ in configs]
     for round_ in range(args.rounds):
         for i, (row, measure) in enumerate(configs):
