@@ -45,7 +45,7 @@ def run_study(objective, *, pruner: str, n_trials: int, seed: int, profile,
     study = optuna.create_study(direction="maximize", sampler=build_sampler(seed),
                                 pruner=build_pruner(variant_spec(pruner, max_epochs)),
                                 study_name=f"bench-pruning-{pruner}-seed{seed}")
-    study.enqueue_trial(baseline_params(profile))
+    study.enqueue_trial(baseline_params(profile.search))
     started = time.perf_counter()
     study.optimize(objective, n_trials=n_trials)
     wall = time.perf_counter() - started

@@ -57,7 +57,7 @@ class MockObjective:
 
     def __call__(self, trial: optuna.trial.BaseTrial) -> float:
         started = time.perf_counter()
-        params = suggest(trial, self.profile)
+        params = suggest(trial, self.profile.search)
         values = curve(params, self.epochs)
         seen: list[float] = []
         pruned_at = None

@@ -30,7 +30,7 @@ class LstmObjective:
         self.splits = prepare_splits(self.cache, self.profile.train)  # padded once per worker
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
-        params = suggest(trial, self.profile)
+        params = suggest(trial, self.profile.search)
         pruning = TrialPruningCallback(trial, monitor="val/acc")
         model_path = self.ctx.model_path(trial.number)
         seed = self.ctx.seed + trial.number

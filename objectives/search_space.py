@@ -13,7 +13,10 @@ from typing import Any
 
 import optuna
 
-from objectives.profiles import Profile
+from objectives.profiles import Profile, SearchBounds
+
+LAMBDA_PARAM = "log10_lambda"
+LAMBDA_ATTR = "lambda"  # user attribute: the effective λ a trial trained with
 
 
 @dataclass(frozen=True)
@@ -28,35 +31,47 @@ class TrialParams:
         return dataclasses.asdict(self)
 
 
-def lambda_from_log10(log10_lambda: float, profile: Profile) -> float:
-    """The effective λ for a searched `log10_lambda`: 0 below the profile's cut-off."""
-    if log10_lambda < profile.search.lambda_off_below:
+def lambda_from_log10(log10_lambda: float, bounds: SearchBounds) -> float:
+    """The effective λ for a searched `log10_lambda`: 0 below the bounds' cut-off.
+
+    The only place that decodes λ; everything else reads the `lambda` user attribute or calls this.
+    """
+    if log10_lambda < bounds.lambda_off_below:
         return 0.0
     return float(10.0**log10_lambda)
 
 
-def suggest(trial: optuna.trial.BaseTrial, profile: Profile) -> TrialParams:
+def suggest(trial: optuna.trial.BaseTrial, bounds: SearchBounds) -> TrialParams:
     """Ask the trial for one configuration and record the effective λ as user attribute."""
-    bounds = profile.search
-    log10_lambda = trial.suggest_float("log10_lambda", *bounds.log10_lambda)
+    log10_lambda = trial.suggest_float(LAMBDA_PARAM, *bounds.log10_lambda)
     dropout = trial.suggest_float("dropout", *bounds.dropout)
     low, high, step = bounds.hidden
     hidden = trial.suggest_int("hidden", low, high, step=step)
-    params = TrialParams(lam=lambda_from_log10(log10_lambda, profile), dropout=dropout,
+    params = TrialParams(lam=lambda_from_log10(log10_lambda, bounds), dropout=dropout,
                          hidden=hidden)
-    trial.set_user_attr("lambda", params.lam)
+    trial.set_user_attr(LAMBDA_ATTR, params.lam)
     return params
 
 
-def from_params(params: dict[str, Any], profile: Profile) -> TrialParams:
+def from_params(params: dict[str, Any], bounds: SearchBounds) -> TrialParams:
     """Rebuild a configuration from stored parameters (for example `study.best_params`)."""
-    return TrialParams(lam=lambda_from_log10(float(params["log10_lambda"]), profile),
+    return TrialParams(lam=lambda_from_log10(float(params[LAMBDA_PARAM]), bounds),
                        dropout=float(params["dropout"]), hidden=int(params["hidden"]))
 
 
-def baseline_params(profile: Profile) -> dict[str, Any]:
+def effective_lambda(trial: optuna.trial.FrozenTrial,
+                     bounds: SearchBounds | None = None) -> float | None:
+    """The λ a trial trained with: its `lambda` user attribute, else decoded from its parameter
+    with `bounds` (the study's); None when neither is there (a trial of another objective)."""
+    if LAMBDA_ATTR in trial.user_attrs:
+        return float(trial.user_attrs[LAMBDA_ATTR])
+    if bounds is not None and LAMBDA_PARAM in trial.params:
+        return lambda_from_log10(float(trial.params[LAMBDA_PARAM]), bounds)
+    return None
+
+
+def baseline_params(bounds: SearchBounds) -> dict[str, Any]:
     """Parameters of the λ = 0 baseline trial with the reference's dropout and hidden size."""
-    bounds = profile.search
     return {"log10_lambda": bounds.log10_lambda[0], "dropout": bounds.baseline_dropout,
             "hidden": bounds.baseline_hidden}
 

@@ -55,7 +55,7 @@ def _effective_lambda(trial: Any, attrs: dict[str, Any]) -> float | None:
     from objectives.search_space import from_params
 
     try:
-        return from_params(trial.params, get_profile(attrs.get("profile", "quick"))).lam
+        return from_params(trial.params, get_profile(attrs.get("profile", "quick")).search).lam
     except (KeyError, ValueError):
         return None
 

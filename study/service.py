@@ -177,7 +177,7 @@ def create(settings: Settings, *, pruner: str, n_trials: int | None,
             continue
         study = optuna.Study(settings.study_name, storage)
         assert study._study_id == study_id
-        _finish_setup(study, attrs, baseline_params(settings.profile_settings()))
+        _finish_setup(study, attrs, baseline_params(settings.profile_settings().search))
         return CreateResult(study, True, attrs)
     raise AssertionError("unreachable")
 
@@ -206,7 +206,7 @@ def _existing(storage: optuna.storages.BaseStorage, settings: Settings,
     study = optuna.Study(settings.study_name, storage)
     stored = wait_ready(study)
     if not stored.get(READY_ATTR):
-        _finish_setup(study, attrs, baseline_params(settings.profile_settings()))
+        _finish_setup(study, attrs, baseline_params(settings.profile_settings().search))
         stored = study.user_attrs
     return CreateResult(study, False, stored)
 

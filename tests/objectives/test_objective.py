@@ -38,7 +38,7 @@ def objective(tmp_path_factory):
 
 def test_trial_completes_with_attributes_and_saved_weights(objective):
     study = optuna.create_study(direction="maximize")
-    study.enqueue_trial(baseline_params(objective.profile))
+    study.enqueue_trial(baseline_params(objective.profile.search))
     study.optimize(objective, n_trials=1)
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.COMPLETE

@@ -23,12 +23,12 @@ EPOCHS = 8
 def search_distributions() -> dict:
     """The distributions `suggest` registers, read from a real trial of a throwaway study."""
     trial = optuna.create_study(direction="maximize").ask()
-    suggest(trial, PROFILE)
+    suggest(trial, PROFILE.search)
     return dict(trial.distributions)
 
 
 def _lambda_matters(p: dict, rng: np.random.Generator) -> float:
-    lam = lambda_from_log10(p["log10_lambda"], PROFILE)
+    lam = lambda_from_log10(p["log10_lambda"], PROFILE.search)
     gain = 0.0 if lam == 0 else 0.25 * math.exp(-((math.log10(lam) - 0.5) ** 2))
     return 0.45 + gain + 0.01 * (p["hidden"] / 96) + rng.normal(0, 0.004)
 
@@ -62,7 +62,7 @@ def add_mock_trials(study: optuna.Study, shape: str = "lambda", n_complete: int 
     trials = []
     for i in range(n_complete + n_pruned):
         if i == 0:
-            params = baseline_params(PROFILE)
+            params = baseline_params(PROFILE.search)
         else:
             params = {"log10_lambda": float(rng.uniform(*PROFILE.search.log10_lambda)),
                       "dropout": float(rng.uniform(*PROFILE.search.dropout)),
@@ -72,7 +72,7 @@ def add_mock_trials(study: optuna.Study, shape: str = "lambda", n_complete: int 
         pruned = i >= n_complete
         if pruned:
             curve = curve[:3]
-        attrs = {"lambda": lambda_from_log10(params["log10_lambda"], PROFILE),
+        attrs = {"lambda": lambda_from_log10(params["log10_lambda"], PROFILE.search),
                  "test_accuracy": round(final - 0.02, 6), "epochs": len(curve),
                  "seconds": round(2.0 + params["hidden"] / 16 + rng.uniform(0, 1), 3),
                  "device": "cpu", "val_curve": curve}

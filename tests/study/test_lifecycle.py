@@ -18,7 +18,7 @@ from tests.study.conftest import FINISHED, Cli, load
 
 
 def _baseline_trials(study) -> list:
-    wanted = baseline_params(get_profile("quick"))
+    wanted = baseline_params(get_profile("quick").search)
     return [t for t in study.trials
             if t.params == wanted or t.system_attrs.get("fixed_params") == wanted]
 

@@ -49,7 +49,7 @@ def test_lambda_matters_most() -> None:
     # the curve depends on the parameters alone: equal parameters built apart give equal curves
     assert curve(best) == curve(TrialParams(lam=3.0, dropout=0.3, hidden=64)) != curve(base)
     # the enqueued baseline is a λ = 0 configuration
-    baseline = baseline_params(get_profile("quick"))
+    baseline = baseline_params(get_profile("quick").search)
     trial = optuna.trial.FixedTrial(baseline)
     MockObjective(_ctx(Path("/nonexistent")))(trial)
     assert trial.user_attrs["lambda"] == 0.0
