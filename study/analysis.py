@@ -1,8 +1,12 @@
 """How much λ matters: parameter importances, the λ = 0 vs λ > 0 effect, ablation statistics.
 
 Pure functions over a study's trials; nothing here trains, plots or writes files.
-Importances rest on COMPLETE trials only (Optuna ignores pruned ones), so every result says how
-many trials it rests on.
+`param_importance` rests on COMPLETE trials only (Optuna ignores pruned ones);
+`importance_all_trials` rests on every finished trial's validation accuracy at one common epoch,
+pruned ones included. Every result says which trials and how many it rests on.
+λ is decoded by `objectives.search_space.effective_lambda` alone; functions that need it take the
+study's search bounds. The statistics themselves live in `study.statistics`. (`effective_lambda`,
+`MeanCI` and `mean_ci` are still imported from here by older callers.)
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import optuna
 from optuna.importance import (
     FanovaImportanceEvaluator,
@@ -21,21 +24,26 @@ from optuna.importance import (
 )
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
-from scipy import stats
 
-LAMBDA_PARAM = "log10_lambda"
+from objectives.profiles import SearchBounds
+from objectives.search_space import LAMBDA_PARAM, effective_lambda
+from study.statistics import MeanCI, mean_ci, paired_difference
+
 EVALUATORS = ("fanova", "ped-anova")
-# log10_lambda below this means λ = 0 (objectives.profiles); only used when a trial lacks the
-# `lambda` user attribute, which every trial of the service sets.
-_DEFAULT_LAMBDA_OFF_BELOW = -2.0
+_LABELS = {"fanova": "fANOVA", "ped-anova": "PED-ANOVA"}
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 @dataclass(frozen=True)
 class ImportanceResult:
     evaluator: str  # "fanova" or "ped-anova"
     importances: dict[str, float]  # normalized, most important first
-    n_trials: int  # COMPLETE trials the result rests on
+    n_trials: int  # trials the result rests on
     param: str = LAMBDA_PARAM
+    # None: COMPLETE trials' objective values. An epoch: every finished trial's (pruned ones
+    # included) validation accuracy reported at that epoch.
+    epoch: int | None = None
+    n_skipped: int = 0  # finished trials left out: no value reported at `epoch`
 
     @property
     def rank(self) -> int | None:
@@ -47,9 +55,19 @@ class ImportanceResult:
     def share(self) -> float | None:
         return self.importances.get(self.param)
 
+    @property
+    def label(self) -> str:
+        """E.g. "fANOVA (60 complete trials)", "fANOVA (66 finished trials at epoch 2)"."""
+        name = _LABELS.get(self.evaluator, self.evaluator)
+        if self.epoch is None:
+            return f"{name} ({self.n_trials} complete trials)"
+        skipped = f", {self.n_skipped} skipped" if self.n_skipped else ""
+        return f"{name} ({self.n_trials} finished trials at epoch {self.epoch}{skipped})"
+
     def to_dict(self) -> dict:
         return {"evaluator": self.evaluator, "importances": self.importances,
-                "n_trials": self.n_trials, "lambda_rank": self.rank, "lambda_share": self.share}
+                "n_trials": self.n_trials, "lambda_rank": self.rank, "lambda_share": self.share,
+                "epoch": self.epoch, "n_skipped": self.n_skipped}
 
 
 def complete_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -89,15 +107,73 @@ def param_importance(study: optuna.Study, evaluator: str = "fanova", *,
     return ImportanceResult(evaluator=evaluator, importances=ordered, n_trials=n)
 
 
-def effective_lambda(trial: FrozenTrial,
-                     lambda_off_below: float = _DEFAULT_LAMBDA_OFF_BELOW) -> float | None:
-    """The λ a trial trained with: its `lambda` user attribute, else derived from its params."""
-    if "lambda" in trial.user_attrs:
-        return float(trial.user_attrs["lambda"])
-    if LAMBDA_PARAM in trial.params:
-        value = float(trial.params[LAMBDA_PARAM])
-        return 0.0 if value < lambda_off_below else 10.0**value
-    return None
+def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """COMPLETE and PRUNED trials: every trial that trained and reported."""
+    return study.get_trials(deepcopy=False, states=FINISHED)
+
+
+def common_epoch(trials: Sequence[FrozenTrial]) -> int | None:
+    """The latest epoch every trial reported an intermediate value for (None if there is none)."""
+    steps = [set(t.intermediate_values) for t in trials]
+    shared = set.intersection(*steps) if steps else set()
+    return max(shared) if shared else None
+
+
+def importance_all_trials(study: optuna.Study, *, epoch: int | None = None, seed: int = 0,
+                          evaluator: str = "fanova") -> ImportanceResult:
+    """Importances over ALL finished trials, pruned ones included, each judged by the
+    validation accuracy it reported at one common epoch.
+
+    `epoch` defaults to the latest epoch that every finished trial reported; with an explicit
+    epoch, trials that never reached it are skipped and counted in `n_skipped` (as are trials
+    whose value there is not finite). The values go into an in-memory study (Optuna's public
+    `create_trial` / `add_trials`) and are evaluated like `param_importance` (fANOVA seeded by
+    default). Raises ValueError when fewer than two trials have a value at the epoch.
+    """
+    finished = finished_trials(study)
+    if epoch is None:
+        epoch = common_epoch(finished)
+        if epoch is None:
+            raise ValueError(f"the study's {len(finished)} finished trials share no reported "
+                             "epoch; pass an epoch to use the trials that reached it")
+    # a diverged trial may have reported nan: skipped (and counted) like one that never got there
+    usable = [t for t in finished if math.isfinite(t.intermediate_values.get(epoch, math.nan))]
+    if len(usable) < 2:
+        raise ValueError(f"importances need at least 2 finished trials with a value at epoch "
+                         f"{epoch}; the study has {len(usable)}")
+    proxy = _in_memory_study(study.direction)
+    proxy.add_trials([optuna.trial.create_trial(
+        params=t.params, distributions=t.distributions,
+        value=float(t.intermediate_values[epoch])) for t in usable])
+    result = param_importance(proxy, evaluator, seed=seed)
+    return ImportanceResult(evaluator=evaluator, importances=result.importances,
+                            n_trials=len(usable), epoch=epoch,
+                            n_skipped=len(finished) - len(usable))
+
+
+def _in_memory_study(direction: StudyDirection) -> optuna.Study:
+    # create_study logs "A new study created in memory" at INFO: not news for a report's reader.
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
+    try:
+        return optuna.create_study(direction=direction)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def rank_agreement(results: Sequence[ImportanceResult]) -> str:
+    """One line: do the evaluators agree on λ's rank? Names each rank and how many trials."""
+    if not results:
+        return "no importances to compare"
+    ranks = {r.rank for r in results}
+    n_params = max(len(r.importances) for r in results)
+    each = "; ".join(f"{r.label}: {'not searched' if r.rank is None else r.rank}"
+                     for r in results)
+    if len(results) == 1:
+        return f"one evaluator only, λ's rank of {n_params}: {each}"
+    if len(ranks) == 1:
+        return f"the evaluators agree on λ's rank of {n_params}: {each}"
+    return f"the evaluators disagree on λ's rank of {n_params}: {each}"
 
 
 @dataclass(frozen=True)
@@ -127,7 +203,8 @@ class LambdaEffect:
                 "val_gain": self.val_gain}
 
 
-def _arm_best(trials: Sequence[FrozenTrial], maximize: bool = True) -> ArmBest:
+def _arm_best(trials: Sequence[FrozenTrial], maximize: bool,
+              bounds: SearchBounds | None) -> ArmBest:
     if not trials:
         return ArmBest(n_trials=0)
     pick = max if maximize else min
@@ -135,58 +212,23 @@ def _arm_best(trials: Sequence[FrozenTrial], maximize: bool = True) -> ArmBest:
     test = best.user_attrs.get("test_accuracy")
     return ArmBest(n_trials=len(trials), trial_number=best.number, val_accuracy=float(best.value),
                    test_accuracy=None if test is None else float(test),
-                   lam=effective_lambda(best))
+                   lam=effective_lambda(best, bounds))
 
 
-def lambda_effect(study: optuna.Study) -> LambdaEffect:
+def lambda_effect(study: optuna.Study, bounds: SearchBounds | None = None) -> LambdaEffect:
     """Best validation accuracy of λ = 0 vs λ > 0 trials, with the test accuracy of each best.
 
     The test accuracy is that of the best-validation trial of each arm (never the best test
-    accuracy, which would select on the test set).
+    accuracy, which would select on the test set). `bounds` (the study's search bounds) decode λ
+    for trials without the `lambda` user attribute.
     """
     trials = complete_trials(study)
-    lams = [(t, effective_lambda(t)) for t in trials]
+    lams = [(t, effective_lambda(t, bounds)) for t in trials]
     maximize = study.direction == StudyDirection.MAXIMIZE
     return LambdaEffect(
-        baseline=_arm_best([t for t, lam in lams if lam == 0.0], maximize),
-        with_lambda=_arm_best([t for t, lam in lams if lam is not None and lam > 0.0], maximize))
-
-
-@dataclass(frozen=True)
-class MeanCI:
-    """Mean with a two-sided confidence interval from Student's t distribution."""
-
-    n: int
-    mean: float
-    std: float  # sample standard deviation (ddof = 1); nan for n = 1
-    low: float
-    high: float
-    confidence: float = 0.95
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2.0
-
-    def format(self, scale: float = 100.0, unit: str = " %") -> str:
-        if math.isnan(self.half_width):
-            return f"{self.mean * scale:.2f}{unit} (n = {self.n}, no interval)"
-        return (f"{self.mean * scale:.2f} ± {self.half_width * scale:.2f}{unit} "
-                f"(95 % CI {self.low * scale:.2f} … {self.high * scale:.2f}, n = {self.n})")
-
-
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> MeanCI:
-    """Mean ± t_{(1+c)/2, n-1} · s / √n. With one value the interval is undefined (nan)."""
-    x = np.asarray(values, dtype=float)
-    if x.size == 0:
-        raise ValueError("mean_ci needs at least one value")
-    mean = float(x.mean())
-    if x.size == 1:
-        return MeanCI(n=1, mean=mean, std=math.nan, low=math.nan, high=math.nan,
-                      confidence=confidence)
-    std = float(x.std(ddof=1))
-    half = float(stats.t.ppf((1.0 + confidence) / 2.0, x.size - 1)) * std / math.sqrt(x.size)
-    return MeanCI(n=int(x.size), mean=mean, std=std, low=mean - half, high=mean + half,
-                  confidence=confidence)
+        baseline=_arm_best([t for t, lam in lams if lam == 0.0], maximize, bounds),
+        with_lambda=_arm_best([t for t, lam in lams if lam is not None and lam > 0.0], maximize,
+                              bounds))
 
 
 @dataclass(frozen=True)
@@ -205,17 +247,10 @@ class AblationStats:
 def ablation_stats(with_lambda: Sequence[float], without_lambda: Sequence[float],
                    confidence: float = 0.95) -> AblationStats:
     """Both arms' mean ± CI and the paired difference's (runs paired by seed, same order)."""
-    a = np.asarray(with_lambda, dtype=float)
-    b = np.asarray(without_lambda, dtype=float)
-    if a.shape != b.shape or a.size == 0:
-        raise ValueError("ablation arms must be non-empty and paired (same number of seeds)")
-    diff = a - b
-    p_value = math.nan
-    if a.size >= 2:
-        if np.ptp(diff) <= 1e-12:
-            # zero variance: ttest_rel would give nan (or noise from rounding)
-            p_value = 1.0 if abs(diff[0]) <= 1e-12 else 0.0
-        else:
-            p_value = float(stats.ttest_rel(a, b).pvalue)
-    return AblationStats(with_lambda=mean_ci(a, confidence), without_lambda=mean_ci(b, confidence),
-                         difference=mean_ci(diff, confidence), p_value=p_value)
+    try:
+        diff = paired_difference(with_lambda, without_lambda, confidence)
+    except ValueError as exc:
+        raise ValueError(f"ablation arms: {exc}") from None
+    return AblationStats(with_lambda=mean_ci(with_lambda, confidence),
+                         without_lambda=mean_ci(without_lambda, confidence),
+                         difference=diff.ci, p_value=diff.p_value)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
 
+from objectives import search_space
 from study import analysis
 from study.ablation import AblationPlan, AblationResult, AblationRun, plan_ablation
 from tests.study.report_studies import PROFILE, make_study, search_distributions
@@ -94,21 +96,20 @@ def test_lambda_effect_picks_the_best_validation_trial_of_each_arm():
     assert effect.val_gain == pytest.approx(0.10)
 
 
-def test_effective_lambda_falls_back_to_the_parameter():
-    assert analysis.effective_lambda(_trial(1.0, 0.5, 0.5, lam_attr=False)) == pytest.approx(10)
-    assert analysis.effective_lambda(_trial(-2.5, 0.5, 0.5, lam_attr=False)) == 0.0
-    assert PROFILE.search.lambda_off_below == -2.0  # the fallback's cut-off is the profile's
-
-
-def test_mean_ci_by_hand():
-    ci = analysis.mean_ci([0.50, 0.52, 0.54, 0.56])
-    # mean 0.53; s = sqrt((0.03² + 0.01² + 0.01² + 0.03²) / 3) = sqrt(0.002 / 3)
-    s = math.sqrt(0.002 / 3)
-    half = T_975_DF3 * s / 2  # / sqrt(4)
-    assert ci.n == 4 and ci.mean == pytest.approx(0.53)
-    assert ci.std == pytest.approx(s)
-    assert (ci.low, ci.high) == (pytest.approx(0.53 - half), pytest.approx(0.53 + half))
-    assert ci.half_width == pytest.approx(0.041085, abs=1e-6)
+def test_lambda_is_decoded_with_the_study_bounds():
+    bare = _trial(-2.5, 0.5, 0.5, lam_attr=False)  # no `lambda` user attribute
+    assert analysis.effective_lambda(bare, PROFILE.search) == 0.0
+    assert analysis.effective_lambda(_trial(1.0, 0.5, 0.5, lam_attr=False),
+                                     PROFILE.search) == pytest.approx(10)
+    assert analysis.effective_lambda is search_space.effective_lambda  # one decoder
+    study = optuna.create_study(direction="maximize")
+    study.add_trials([_trial(-2.5, 0.60, 0.5, lam_attr=False),
+                      _trial(1.0, 0.55, 0.5, lam_attr=False)])
+    effect = analysis.lambda_effect(study, PROFILE.search)
+    assert (effect.baseline.trial_number, effect.with_lambda.trial_number) == (0, 1)
+    assert effect.with_lambda.lam == pytest.approx(10)
+    # without the bounds a trial that lacks the attribute belongs to neither arm
+    assert analysis.lambda_effect(study).baseline.n_trials == 0
 
 
 def test_ablation_stats_by_hand():
@@ -157,3 +158,99 @@ def test_ablation_plan_when_the_best_trial_has_no_lambda():
     assert plan == AblationPlan(trial_number=0, lam=pytest.approx(10.0), dropout=0.3, hidden=64,
                                 note=plan.note)
     assert "λ = 0" in plan.note and "#2" in plan.note
+
+
+def _pruned_lambda_study(n_complete: int = 20, n_pruned: int = 20) -> optuna.Study:
+    """Large λ ruins training and is pruned at epoch 2; among the trials that complete (small λ)
+    only dropout matters. λ's effect lives in the pruned trials' curves alone."""
+    rng = np.random.default_rng(0)
+    low, high, step = PROFILE.search.hidden
+    study = optuna.create_study(direction="maximize")
+    trials = []
+    for i in range(n_complete + n_pruned):
+        pruned = i >= n_complete
+        log10_lambda = float(rng.uniform(1.2, 2.0) if pruned else rng.uniform(-1.0, 0.5))
+        params = {"log10_lambda": log10_lambda, "dropout": float(rng.uniform(0.0, 0.6)),
+                  "hidden": int(rng.choice(np.arange(low, high + 1, step)))}
+        final = 0.15 if pruned else 0.5 + 0.3 * (1 - abs(params["dropout"] - 0.3) / 0.3)
+        curve = [final * (1 - math.exp(-(e + 1) / 2.0)) + rng.normal(0, 0.003)
+                 for e in range(3 if pruned else 8)]
+        trials.append(optuna.trial.create_trial(
+            state=TrialState.PRUNED if pruned else TrialState.COMPLETE,
+            value=None if pruned else max(curve), params=params,
+            distributions=search_distributions(), intermediate_values=dict(enumerate(curve))))
+    study.add_trials(trials)
+    return study
+
+
+def test_importance_over_all_trials_counts_the_pruned_ones():
+    study = _pruned_lambda_study()
+    complete = analysis.param_importance(study, "fanova")
+    assert complete.n_trials == 20 and complete.epoch is None
+    assert next(iter(complete.importances)) == "dropout"  # λ's harm was pruned away
+    everything = analysis.importance_all_trials(study)
+    assert (everything.evaluator, everything.epoch, everything.n_trials) == ("fanova", 2, 40)
+    assert everything.n_skipped == 0 and everything.rank == 1, everything.importances
+    assert set(everything.importances) == {"log10_lambda", "dropout", "hidden"}
+    assert everything.label == "fANOVA (40 finished trials at epoch 2)"
+    assert everything.to_dict()["epoch"] == 2
+    assert analysis.importance_all_trials(study) == everything  # seeded: deterministic
+
+
+def test_importance_over_all_trials_at_a_later_epoch_skips_and_counts():
+    study = _pruned_lambda_study()
+    late = analysis.importance_all_trials(study, epoch=5, seed=1)
+    assert (late.epoch, late.n_trials, late.n_skipped) == (5, 20, 20)
+    assert late.label == "fANOVA (20 finished trials at epoch 5, 20 skipped)"
+    assert analysis.importance_all_trials(study, epoch=5, seed=1) == late
+    ped = analysis.importance_all_trials(study, evaluator="ped-anova")
+    assert (ped.evaluator, ped.n_trials) == ("ped-anova", 40)
+    with pytest.raises(ValueError, match="2 finished trials with a value at epoch 9; "
+                                         "the study has 0"):
+        analysis.importance_all_trials(study, epoch=9)
+    with pytest.raises(ValueError, match="unknown evaluator"):
+        analysis.importance_all_trials(study, evaluator="shap")
+
+
+def test_importance_over_all_trials_needs_a_shared_epoch():
+    study = _pruned_lambda_study(n_complete=3, n_pruned=0)
+    study.add_trial(optuna.trial.create_trial(  # a trial that never reported
+        state=TrialState.PRUNED, params=study.trials[0].params,
+        distributions=study.trials[0].distributions))
+    with pytest.raises(ValueError, match="4 finished trials share no reported epoch"):
+        analysis.importance_all_trials(study)
+    assert analysis.importance_all_trials(study, epoch=7).n_skipped == 1
+    study.add_trial(optuna.trial.create_trial(  # a diverged trial: skipped and counted
+        state=TrialState.PRUNED, params=study.trials[0].params,
+        distributions=study.trials[0].distributions, intermediate_values={7: math.nan}))
+    diverged = analysis.importance_all_trials(study, epoch=7)
+    assert (diverged.n_trials, diverged.n_skipped) == (3, 2)
+
+
+def _result(evaluator, names, n, epoch=None):
+    return analysis.ImportanceResult(evaluator=evaluator, n_trials=n, epoch=epoch,
+                                     importances={k: 1 / len(names) for k in names})
+
+
+def test_rank_agreement_names_each_rank_and_n():
+    lam_first = ["log10_lambda", "dropout", "hidden"]
+    agree = analysis.rank_agreement([_result("fanova", lam_first, 8),
+                                     _result("ped-anova", lam_first, 8)])
+    assert agree == ("the evaluators agree on λ's rank of 3: fANOVA (8 complete trials): 1; "
+                     "PED-ANOVA (8 complete trials): 1")
+    disagree = analysis.rank_agreement([_result("fanova", lam_first, 8),
+                                        _result("ped-anova", ["dropout", *lam_first[::2]], 8),
+                                        _result("fanova", lam_first, 20, epoch=2)])
+    assert disagree == ("the evaluators disagree on λ's rank of 3: fANOVA (8 complete trials): 1; "
+                        "PED-ANOVA (8 complete trials): 2; "
+                        "fANOVA (20 finished trials at epoch 2): 1")
+    assert "not searched" in analysis.rank_agreement([_result("fanova", ["dropout"], 5)])
+    assert analysis.rank_agreement([]) == "no importances to compare"
+
+
+def test_rank_agreement_on_a_study_where_pruning_hid_lambda():
+    study = _pruned_lambda_study()
+    line = analysis.rank_agreement([analysis.param_importance(study, "fanova"),
+                                    analysis.importance_all_trials(study)])
+    assert line.startswith("the evaluators disagree on λ's rank of 3:")
+    assert "fANOVA (40 finished trials at epoch 2): 1" in line
