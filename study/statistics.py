@@ -104,6 +104,9 @@ def paired_difference(a: Sequence[float], b: Sequence[float],
     if x.ndim != 1 or x.shape != y.shape or x.size == 0:
         raise ValueError(f"paired arms must be non-empty and paired (the same number of seeds); "
                          f"got {x.size} and {y.size} values")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("paired arms must hold finite values; leave out the seeds whose run "
+                         "failed, in both arms")
     diff = x - y
     ci = mean_ci(diff, confidence)
     t_stat = p_value = math.nan

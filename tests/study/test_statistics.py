@@ -79,6 +79,8 @@ def test_paired_difference_edge_cases_without_warnings():
     assert zero.p_value == 1.0 and zero.t_statistic == 0.0 and not zero.excludes_zero
     with pytest.raises(ValueError, match="same number of seeds"):
         st.paired_difference([0.8, 0.9], [0.7])
+    with pytest.raises(ValueError, match="finite values"):
+        st.paired_difference([0.8, math.nan], [0.7, 0.6])
 
 
 def test_holm_textbook_example():
