@@ -1,39 +1,45 @@
-"""What an objective factory is given: everything a worker knows before its first trial.
+"""The objective's side of the service: what a factory is given, what a replicate run returns.
 
-The service builds one `ObjectiveContext` per worker process and calls the factory once with it;
-the factory returns a callable `trial -> float` (validation accuracy, maximized).
+The service builds one `ObjectiveContext` per worker process and calls the objective factory once
+with it. The factory returns an object that is called with a trial for every search trial
+(`objective(trial) -> validation accuracy`, reporting once per epoch for pruning) and, for the
+replicate phase, `objective.replicate(params, seed) -> ReplicateOutcome`: one fixed configuration,
+full epochs, no pruning.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from objectives.experiment import Experiment
 
 
 @dataclass(frozen=True)
 class ObjectiveContext:
-    data: str  # a data source spec: "synthetic", "fma:DIR", "folder:DIR"
-    profile: str  # "quick" or "paper"
-    cache_dir: Path  # feature caches live below this
-    model_dir: Path  # best-validation weights: model_dir / study_name / trial_<number>.pt
+    experiment: Experiment  # the study's experiment, as stored with it
     study_name: str
-    seed: int = 0
+    cache_dir: Path  # feature caches live below this
+    model_dir: Path  # this study's models: model_dir / trial_<number>.pt
     device: str = "auto"  # "auto", "cpu", "cuda" (the launcher sets CUDA_VISIBLE_DEVICES)
-    max_epochs: int | None = None  # None: the profile's
-    split: str = "seed"  # FMA only: "seed" (stratified 70/10/20) or "official"
-    search: dict | None = None  # the study's stored search bounds; None: the profile's own
-
-    def profile_settings(self):
-        """The profile, with the study's search bounds when it stores its own."""
-        import dataclasses
-
-        from objectives.profiles import SearchBounds, get_profile
-
-        profile = get_profile(self.profile)
-        if not self.search:
-            return profile
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in self.search.items()}
-        return dataclasses.replace(profile, search=SearchBounds(**fields))
+    threads: int = 1  # torch threads of this process (CPU workers)
+    mock_delay: float = 0.0  # seconds per mock trial (tests and benchmarks)
 
     def model_path(self, trial_number: int) -> Path:
-        return self.model_dir / self.study_name / f"trial_{trial_number:05d}.pt"
+        return self.model_dir / f"trial_{trial_number:05d}.pt"
+
+
+@dataclass(frozen=True)
+class ReplicateOutcome:
+    """One replicate run: its accuracies and the per-clip predictions behind them."""
+
+    val_accuracy: float  # best over epochs
+    test_accuracy: float  # of the best-validation weights
+    epochs: int
+    seconds: float
+    device: str
+    test_labels: list[int] = field(default_factory=list)  # class index per test clip
+    test_predictions: list[int] = field(default_factory=list)  # predicted class per test clip
+    holdout_accuracy: float | None = None  # on the study's holdout source, if it names one
+    holdout_labels: list[int] = field(default_factory=list)
+    holdout_predictions: list[int] = field(default_factory=list)

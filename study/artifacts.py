@@ -9,11 +9,8 @@ GCS stores (their client libraries are optional dependencies).
 
 from __future__ import annotations
 
-import json
 import mimetypes
-import os
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,24 +18,18 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna.trial import FrozenTrial
 
-ARTIFACTS_ENV = "STUDY_ARTIFACTS"
-DEFAULT_ARTIFACTS = "./study_artifacts"
-_ATTR_PREFIX = "artifacts:"  # Optuna's (and the dashboard's) system-attribute key prefix
-_DASHBOARD_TRIAL_PREFIX = "dashboard:artifacts:"  # optuna-dashboard: artifacts of trial N
+from storage.optuna_internals import (
+    register_finished_trial_artifact,
+    storage_of,
+    study_artifacts,
+    trial_artifacts,
+)
+
+ARTIFACTS_ENV = "STUDY_ARTIFACTS"  # named in messages; study.defaults resolves it
 
 
 class ArtifactStoreError(RuntimeError):
     """A one-line, user-facing problem with the artifact location."""
-
-
-def resolve_artifacts_location(cli_value: str | None = None,
-                               environ: Mapping[str, str] | None = None) -> str:
-    """`--artifacts` > STUDY_ARTIFACTS > ./study_artifacts; a path comes back absolute."""
-    env = os.environ if environ is None else environ
-    value = cli_value or env.get(ARTIFACTS_ENV) or DEFAULT_ARTIFACTS
-    if "://" in value:
-        return value
-    return str(Path(value).expanduser().resolve())
 
 
 def artifact_dir(location: str) -> Path | None:
@@ -83,23 +74,10 @@ def open_artifact_store(location: str, *, create: bool = True):
                              "directory, file://DIR, s3://BUCKET or gs://BUCKET")
 
 
-def _artifact_metas(system_attrs: Mapping[str, object]) -> dict[str, str]:
-    """filename → artifact id; entries the dashboard deleted (stored as JSON null) are skipped."""
-    found = {}
-    for key, raw in system_attrs.items():
-        if not key.startswith(_ATTR_PREFIX) or not isinstance(raw, str):
-            continue
-        meta = json.loads(raw)
-        if isinstance(meta, dict) and "filename" in meta:
-            found[meta["filename"]] = meta["artifact_id"]
-    return found
-
-
 def put_study_artifact(study: optuna.Study, store, path: Path) -> str:
     """Upload `path` as a study artifact; a re-run replaces the file of the same name in place
     (same artifact id), so repeated reports do not pile up copies in the dashboard."""
-    existing = _artifact_metas(study._storage.get_study_system_attrs(study._study_id))
-    artifact_id = existing.get(path.name)
+    artifact_id = study_artifacts(study).get(path.name)
     if artifact_id is None:
         return upload_artifact(study_or_trial=study, file_path=str(path), artifact_store=store,
                                mimetype=mimetypes.guess_type(path.name)[0])
@@ -108,36 +86,24 @@ def put_study_artifact(study: optuna.Study, store, path: Path) -> str:
     return artifact_id
 
 
-def _trial_metas(study: optuna.Study, trial: FrozenTrial) -> dict[str, str]:
-    study_attrs = study._storage.get_study_system_attrs(study._study_id)
-    prefix = f"{_DASHBOARD_TRIAL_PREFIX}{trial._trial_id}:"
-    found = _artifact_metas({_ATTR_PREFIX + k[len(prefix):]: v
-                             for k, v in study_attrs.items() if k.startswith(prefix)})
-    found.update(_artifact_metas(study._storage.get_trial_system_attrs(trial._trial_id)))
-    return found
-
-
 def trial_has_artifact(study: optuna.Study, trial: FrozenTrial, filename: str) -> bool:
-    return filename in _trial_metas(study, trial)
+    return filename in trial_artifacts(study, trial)
 
 
 def put_trial_artifact(study: optuna.Study, trial: FrozenTrial, store, path: Path) -> str:
     """Upload `path` as an artifact of `trial`.
 
-    A running trial takes it the Optuna way (`upload_artifact`). A finished trial's system
-    attributes are read-only, so its artifact is registered where optuna-dashboard also looks
-    for trial artifacts: the study system attribute `dashboard:artifacts:<trial_id>:<id>`.
+    A running trial takes it the Optuna way (`upload_artifact`); a finished trial's artifact is
+    registered where optuna-dashboard also looks (storage.optuna_internals).
     """
     if not trial.state.is_finished():
         return upload_artifact(study_or_trial=trial, file_path=str(path), artifact_store=store,
-                               storage=study._storage)
+                               storage=storage_of(study))
     artifact_id = str(uuid.uuid4())
     with open(path, "rb") as f:
         store.write(artifact_id, f)
     mimetype, encoding = mimetypes.guess_type(path.name)
-    meta = {"artifact_id": artifact_id, "filename": path.name,
-            "mimetype": mimetype or "application/octet-stream", "encoding": encoding}
-    study._storage.set_study_system_attr(
-        study._study_id, f"{_DASHBOARD_TRIAL_PREFIX}{trial._trial_id}:{artifact_id}",
-        json.dumps(meta))
+    register_finished_trial_artifact(study, trial, {
+        "artifact_id": artifact_id, "filename": path.name,
+        "mimetype": mimetype or "application/octet-stream", "encoding": encoding})
     return artifact_id

@@ -1,30 +1,41 @@
-"""`python -m study.best export|evaluate`: the best configuration (and its model) out of a study.
+"""`export` and `evaluate`: the best configuration (and its model) out of a study.
 
 export: best parameters (searched ones plus the effective `lambda`), value, trial number, test
-accuracy, the trial's and the study's attributes and the saved model's path, as JSON or YAML.
-evaluate: the best trial's saved model (or --model) on another labelled data source.
+accuracy, the replicate statistics of that configuration, the trial's and the study's attributes
+and the saved model's path, as JSON or YAML. evaluate: the best trial's saved model (or --model)
+on another labelled data source. `python -m study.best export|evaluate` is the same command as
+`recon-study export|evaluate`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from study.cli import run_main
-from study.options import UserError, add_common_flags
+from study.cli import Output, open_checked
+from study.errors import UserError
 
 
-def best_record(study: Any, storage_label: str) -> dict[str, Any]:
+def _replicates_of(loaded: Any, trial_number: int) -> dict[str, Any] | None:
+    """The replicate statistics of the exported configuration (None until they exist)."""
+    from study.effects import answer_of
+
+    answer = answer_of(loaded.study)
+    if answer is None or answer.plan.source_trial != trial_number:
+        return None
+    return answer.as_dict()
+
+
+def best_record(loaded: Any, storage_label: str) -> dict[str, Any]:
     """Everything `export` writes about the study's best trial."""
-    from optuna.trial import TrialState
-
+    from objectives.search_space import effective_lambda
     from study.summary import best_trial
 
+    study = loaded.study
     trial = best_trial(study)
     if trial is None:
         counts: dict[str, int] = {}
@@ -33,42 +44,24 @@ def best_record(study: Any, storage_label: str) -> dict[str, Any]:
         have = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no trials"
         raise UserError(f"study {study.study_name!r} has no complete trial yet ({have}); run "
                         f"`python -m study worker --study {study.study_name}` first")
-    assert trial.state == TrialState.COMPLETE
-    attrs = study.user_attrs
     params = dict(trial.params)
-    params["lambda"] = _effective_lambda(trial, attrs)
+    params["lambda"] = effective_lambda(trial, loaded.experiment.search)
+    model_path = trial.user_attrs.get("model_path")
     return {
         "study": study.study_name, "storage": storage_label, "trial": trial.number,
         "value": trial.value, "metric": "best validation accuracy",
         "params": params, "test_accuracy": trial.user_attrs.get("test_accuracy"),
-        "model_path": trial.user_attrs.get("model_path"),
+        "replicates": _replicates_of(loaded, trial.number),
+        "model_path": model_path,
+        "model_exists": None if not model_path else Path(model_path).is_file(),
         "datetime_complete": trial.datetime_complete.isoformat() if trial.datetime_complete
         else None,
-        "trial_user_attrs": dict(trial.user_attrs), "study_user_attrs": dict(attrs),
+        "experiment": loaded.experiment.as_dict(),
+        "trial_user_attrs": dict(trial.user_attrs), "study_user_attrs": dict(study.user_attrs),
     }
 
 
-def _effective_lambda(trial: Any, attrs: dict[str, Any]) -> float | None:
-    if "lambda" in trial.user_attrs:
-        return trial.user_attrs["lambda"]
-    from objectives.profiles import get_profile
-    from objectives.search_space import from_params
-
-    try:
-        return from_params(trial.params, get_profile(attrs.get("profile", "quick")).search).lam
-    except (KeyError, ValueError):
-        return None
-
-
-def render(record: dict[str, Any], fmt: str) -> str:
-    if fmt == "yaml":
-        import yaml
-
-        return yaml.safe_dump(record, sort_keys=False, allow_unicode=True)
-    return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-
-
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -76,77 +69,52 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _load_study(args: argparse.Namespace):
+def export_command(args: argparse.Namespace) -> Output:
     from storage import redact_url
-    from study import service
-    from study.options import resolve
 
-    settings = resolve(args)
-    study = service.load(settings.storage_url, settings.study_name, heartbeat_interval=None)
-    return settings, study, redact_url(settings.storage_url)
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    _, study, label = _load_study(args)
-    text = render(best_record(study, label), args.format)
-    if args.output:
-        _write_atomic(args.output, text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    loaded = open_checked(args)
+    record = best_record(loaded, redact_url(loaded.url))
+    if record["model_exists"] is False:
+        print(f"warning: the best trial's model {record['model_path']} does not exist (moved, "
+              "deleted, or written on another machine); the configuration is exported without it",
+              file=sys.stderr)
+    return Output(record)
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from study.options import resolve
+def evaluate_command(args: argparse.Namespace) -> Output:
+    from objectives.evaluate import evaluate_checkpoint
+    from study import defaults
 
     if not args.data:
         raise UserError("--data is required: the labelled data source to evaluate on "
                         "(synthetic, fma:DIR or folder:DIR)")
-    settings = resolve(args)
-    model = args.model
-    source = {"model_path": str(model)} if model else None
+    model, source = args.model, {"model_path": str(args.model)} if args.model else None
     if model is None:
-        _, study, label = _load_study(args)
-        record = best_record(study, label)
+        from storage import redact_url
+
+        # --data, --seed, --split and --profile describe the recordings to evaluate on here.
+        loaded = open_checked(argparse.Namespace(**{**vars(args), "data": None, "seed": None,
+                                                    "split": None, "profile": None}))
+        record = best_record(loaded, redact_url(loaded.url))
         if not record["model_path"]:
-            raise UserError(f"best trial {record['trial']} of study {study.study_name!r} saved "
-                            "no model (the mock objective saves none); pass --model PATH")
+            raise UserError(f"best trial {record['trial']} of study {loaded.name!r} saved no "
+                            "model (the mock objective saves none); pass --model PATH")
         model = Path(record["model_path"])
-        source = {"study": study.study_name, "trial": record["trial"],
+        source = {"study": loaded.name, "trial": record["trial"],
                   "validation_accuracy": record["value"], "model_path": str(model)}
     if not Path(model).is_file():
         raise UserError(f"model file {str(model)!r} does not exist: was it written on another "
                         "machine, or moved? pass --model PATH")
-    from objectives.evaluate import evaluate_checkpoint
-
-    result = evaluate_checkpoint(Path(model), settings.data, settings.cache_dir, split=args.clips,
-                                 seed=settings.seed)
-    print(json.dumps({"source": source, **result}, indent=2, ensure_ascii=False))
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m study.best", description=(
-        "The best configuration of a study: export it, or evaluate its model on other data."))
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    export = commands.add_parser("export", help="print the best trial as JSON or YAML")
-    add_common_flags(export)
-    export.add_argument("--format", choices=("json", "yaml"), default="json")
-    export.add_argument("--output", type=Path, help="write to FILE instead of stdout")
-    export.set_defaults(func=_cmd_export)
-    evaluate = commands.add_parser("evaluate", help="accuracy of the best model on --data SRC")
-    add_common_flags(evaluate)
-    evaluate.add_argument("--model", type=Path, help="a saved model (default: the best trial's)")
-    evaluate.add_argument("--clips", choices=("all", "train", "val", "test"), default="all",
-                          help="which clips of --data: all (default: new recordings) or one "
-                               "split of it")
-    evaluate.set_defaults(func=_cmd_evaluate)
-    return parser
+    seed = defaults.SEED if args.seed is None else args.seed
+    result = evaluate_checkpoint(Path(model), args.data, defaults.cache_dir(args.cache_dir),
+                                 split=args.clips, seed=seed)
+    return Output({"source": source, **result})
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(build_parser(), argv)
+    from study.cli import main as cli_main
+
+    return cli_main(argv, prog="python -m study.best", only=("export", "evaluate"))
 
 
 if __name__ == "__main__":

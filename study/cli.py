@@ -1,21 +1,45 @@
-"""`python -m study create|worker|run|status`: argument parsing, dispatch and error reporting."""
+"""The command line: one table of commands, the flags they share, one error path.
+
+`recon-study COMMAND` (or `python -m study COMMAND`). Every other documented entry point hands its
+arguments to `main` here: `python -m study.best export|evaluate`, `python -m storage check`,
+`python -m objectives.train`, `python -m objectives.prepare`.
+
+Exit codes: 0 done; 1 a problem the user can fix (one `error:` line on stderr, the traceback
+with --debug); 2 a usage error (argparse); 130 interrupted (Ctrl-C, SIGTERM); 141 the reader of
+the output went away (`| head`). Results go to stdout, logs and progress to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from study.options import UserError, add_common_flags, add_heartbeat_flags
+from objectives.profiles import PROFILES
+from study import defaults
+from study.errors import UserError
 
-DEFAULT_RUN_BUDGET = 20
-# Commands with their own module and parser, imported only when used (they load pandas & co.).
-DELEGATED = {
-    "report": ("study.report", "how much λ matters: REPORT.md, figures, dashboard note"),
-    "dashboard": ("study.dashboard", "optuna-dashboard on the study's storage and artifacts"),
-}
+EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 1, 130, 141
+
+
+@dataclass
+class Output:
+    """What a command prints: `data` for --format json/yaml, `text` for people."""
+
+    data: Any
+    text: str | None = None
+    code: int = 0
+    compact_json: bool = False  # one JSON line (scripts read `train` line by line)
+
+
+# --- flag groups: each defined once, shared by the commands that take it -------------------
 
 
 def positive_int(text: str) -> int:
@@ -28,6 +52,10 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -38,281 +66,333 @@ def positive_float(text: str) -> float:
     return value
 
 
-def _create_flags(parser: argparse.ArgumentParser) -> None:
-    from study.service import PRUNERS
-
-    parser.add_argument("--pruner", choices=PRUNERS, default="median",
-                        help="pruner stored with a new study (default median)")
-    ranges = parser.add_argument_group("search space of a new study (default: the profile's)")
-    ranges.add_argument("--lambda-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                        help="λ searched log-uniformly from LOW to HIGH (> 0); the decade below "
-                             "LOW means λ = 0 (default 0.01 100)")
-    ranges.add_argument("--dropout-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                        help="dropout range, 0 <= LOW <= HIGH < 1 (default 0 0.6)")
-    ranges.add_argument("--hidden-range", nargs=3, type=int, metavar=("LOW", "HIGH", "STEP"),
-                        help="hidden sizes LOW..HIGH in steps of STEP (quick 16 96 16, "
-                             "paper 32 256 32)")
+def study_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("study")
+    group.add_argument("--storage", metavar="URL", help="storage URL (else STUDY_STORAGE, "
+                       f"OPTUNA_STORAGE, {defaults.STORAGE_URL})")
+    group.add_argument("--study", metavar="NAME", help=f"study name (else {defaults.STUDY_NAME_ENV}"
+                       f", else {defaults.STUDY_NAME}): letters, digits, '.', '_', '-'")
 
 
-def _budget_flags(parser: argparse.ArgumentParser, *, run: bool) -> None:
-    default = f"the study's budget, else {DEFAULT_RUN_BUDGET}" if run else \
-        "the study's budget, else no limit"
-    parser.add_argument("--n-trials", type=positive_int,
-                        help=f"finished trials (complete + pruned) across ALL workers ({default})")
+def data_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", help=f"synthetic[:N], fma:DIR or folder:DIR (default "
+                       f"{defaults.DATA}, or the study's)")
+    group.add_argument("--profile", choices=sorted(PROFILES), help=f"feature and training "
+                       f"settings (default {defaults.PROFILE}, or the study's)")
+    group.add_argument("--split", choices=("seed", "official"), help="FMA split: seeded "
+                       "70/10/20 or tracks.csv's own (default seed, or the study's)")
+    group.add_argument("--seed", type=int, help=f"base seed of split, training and sampler "
+                       f"(default {defaults.SEED}, or the study's)")
+    group.add_argument("--cache-dir", type=Path, help=f"feature caches (else "
+                       f"{defaults.CACHE_DIR_ENV}, else {defaults.CACHE_DIR})")
 
 
-def _worker_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeout", type=positive_float,
-                        help="stop starting trials after this many seconds")
-    parser.add_argument("--devices", default="auto",
-                        help="auto (every GPU, else CPU), cpu, or GPU indices like 0,1")
-    parser.add_argument("--per-device", type=positive_int,
-                        help="worker processes per device (default 1 per GPU; on CPU one per "
-                             "core, at most 8)")
-    parser.add_argument("--threads", type=positive_int,
-                        help="torch threads per CPU worker process (default: cores / processes)")
-    parser.add_argument("--quiet", action="store_true", help="only warnings from Optuna")
-    parser.add_argument("--slot", help=argparse.SUPPRESS)  # set by the launcher for its children
+def experiment_flags(parser: argparse.ArgumentParser) -> None:
+    data_flags(parser)
+    group = parser.add_argument_group("experiment (a new study stores it; later commands must "
+                                      "agree with it)")
+    group.add_argument("--objective", help="lstm (real training), mock, or module:factory "
+                       f"(default {defaults.OBJECTIVE}, or the study's)")
+    group.add_argument("--max-epochs", type=int, help="cap on epochs per trial (default: the "
+                       "profile's, or the study's)")
+    group.add_argument("--holdout-data", metavar="SOURCE", help="a second labelled source with "
+                       "the same class names: every replicate is also scored on it")
+    group.add_argument("--model-dir", type=Path, help=f"where trials save their best model (else "
+                       f"{defaults.MODEL_DIR_ENV}, else ./{defaults.MODEL_DIR})")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m study", description=(
-        "The reconstruction-λ study service: create a study, fill it from parallel workers, "
-        "watch it. Export the best with `python -m study.best export`."))
+def search_flags(parser: argparse.ArgumentParser) -> None:
+    from study.samplers import PRUNERS
+
+    group = parser.add_argument_group("search and replicates of a new study (default: the "
+                                      "profile's)")
+    group.add_argument("--pruner", choices=PRUNERS, help=f"default {defaults.PRUNER}")
+    group.add_argument("--lambda-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                       help="λ searched log-uniformly from LOW to HIGH (> 0); the decade below "
+                            "LOW means λ = 0 (default 0.01 100)")
+    group.add_argument("--dropout-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                       help="dropout range, 0 <= LOW <= HIGH < 1 (default 0 0.6)")
+    group.add_argument("--hidden-range", nargs=3, type=int, metavar=("LOW", "HIGH", "STEP"),
+                       help="hidden sizes LOW..HIGH in steps of STEP (quick 16 96 16, "
+                            "paper 32 256 32)")
+    group.add_argument("--replicate-seeds", type=non_negative_int, metavar="K", help="paired "
+                       "seeds per replicate arm after the search (quick 4, paper 5; 0: none)")
+    group.add_argument("--replicate-lambdas", nargs="+", type=float, metavar="λ", help="extra "
+                       "λ arms of the replicate phase, beside λ = 0 and the reference's 10")
+
+
+def budget_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n-trials", type=positive_int, help="finished search trials "
+                        "(complete + pruned) across ALL workers (default: the study's budget; "
+                        f"a new study from `run`: {defaults.RUN_BUDGET})")
+
+
+def heartbeat_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("heartbeats (use one value for every worker of a study)")
+    group.add_argument("--heartbeat-interval", type=int, metavar="S", help=(
+        f"seconds between a running trial's heartbeats (else {defaults.HEARTBEAT_INTERVAL_ENV}, "
+        f"else {defaults.HEARTBEAT_INTERVAL_S})"))
+    group.add_argument("--heartbeat-grace", type=int, metavar="S", help=(
+        "a RUNNING trial without a heartbeat for this long is failed and retried (else "
+        f"{defaults.HEARTBEAT_GRACE_ENV}, else {defaults.HEARTBEAT_GRACE_FACTOR} intervals)"))
+
+
+def worker_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("workers")
+    group.add_argument("--timeout", type=positive_float, help="stop starting trials after this "
+                       "many seconds")
+    group.add_argument("--devices", default="auto", help="auto (every GPU, else CPU), cpu, or "
+                       "GPU indices like 0,1")
+    group.add_argument("--per-device", type=positive_int, help="worker processes per device "
+                       "(default 1 per GPU; on CPU one per core, at most "
+                       f"{defaults.MAX_AUTO_CPU_WORKERS})")
+    group.add_argument("--threads", type=positive_int, help="torch threads per CPU worker "
+                       "process (default: cores / processes)")
+    group.add_argument("--storage-outage", type=positive_float, metavar="S", help="how long a "
+                       f"worker waits for a lost database (else {defaults.STORAGE_OUTAGE_ENV}, "
+                       f"else {defaults.STORAGE_OUTAGE_S})")
+    group.add_argument("--quiet", action="store_true", help="only warnings from Optuna")
+    group.add_argument("--slot", help=argparse.SUPPRESS)  # set by the launcher for its children
+    group.add_argument("--only-replicates", action="store_true", help=argparse.SUPPRESS)
+
+
+def replicate_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", type=positive_int, metavar="K", help="paired seeds per arm "
+                        "(default: the study's; more extends the phase)")
+    parser.add_argument("--lambdas", nargs="+", type=float, metavar="λ", help="extra λ arms")
+
+
+def report_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", type=Path, help=f"directory for REPORT.md and figures "
+                        f"(default ./{defaults.REPORT_DIR})")
+    artifacts_flag(parser)
+    parser.add_argument("--no-artifacts", action="store_true",
+                        help="do not upload figures/curves or save the dashboard notes")
+    parser.add_argument("--ablation", action="store_true", help="run the replicate phase here "
+                        "first (serially, in this process), with --seeds K seeds per arm")
+    parser.add_argument("--seeds", type=positive_int, help="seeds per replicate arm with "
+                        "--ablation (default: the study's, at least 3)")
+    parser.add_argument("--device", default="auto", help="device of --ablation runs: auto, "
+                        "cpu, cuda")
+
+
+def artifacts_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--artifacts", help="artifact store: a directory, file://DIR, "
+                        f"s3://BUCKET or gs://BUCKET (else {defaults.ARTIFACTS_ENV}, else "
+                        f"./{defaults.ARTIFACTS})")
+
+
+def dashboard_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=defaults.DASHBOARD_HOST, help="address to listen on "
+                        f"(default {defaults.DASHBOARD_HOST}; 0.0.0.0 for other machines)")
+    parser.add_argument("--port", type=int, default=defaults.DASHBOARD_PORT,
+                        help=f"port (default {defaults.DASHBOARD_PORT})")
+    artifacts_flag(parser)
+
+
+def export_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", type=Path, help="write to FILE instead of stdout")
+
+
+def evaluate_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, help="a saved model (default: the best trial's)")
+    parser.add_argument("--clips", choices=("all", "train", "val", "test"), default="all",
+                        help="which clips of --data: all (default: new recordings) or one split")
+
+
+def train_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lambda", dest="lam", type=float, default=0.0,
+                        help="weight of the reconstruction loss (0 = plain classifier)")
+    parser.add_argument("--dropout", type=float, help="dropout (default: the profile's baseline)")
+    parser.add_argument("--hidden", type=int, help="LSTM hidden size (default: the profile's "
+                        "baseline)")
+    parser.add_argument("--epochs", type=int, help="default: the profile's")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--save", type=Path, help="write the best-validation model to this file")
+    parser.add_argument("--progress", action="store_true", help="show Lightning's progress bar")
+
+
+def prepare_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=positive_int, help="decoding processes (default: one "
+                        "per CPU core)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+# --- the command table ---------------------------------------------------------------------
+STUDY_COMMAND = (study_flags, experiment_flags)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    target: str  # "module:function", imported only when the command runs
+    flags: tuple[Callable[[argparse.ArgumentParser], None], ...] = ()
+    formats: tuple[str, ...] = ()  # --format choices, the first is the default
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("create", "create the study (idempotent) and enqueue the λ = 0 baseline",
+            "study.run:create", (*STUDY_COMMAND, search_flags, budget_flags)),
+    Command("worker", "serve an existing study: search trials, then its replicates",
+            "study.run:worker", (*STUDY_COMMAND, budget_flags, worker_flags, heartbeat_flags)),
+    Command("run", "create if missing, search and replicate with progress, print the answer",
+            "study.run:run", (*STUDY_COMMAND, search_flags, budget_flags, worker_flags,
+                              heartbeat_flags)),
+    Command("replicate", "plan (or extend) the replicate runs by hand and serve them",
+            "study.run:replicate", (*STUDY_COMMAND, replicate_flags, worker_flags,
+                                    heartbeat_flags)),
+    Command("status", "trials by state, best so far, replicates, workers alive",
+            "study.summary:status_command", (*STUDY_COMMAND, heartbeat_flags),
+            formats=("table", "json", "yaml")),
+    Command("report", "the answer: effects with intervals, importances, figures, notes",
+            "study.report:report_command", (*STUDY_COMMAND, report_flags),
+            formats=("text", "json")),
+    Command("dashboard", "optuna-dashboard on the study's storage and artifacts",
+            "study.dashboard:dashboard_command", (*STUDY_COMMAND, dashboard_flags)),
+    Command("export", "the best configuration, its model and its replicate statistics",
+            "study.best:export_command", (*STUDY_COMMAND, export_flags),
+            formats=("json", "yaml")),
+    Command("evaluate", "accuracy of the best (or a given) model on another labelled source",
+            "study.best:evaluate_command", (*STUDY_COMMAND, evaluate_flags),
+            formats=("json", "yaml")),
+    Command("train", "train one configuration without a study; prints its results",
+            "study.standalone:train_command", (data_flags, train_flags), formats=("json", "yaml")),
+    Command("prepare", "build (or reuse) the feature cache of a data source once",
+            "study.standalone:prepare_command", (data_flags, prepare_flags),
+            formats=("json", "yaml")),
+    Command("check", "what a storage URL points at: backend, reachability, schema, studies",
+            "study.standalone:check_command", (study_flags,), formats=("table", "json", "yaml")),
+)
+
+
+def build_parser(prog: str = "recon-study",
+                 only: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=(
+        "The reconstruction-λ study service: how much does an input-reconstruction loss help, "
+        "relative to dropout and model size, and which configuration is best."))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    specs: list[tuple[str, str, Callable]] = [
-        ("create", "create the study (idempotent) and enqueue the λ = 0 baseline", _cmd_create),
-        ("worker", "run trials of an existing study until its budget is spent", _cmd_worker),
-        ("run", "create if missing, run workers with progress, print a summary", _cmd_run),
-        ("status", "trials by state, best so far, workers alive", _cmd_status),
-    ]
-    for name, help_text, func in specs:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        add_common_flags(sub)
-        if name in ("create", "run"):
-            _create_flags(sub)
-        if name != "status":
-            _budget_flags(sub, run=name == "run")
-        if name in ("worker", "run"):
-            _worker_flags(sub)
-        if name != "create":
-            add_heartbeat_flags(sub)
-        if name == "status":
-            sub.add_argument("--format", choices=("table", "json"), default="table")
-        sub.set_defaults(func=func)
-    for name, (_, help_text) in DELEGATED.items():  # listed in --help; main() hands them over
-        commands.add_parser(name, help=help_text, add_help=False)
+    for command in COMMANDS:
+        if only is not None and command.name not in only:
+            continue
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        for add in command.flags:
+            add(sub)
+        if command.formats:
+            sub.add_argument("--format", choices=command.formats, default=command.formats[0])
+        sub.add_argument("--debug", action="store_true", help="show tracebacks")
+        sub.set_defaults(command_spec=command)
     return parser
 
 
-def _cmd_create(args: argparse.Namespace) -> int:
-    from storage import redact_url
-    from study import service
-    from study.options import check_objective_name, merge_with_study, resolve
-
-    settings = resolve(args)
-    check_objective_name(settings.objective)
-    result = service.create(settings, pruner=args.pruner, n_trials=args.n_trials)
-    where = redact_url(settings.storage_url)
-    if result.created:
-        print(f"created study {settings.study_name!r} in {where} (data {settings.data}, profile "
-              f"{settings.profile}, objective {settings.objective}, pruner {args.pruner}); "
-              "the λ = 0 baseline is enqueued")
-    else:
-        attrs = result.attrs
-        merge_with_study(settings, args, attrs)  # contradicting flags are an error, not ignored
-        print(f"study {settings.study_name!r} already exists in {where} (data {attrs.get('data')}, "
-              f"profile {attrs.get('profile')}, objective {attrs.get('objective')}); left as is")
-    return 0
+# --- what study commands share once parsed ----------------------------------------------
 
 
-def _settings_for_existing(args: argparse.Namespace):
-    """Settings of a worker: flags, environment, then the study's own stored experiment."""
-    from study import service
-    from study.options import merge_with_study, resolve
-
-    settings = resolve(args)
-    study = service.load(settings.storage_url, settings.study_name, heartbeat_interval=None)
-    return merge_with_study(settings, args, study.user_attrs), study
+def location(args: argparse.Namespace) -> tuple[str, str]:
+    """(storage URL, study name) from the flags, the environment or the defaults."""
+    return defaults.storage_url(args.storage), defaults.study_name(args.study)
 
 
-def _cmd_worker(args: argparse.Namespace) -> int:
-    settings, study = _settings_for_existing(args)
-    budget = args.n_trials if args.n_trials is not None else study.user_attrs.get("n_trials")
-    return _work(args, settings, budget, progress=False)
+def heartbeat(args: argparse.Namespace):
+    """The heartbeat settings (flags, environment, defaults), checked."""
+    from study.service import Heartbeat
 
-
-def _work(args: argparse.Namespace, settings, budget: int | None, *, progress: bool) -> int:
-    from study import launcher
-    from study.worker import run_worker
-
-    if args.slot:
-        return run_worker(settings, n_trials=budget, timeout=args.timeout, slot=args.slot,
-                          quiet=args.quiet)
-    slots = launcher.plan(args.devices, args.per_device, args.threads)
-    if len(slots) == 1 and not progress:
-        launcher.apply_slot_environment(slots[0])
-        return run_worker(settings, n_trials=budget, timeout=args.timeout, slot=slots[0].label,
-                          quiet=args.quiet)
-
-    def child_argv(slot: launcher.Slot) -> list[str]:
-        argv = ["worker", "--slot", slot.label, "--cache-dir", str(settings.cache_dir),
-                "--model-dir", str(settings.model_dir),
-                "--heartbeat-interval", str(settings.heartbeat_interval),
-                "--heartbeat-grace", str(settings.heartbeat_grace)]
-        if budget is not None:
-            argv += ["--n-trials", str(budget)]
-        if args.timeout is not None:
-            argv += ["--timeout", str(args.timeout)]
-        if args.quiet or progress:
-            argv.append("--quiet")
-        if args.debug:
-            argv.append("--debug")
-        return argv
-
-    import os
-
-    # The URL travels in the environment, not on a command line that `ps` shows.
-    env = {**os.environ, "STUDY_STORAGE": settings.storage_url, "STUDY_NAME": settings.study_name}
-    devices = ", ".join(slot.label for slot in slots)
-    print(f"starting {len(slots)} worker processes ({devices}; {slots[0].threads} threads each)",
-          file=sys.stderr)
-    poll = _progress(settings, budget) if progress else None
     try:
-        return launcher.launch(slots, child_argv, env, poll=poll)
-    finally:
-        if poll is not None:
-            poll.close()  # type: ignore[attr-defined]
+        return Heartbeat(*defaults.heartbeat(getattr(args, "heartbeat_interval", None),
+                                             getattr(args, "heartbeat_grace", None)))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
-class _progress:
-    """Polls the storage while workers run: finished / budget and the best value so far.
+def open_checked(args: argparse.Namespace, *, with_heartbeat: bool = False):
+    """The study the flags name (never created), refusing flags that contradict its experiment."""
+    from study import experiments, service
 
-    A tqdm bar on a terminal; elsewhere (logs, CI) one line whenever the numbers change.
-    """
-
-    def __init__(self, settings, budget: int | None) -> None:
-        from study import service
-
-        self.study = service.load(settings.storage_url, settings.study_name,
-                                  heartbeat_interval=None)
-        self.budget = budget
-        self.last: tuple | None = None
-        self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=budget, unit="trial", desc="trials", file=sys.stderr,
-                            dynamic_ncols=True)
-
-    def __call__(self) -> None:
-        from optuna.trial import TrialState
-
-        trials = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
-                                                                TrialState.PRUNED,
-                                                                TrialState.RUNNING))
-        done = [t for t in trials if t.state != TrialState.RUNNING]
-        values = [t.value for t in done if t.state == TrialState.COMPLETE]
-        best = f"{max(values):.4f}" if values else "-"
-        running = len(trials) - len(done)
-        if self.bar is not None:
-            self.bar.n = len(done)
-            self.bar.set_postfix(running=running, best=best, refresh=False)
-            self.bar.refresh()
-        elif (len(done), running, best) != self.last:
-            self.last = (len(done), running, best)
-            print(f"trials finished {len(done)}/{self.budget or '-'}, running {running}, "
-                  f"best {best}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    url, name = location(args)
+    loaded = service.open_study(url, name, heartbeat=heartbeat(args) if with_heartbeat else None)
+    experiments.check_flags(loaded.experiment, args, name)
+    return loaded
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from storage import redact_url
-    from study import service
-    from study.options import check_objective_name, merge_with_study, resolve
-    from study.summary import summary_text
-
-    settings = resolve(args)
-    check_objective_name(settings.objective)
-    result = service.create(settings, pruner=args.pruner,
-                            n_trials=args.n_trials or DEFAULT_RUN_BUDGET)
-    if not result.created:
-        settings = merge_with_study(settings, args, result.attrs)
-    budget = args.n_trials or result.attrs.get("n_trials") or DEFAULT_RUN_BUDGET
-    print(f"{'created' if result.created else 'continuing'} study {settings.study_name!r} in "
-          f"{redact_url(settings.storage_url)}: objective {settings.objective}, data "
-          f"{settings.data}, profile {settings.profile}, budget {budget} trials", file=sys.stderr)
-    code = _work(args, settings, budget, progress=True)
-    study = service.load(settings.storage_url, settings.study_name, heartbeat_interval=None)
-    print(summary_text(study, redact_url(settings.storage_url), budget))
-    return code
+# --- the one error path --------------------------------------------------------------------
 
 
-def _cmd_status(args: argparse.Namespace) -> int:
-    from study import service
-    from study.options import resolve
-    from study.summary import status, status_table
+def _known_errors() -> tuple[type[BaseException], ...]:
+    """Errors whose message is written for the user (anything else is a bug: its type shows)."""
+    from objectives.checkpoint import CheckpointError
+    from objectives.data.base import DataSourceError
+    from objectives.data.features import FeatureCacheError
+    from objectives.experiment import ExperimentFormatError
+    from objectives.profiles import UnknownProfileError
+    from storage import StorageError
+    from study.artifacts import ArtifactStoreError
 
-    settings = resolve(args)
-    info = status(service.load(settings.storage_url, settings.study_name,
-                               heartbeat_interval=settings.heartbeat_interval,
-                               grace_period=settings.heartbeat_grace))
-    print(json.dumps(info, indent=2) if args.format == "json" else status_table(info))
-    return 0
+    return (UserError, StorageError, DataSourceError, FeatureCacheError, CheckpointError,
+            ExperimentFormatError, UnknownProfileError, ArtifactStoreError)
 
 
 def error_message(exc: BaseException) -> str:
     """One line for the user; known error types speak for themselves."""
-    from storage import StorageError
-
-    known: tuple[type[BaseException], ...] = (UserError, StorageError)
-    try:
-        from objectives.profiles import UnknownProfileError
-
-        known += (UnknownProfileError,)
-        from objectives.sources import DataSourceError
-
-        known += (DataSourceError,)
-        from objectives.features import FeatureCacheError
-
-        known += (FeatureCacheError,)
-    except ImportError:
-        pass
-    text = str(exc) if isinstance(exc, known) else \
+    text = str(exc) if isinstance(exc, _known_errors()) else \
         f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
     return " ".join(text.split())
 
 
-def run_main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    """Parse, dispatch, and turn exceptions into one `error:` line (traceback with --debug)."""
+def render(output: Output, fmt: str | None) -> str:
+    if fmt == "yaml":
+        import yaml
+
+        return yaml.safe_dump(output.data, sort_keys=False, allow_unicode=True)
+    if fmt == "json" or output.text is None:
+        if output.compact_json:
+            return json.dumps(output.data, ensure_ascii=False) + "\n"
+        return json.dumps(output.data, indent=2, ensure_ascii=False) + "\n"
+    return output.text.rstrip("\n") + "\n"
+
+
+def _run(args: argparse.Namespace) -> int:
+    command: Command = args.command_spec
+    module_name, _, function = command.target.partition(":")
+    result = getattr(importlib.import_module(module_name), function)(args)
+    if isinstance(result, Output):
+        text = render(result, getattr(args, "format", None))
+        destination = getattr(args, "output", None) if command.name == "export" else None
+        if destination is not None:
+            from study.best import write_atomic
+
+            write_atomic(destination, text)
+            print(f"wrote {destination}", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()  # inside the error path: a closed pipe is caught below
+        return result.code
+    return int(result or 0)
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = "recon-study",
+         only: Sequence[str] | None = None) -> int:
+    """Parse, dispatch, and turn every failure into an exit code and at most one line."""
     import logging
 
     import optuna
 
-    args = parser.parse_args(argv)
+    args = build_parser(prog, only).parse_args(None if argv is None else list(argv))
     optuna.logging.set_verbosity(logging.WARNING)  # workers turn trial logs back on
     try:
-        return args.func(args)
+        return _run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader left (`| head`): say nothing, and keep Python's exit-time flush quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - every failure becomes one `error:` line
-        if getattr(args, "debug", False):
+        if args.debug:
             traceback.print_exc()
         print(f"error: {error_message(exc)}", file=sys.stderr)
-        return 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in DELEGATED:
-        import importlib
-
-        return importlib.import_module(DELEGATED[argv[0]][0]).main(argv[1:])
-    return run_main(build_parser(), argv)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

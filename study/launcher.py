@@ -1,9 +1,10 @@
 """The worker launcher: one process per (device, slot), each with its CUDA_VISIBLE_DEVICES.
 
 On a CPU-only machine `auto` means CPU processes that share the cores: each gets
-`STUDY_THREADS` (read by the objective for torch.set_num_threads) and OMP/MKL thread limits.
-The launcher forwards Ctrl-C/SIGTERM to its children and, while they work, can poll the
-storage to show progress.
+`STUDY_THREADS` (read by the worker for torch.set_num_threads) and OMP/MKL thread limits.
+The launcher forwards Ctrl-C/SIGTERM to its children and, while they work, polls the storage to
+show progress; a poll that fails (the database is briefly away) is reported and retried, never
+fatal. Children watch their launcher and stop cleanly if it dies, even by SIGKILL.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from study.options import UserError
+from study.defaults import MAX_AUTO_CPU_WORKERS, THREADS_ENV
+from study.errors import UserError
 
-THREADS_ENV = "STUDY_THREADS"
-MAX_AUTO_CPU_WORKERS = 8
 STOP_GRACE_S = 20.0  # children get this long to fail their trial and exit after a signal
 
 
@@ -101,11 +101,38 @@ def apply_slot_environment(slot: Slot) -> None:
     os.environ.update(slot_environment(slot, {}))
 
 
+@dataclass(frozen=True)
+class LaunchResult:
+    interrupted: bool  # Ctrl-C or SIGTERM reached the launcher
+    failed: tuple[tuple[str, int], ...]  # (slot label, exit code) of children that did not exit 0
+
+    def describe(self) -> str:
+        return ", ".join(f"{label} (exit {code}{', killed' if code < 0 else ''})"
+                         for label, code in self.failed)
+
+
+def _safe(poll: Callable[[], None], state: dict) -> None:
+    """One progress poll; a storage error is said once and retried at the next poll."""
+    try:
+        poll()
+        if state.get("failing"):
+            print("progress: storage answers again", file=sys.stderr, flush=True)
+        state["failing"] = False
+    except Exception as exc:  # noqa: BLE001 - progress is best effort; the workers ride it out
+        if not state.get("failing"):
+            from storage.errors import one_line
+
+            print(f"progress: storage unavailable ({one_line(exc)}); the workers wait for it",
+                  file=sys.stderr, flush=True)
+        state["failing"] = True
+
+
 def launch(slots: Sequence[Slot], child_argv: Callable[[Slot], list[str]],
            env: dict[str, str], *, poll: Callable[[], None] | None = None,
-           poll_every: float = 2.0) -> int:
-    """Run one child per slot until all exit; forward Ctrl-C/SIGTERM; the combined exit code."""
+           poll_every: float = 2.0) -> LaunchResult:
+    """Run one child per slot until all exit; forward Ctrl-C/SIGTERM; say which failed."""
     children: list[tuple[Slot, subprocess.Popen]] = []
+    poll_state: dict = {}
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt))
     interrupted = False
@@ -116,7 +143,7 @@ def launch(slots: Sequence[Slot], child_argv: Callable[[Slot], list[str]],
         last_poll = 0.0
         while any(proc.poll() is None for _, proc in children):
             if poll is not None and time.monotonic() - last_poll >= poll_every:
-                poll()
+                _safe(poll, poll_state)
                 last_poll = time.monotonic()
             time.sleep(0.2)
     except KeyboardInterrupt:
@@ -125,14 +152,9 @@ def launch(slots: Sequence[Slot], child_argv: Callable[[Slot], list[str]],
     finally:
         signal.signal(signal.SIGTERM, previous)
     if poll is not None:
-        poll()
-    if interrupted:
-        return 130
-    failed = [(slot, proc.returncode) for slot, proc in children if proc.returncode != 0]
-    if failed:
-        detail = ", ".join(f"{slot.label} (exit {code})" for slot, code in failed)
-        raise UserError(f"worker processes failed: {detail}; see their messages above")
-    return 0
+        _safe(poll, poll_state)
+    return LaunchResult(interrupted, tuple((slot.label, proc.returncode)
+                                           for slot, proc in children if proc.returncode != 0))
 
 
 def _stop(children: Sequence[tuple[Slot, subprocess.Popen]]) -> None:

@@ -20,16 +20,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from study import analysis, artifacts, figures
-from study.ablation import (
-    AblationResult,
-    load_ablation,
-    plan_ablation,
-    run_ablation,
-    save_ablation,
-)
-
-DEFAULT_OUTPUT = "report"  # relative to where the user runs the command
+from study import analysis, artifacts, effects, figures
 LEARNING_CURVE_ARTIFACT = "learning_curve.png"
 # Optuna's docs: PED-ANOVA wants at least 5 trials above its target quantile (10 % by default).
 PED_ANOVA_STABLE_TRIALS = 50
@@ -43,9 +34,17 @@ class Report:
     files: list[Path] = field(default_factory=list)
     importances: list[analysis.ImportanceResult] = field(default_factory=list)
     effect: analysis.LambdaEffect | None = None
-    ablation: AblationResult | None = None
+    answer: effects.Answer | None = None
     study_artifacts: dict[str, str] = field(default_factory=dict)  # filename → artifact id
     trial_artifacts: int = 0  # learning curves uploaded by this run
+
+    @property
+    def data(self) -> dict:
+        """The numbers of the report, for `--format json`."""
+        return {"answer": None if self.answer is None else self.answer.as_dict(),
+                "importances": [r.to_dict() for r in self.importances],
+                "search_lambda_effect": None if self.effect is None else self.effect.to_dict(),
+                "files": [str(p) for p in self.files]}
 
 
 def _pct(value: float | None) -> str:
@@ -226,19 +225,24 @@ def upload_learning_curves(study: optuna.Study, store) -> int:
     return uploaded
 
 
-def build_report(study: optuna.Study, output_dir: Path, *, artifact_store=None,
-                 ablation: AblationResult | None = None, seed: int = 0,
+def build_report(loaded, output_dir: Path, *, artifact_store=None, seed: int = 0,
                  save_note: bool = True) -> Report:
-    """Analyse `study`, write REPORT.md and figures to `output_dir`, and (with a store) upload
+    """Analyse the study, write REPORT.md and figures to `output_dir`, and (with a store) upload
     them as study artifacts, the learning curves as trial artifacts, and the summary as the
-    study's note. `ablation` defaults to the one saved with the study, if any."""
+    study's note."""
+    from study.errors import UserError
+
+    study = loaded.study
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        raise ValueError(f"study {study.study_name!r} has no complete trials yet; run workers "
-                         "first (python -m study worker)")
-    ablation = ablation or load_ablation(study)
+        raise UserError(f"study {study.study_name!r} has no complete trials yet; run workers "
+                        "first (python -m study worker)")
+    answer = effects.answer_of(study)
+    ablation = None
     importances, problems = _importances(study, seed)
-    effect = analysis.lambda_effect(study)
+    effect = analysis.lambda_effect(study, loaded.experiment.search)
     summary = summarize(study, importances, problems, effect, ablation)
+    if answer is not None:
+        summary = "\n".join(effects.answer_lines(answer)) + "\n\n" + summary
     specs = figures.report_figures(study, study.best_trial, _best_baseline(study))
     output_dir.mkdir(parents=True, exist_ok=True)
     files = figures.write_figures(specs, output_dir, title=f"Study {study.study_name}")
@@ -247,7 +251,7 @@ def build_report(study: optuna.Study, output_dir: Path, *, artifact_store=None,
     report_md.write_text(markdown + "\n", encoding="utf-8")
     files.insert(0, report_md)
     report = Report(summary=summary, markdown=markdown, files=files, importances=importances,
-                    effect=effect, ablation=ablation,
+                    effect=effect, answer=answer,
                     note=render_note(study, summary, importances, artifact_store is not None))
     if artifact_store is not None:
         for path in files:
@@ -264,90 +268,45 @@ def build_report(study: optuna.Study, output_dir: Path, *, artifact_store=None,
 # ---------------------------------------------------------------------------- command line
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The report's own flags (the shared ones come from `study.options.add_common_flags`)."""
-    parser.add_argument("--output", type=Path, help=f"directory for REPORT.md and figures "
-                        f"(default ./{DEFAULT_OUTPUT})")
-    parser.add_argument("--artifacts", help="artifact store: a directory, file://DIR, "
-                        f"s3://BUCKET or gs://BUCKET (else {artifacts.ARTIFACTS_ENV}, else "
-                        f"{artifacts.DEFAULT_ARTIFACTS})")
-    parser.add_argument("--no-artifacts", action="store_true",
-                        help="do not upload figures/curves or save the dashboard note")
-    parser.add_argument("--ablation", action="store_true", help="retrain the best configuration "
-                        "with its λ and with λ = 0, --seeds times each")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per ablation arm "
-                        "(default 3)")
-    parser.add_argument("--device", default="auto", help="ablation device: auto, cpu, cuda")
+def _ablation(loaded, args: argparse.Namespace) -> None:
+    """`--ablation`: the replicate phase, run here and now (serially) before the report."""
+    import dataclasses
+    import sys
+
+    from study import replicates
+    from study.cli import heartbeat
+    from study.run import worker_options
+    from study.worker import run_worker
+
+    seeds = max(args.seeds or loaded.experiment.replicates.seeds or 3, 1)
+    phase = replicates.ensure_planned(loaded, seeds=seeds,
+                                      log=lambda message: print(message, file=sys.stderr))
+    if phase is None:
+        return
+    args.heartbeat_interval = args.heartbeat_grace = None
+    args.model_dir = getattr(args, "model_dir", None)
+    options = worker_options(args, search=False)
+    run_worker(dataclasses.replace(options, slot=None, heartbeat=heartbeat(args),
+                                   quiet=True, device=args.device))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from study.options import add_common_flags
+def report_command(args: argparse.Namespace):
+    from study import defaults
+    from study.cli import Output, open_checked
 
-    parser = argparse.ArgumentParser(prog="python -m study report", description=__doc__)
-    add_common_flags(parser)
-    add_arguments(parser)
-    return parser
-
-
-def _load_study(url: str, name: str) -> optuna.Study:
-    from storage import open_storage
-    from study.service import unknown_study
-
-    storage = open_storage(url, heartbeat_interval=None)
-    try:
-        storage.get_study_id_from_name(name)
-    except KeyError:
-        raise unknown_study(storage, name, url) from None
-    return optuna.load_study(study_name=name, storage=storage)
-
-
-def run_from_args(args: argparse.Namespace,
-                  out: Callable[[str], None] | None = None) -> int:
-    """Run the report for parsed flags (shared + `add_arguments`). Returns the exit code."""
-    from storage import StorageError
-    from study.options import UserError, merge_with_study, resolve
-
-    write = out or (lambda text: print(text, flush=True))
-    try:
-        settings = resolve(args)
-        if args.ablation and args.seeds < 1:
-            raise UserError(f"--seeds must be at least 1, got {args.seeds}")
-        study = _load_study(settings.storage_url, settings.study_name)
-        settings = merge_with_study(settings, args, study.user_attrs)
-        store = None
-        if not args.no_artifacts:
-            location = artifacts.resolve_artifacts_location(args.artifacts)
-            store = artifacts.open_artifact_store(location)
-        ablation = None
-        if args.ablation:
-            plan = plan_ablation(study)
-            ablation = run_ablation(plan, data=settings.data, profile=settings.profile,
-                                    cache_dir=settings.cache_dir, seeds=args.seeds,
-                                    base_seed=settings.seed, split=settings.split,
-                                    device=args.device, max_epochs=settings.max_epochs)
-            save_ablation(study, ablation)
-        output = (args.output or Path(DEFAULT_OUTPUT)).expanduser().absolute()
-        report = build_report(study, output, artifact_store=store, ablation=ablation,
-                              seed=settings.seed, save_note=store is not None)
-    except (UserError, StorageError, artifacts.ArtifactStoreError, ValueError) as exc:
-        if getattr(args, "debug", False):
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    write(report.summary)
-    write("")
-    write(f"Report: {output / 'REPORT.md'} (figures: {output / 'figures.html'})")
+    loaded = open_checked(args)
+    store = None
+    if not args.no_artifacts:
+        store = artifacts.open_artifact_store(defaults.artifacts(args.artifacts))
+    if args.ablation:
+        _ablation(loaded, args)
+    output = (args.output or Path(defaults.REPORT_DIR)).expanduser().absolute()
+    report = build_report(loaded, output, artifact_store=store, seed=loaded.experiment.seed,
+                          save_note=store is not None)
+    lines = [report.summary, "", f"Report: {output / 'REPORT.md'} (figures: "
+             f"{output / 'figures.html'})"]
     if store is not None:
-        write(f"Dashboard: note saved, {len(report.study_artifacts)} study artifacts and "
-              f"{report.trial_artifacts} new learning curves uploaded; open it with "
-              "python -m study dashboard")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run_from_args(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        lines.append(f"Dashboard: notes saved, {len(report.study_artifacts)} study artifacts and "
+                     f"{report.trial_artifacts} new learning curves uploaded; open it with "
+                     "python -m study dashboard")
+    return Output(report.data, "\n".join(lines))

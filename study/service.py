@@ -1,50 +1,92 @@
-"""Creating and loading the study: race-safe create, the baseline, the attributes that describe it.
+"""Creating and opening studies: race-safe create, the λ = 0 baseline, the one study loader.
 
-Optuna stores neither sampler nor pruner, so their settings are study attributes and every worker
-rebuilds the same ones from them. The `ready` attribute is written last: a study without it is
-still being created (or its creator died, and the next `create` finishes the job).
+A study stores its experiment as one attribute (`experiment`) beside provenance (package versions,
+host, feature cache key). The `ready` attribute is written last: a study without it is still being
+created (or its creator died, and the next `create` finishes the job). Every command that reads a
+study calls `open_study`, which also builds the study's pruner from its experiment.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib.metadata
 import random
+import re
 import socket
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
-from storage.rdb import HEARTBEAT_INTERVAL_S
-from study.options import Settings, UserError
+from objectives.experiment import Experiment, ExperimentFormatError
+from objectives.search_space import baseline_params
+from study import experiments
+from study.errors import UserError
+from study.samplers import build_pruner
 
-PRUNERS = ("median", "hyperband", "none")
 READY_ATTR = "ready"
+EXPERIMENT_ATTR = "experiment"
 BASELINE_ATTR = "baseline"  # user attribute of the enqueued λ = 0 trial
+METRIC_NAME = "validation accuracy"  # what the dashboard calls the objective value
+# Study names become directory names (models) and appear in HTML: a conservative alphabet.
+STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # Errors of two processes creating the same tables or study at once; worth a retry.
 _RACE_MARKERS = ("already exists", "duplicate key", "unique constraint", "integrityerror",
                  "database is locked", "deadlock")
 
 
+@dataclass(frozen=True)
+class Heartbeat:
+    interval: int  # seconds between a running trial's heartbeats
+    grace: int  # a RUNNING trial silent this long is failed and retried
+
+
 @dataclass
-class CreateResult:
+class LoadedStudy:
+    """A study with its experiment, as every command works on it."""
+
     study: optuna.Study
-    created: bool  # this call created the study
-    attrs: dict[str, Any]
+    experiment: Experiment
+    url: str
+
+    @property
+    def name(self) -> str:
+        return self.study.study_name
 
 
-def open_storage(url: str, *, heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
-                 grace_period: int | None = None, attempts: int = 5):
-    """`storage.open_storage`, retried when another process is creating the tables right now."""
+def check_study_name(name: str) -> None:
+    """Study names may hold letters, digits, '.', '_' and '-' (at most 100, not first '.')."""
+    if not STUDY_NAME.fullmatch(name):
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise UserError(f"invalid study name {shown!r}: use 1 to 100 letters, digits, '.', '_' "
+                        "or '-', starting with a letter or digit")
+
+
+def name_on_disk(name: str) -> str:
+    """A directory name for any study name (studies created before names were checked)."""
+    if STUDY_NAME.fullmatch(name):
+        return name
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:60] or "study"
+    return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+
+
+def open_storage(url: str, *, heartbeat: Heartbeat | None = None, create: bool = True,
+                 attempts: int = 5):
+    """`storage.open_storage`, retried while another process is creating the tables."""
     from storage import StorageError
     from storage import open_storage as _open
+    from study import defaults
 
+    options: dict[str, Any] = {"heartbeat_interval": None}
+    if heartbeat is not None:
+        options = {"heartbeat_interval": heartbeat.interval, "grace_period": heartbeat.grace,
+                   "max_retry": defaults.MAX_RETRY}
     for attempt in range(attempts):
         try:
-            return _open(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+            return _open(url, create=create, **options)
         except StorageError as exc:
             if attempt + 1 == attempts or not _is_race(exc):
                 raise
@@ -57,56 +99,14 @@ def _is_race(exc: BaseException) -> bool:
     return any(marker in text for marker in _RACE_MARKERS)
 
 
-def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
-    return sorted(s.study_name for s in storage.get_all_studies())
-
-
 def unknown_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> UserError:
     """The error for a missing study, listing the ones that exist."""
     from storage import redact_url
 
-    names = study_names(storage)
+    names = sorted(s.study_name for s in storage.get_all_studies())
     existing = ", ".join(repr(n) for n in names) if names else "none"
     return UserError(f"no study {name!r} in {redact_url(url)} (studies there: {existing}); "
                      "create it with `python -m study create` or pass --study")
-
-
-def build_pruner(spec: dict[str, Any]) -> optuna.pruners.BasePruner:
-    """The pruner described by a stored spec (see `pruner_spec`)."""
-    name = spec.get("name")
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=spec["n_startup_trials"],
-                                           n_warmup_steps=spec["n_warmup_steps"])
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=spec["min_resource"],
-                                              max_resource=spec["max_resource"],
-                                              reduction_factor=spec["reduction_factor"])
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise UserError(f"unknown pruner {name!r}: choose one of {', '.join(PRUNERS)}")
-
-
-def pruner_spec(name: str, max_epochs: int = 12) -> dict[str, Any]:
-    """Settings of the named pruner for trials of up to `max_epochs` epochs, stored with the study."""
-    if name == "median":
-        # No pruning in the first tenth of the epochs (at least one): the first accuracies of
-        # every configuration look alike, so their median is noise. Measured on the quick
-        # profile (12 epochs, so 1 warm-up epoch) in BENCHMARKS.md section 3.
-        return {"name": "median", "n_startup_trials": 5,
-                "n_warmup_steps": max(1, round(max_epochs / 10))}
-    if name == "hyperband":
-        return {"name": "hyperband", "min_resource": 1, "max_resource": "auto",
-                "reduction_factor": 3}
-    if name == "none":
-        return {"name": "none"}
-    raise UserError(f"unknown pruner {name!r}: choose one of {', '.join(PRUNERS)}")
-
-
-def build_sampler(seed: int | None) -> optuna.samplers.TPESampler:
-    """TPE as Optuna 5 defaults it (multivariate, constant liar), seeded per worker."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -120,71 +120,52 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def feature_cache_key(settings: Settings, profile: Any) -> str | None:
-    """The feature cache key of the study's data and profile (cheap: no audio is decoded).
+def provenance(experiment: Experiment, feature_cache_key: str | None) -> dict[str, Any]:
+    """What a reader needs besides the experiment to reproduce the study."""
+    return {"feature_cache_key": feature_cache_key, "versions": package_versions(),
+            "created_on": socket.gethostname(),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "sampler": {"name": "TPESampler", "multivariate": True, "constant_liar": True,
+                        "seed": "per trial: derived from the experiment's seed and the trial "
+                                "number"},
+            "direction": "maximize", "objective_value": "best validation accuracy over epochs"}
 
-    Raises the data layer's DataSourceError for a source that cannot be read.
+
+def create(url: str, name: str, experiment: Experiment, *, feature_cache_key: str | None = None,
+           attempts: int = 8) -> tuple[LoadedStudy, bool]:
+    """Create the study, or open it if it exists; safe when many processes do this at once.
+
+    Returns the study and whether this call created it.
     """
-    try:
-        from objectives.features import cache_key
-        from objectives.sources import parse_source
-    except ImportError:
-        # HOOK: the data layer (objectives.sources/features) is not installed; no key recorded.
-        return None
-    source = parse_source(settings.data, cache_dir=settings.cache_dir, split=settings.split,
-                          seed=settings.seed)
-    return cache_key(source, profile.features)
-
-
-def describe(settings: Settings, *, pruner: str, n_trials: int | None) -> dict[str, Any]:
-    """The study attributes a reader needs to reproduce the study."""
-    profile = settings.profile_settings()
-    attrs = settings.stored()
-    attrs.update({
-        "profile_settings": profile.as_dict(),
-        "search_space": profile.search.as_dict(),
-        "feature_cache_key": feature_cache_key(settings, profile),
-        "pruner": pruner_spec(pruner, settings.max_epochs or profile.train.max_epochs),
-        "sampler": {"name": "TPESampler", "multivariate": True, "constant_liar": True,
-                    "seed": "per worker: derived from the base seed, host and process"},
-        "direction": "maximize",
-        "objective_value": "best validation accuracy over epochs",
-        "versions": package_versions(),
-        "created_on": socket.gethostname(),
-    })
-    if n_trials is not None:
-        attrs["n_trials"] = n_trials
-    return attrs
-
-
-def create(settings: Settings, *, pruner: str, n_trials: int | None,
-           attempts: int = 8) -> CreateResult:
-    """Create the study, or load it if it exists; safe when many processes do this at once."""
-    from objectives.search_space import baseline_params
-
-    attrs = describe(settings, pruner=pruner, n_trials=n_trials)
+    check_study_name(name)
     for attempt in range(attempts):
-        storage = open_storage(settings.storage_url)
+        storage = open_storage(url)
         try:
-            study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE],
-                                                settings.study_name)
+            storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], name)
         except optuna.exceptions.DuplicatedStudyError:
-            return _existing(storage, settings, attrs)
+            study = optuna.Study(name, storage)
+            attrs = wait_ready(study)
+            if not attrs.get(READY_ATTR):  # its creator died before finishing: finish it
+                _finish_setup(study, experiment, feature_cache_key)
+            return LoadedStudy(study, read_experiment(study.user_attrs), url), False
         except Exception as exc:  # a concurrent create won the race on tables or the study row
             if attempt + 1 == attempts or not _is_race(exc):
                 raise
             time.sleep(0.1 + random.random() * 0.4)
             continue
-        study = optuna.Study(settings.study_name, storage)
-        assert study._study_id == study_id
-        _finish_setup(study, attrs, baseline_params(settings.profile_settings().search))
-        return CreateResult(study, True, attrs)
+        study = optuna.Study(name, storage)
+        _finish_setup(study, experiment, feature_cache_key)
+        return LoadedStudy(study, experiment, url), True
     raise AssertionError("unreachable")
 
 
-def _finish_setup(study: optuna.Study, attrs: dict[str, Any], baseline: dict[str, Any]) -> None:
-    for key, value in attrs.items():
+def _finish_setup(study: optuna.Study, experiment: Experiment,
+                  feature_cache_key: str | None) -> None:
+    study.set_metric_names([METRIC_NAME])
+    study.set_user_attr(EXPERIMENT_ATTR, experiment.as_dict())
+    for key, value in provenance(experiment, feature_cache_key).items():
         study.set_user_attr(key, value)
+    baseline = baseline_params(experiment.search)
     if not _has_baseline(study, baseline):
         study.enqueue_trial(baseline, user_attrs={BASELINE_ATTR: True})
     study.set_user_attr(READY_ATTR, True)
@@ -198,19 +179,6 @@ def _has_baseline(study: optuna.Study, baseline: dict[str, Any]) -> bool:
     return False
 
 
-def _existing(storage: optuna.storages.BaseStorage, settings: Settings,
-              attrs: dict[str, Any]) -> CreateResult:
-    """Load an existing study; finish its setup if its creator died before marking it ready."""
-    from objectives.search_space import baseline_params
-
-    study = optuna.Study(settings.study_name, storage)
-    stored = wait_ready(study)
-    if not stored.get(READY_ATTR):
-        _finish_setup(study, attrs, baseline_params(settings.profile_settings().search))
-        stored = study.user_attrs
-    return CreateResult(study, False, stored)
-
-
 def wait_ready(study: optuna.Study, timeout: float = 20.0) -> dict[str, Any]:
     """The study's attributes once its creator has marked it ready (or after `timeout`)."""
     deadline = time.monotonic() + timeout
@@ -221,19 +189,38 @@ def wait_ready(study: optuna.Study, timeout: float = 20.0) -> dict[str, Any]:
         time.sleep(0.2)
 
 
-def load(url: str, name: str, *, heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
-         grace_period: int | None = None) -> optuna.Study:
-    """An existing study (with the stored pruner), or a UserError listing the studies there."""
-    storage = open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+def read_experiment(attrs: dict[str, Any]) -> Experiment:
+    """The stored experiment (or one rebuilt from a study created before it was stored)."""
+    if EXPERIMENT_ATTR not in attrs:
+        return experiments.from_legacy_attrs(attrs)
+    try:
+        return Experiment.from_dict(attrs[EXPERIMENT_ATTR])
+    except ExperimentFormatError as exc:
+        raise UserError(str(exc)) from None
+
+
+def open_study(url: str, name: str, *, heartbeat: Heartbeat | None = None,
+               create_storage: bool = False) -> LoadedStudy:
+    """The one way every command opens an existing study: its experiment and stored pruner.
+
+    Read-only callers leave `create_storage` False, so a mistyped SQLite path creates no file.
+    """
+    storage = open_storage(url, heartbeat=heartbeat, create=create_storage)
     try:
         storage.get_study_id_from_name(name)
     except KeyError:
         raise unknown_study(storage, name, url) from None
     study = optuna.Study(name, storage)
-    attrs = wait_ready(study)
-    if "pruner" in attrs:
-        study.pruner = build_pruner(attrs["pruner"])
-    return study
+    experiment = read_experiment(wait_ready(study))
+    study.pruner = build_pruner(experiment.pruner)
+    return LoadedStudy(study, experiment, url)
+
+
+def save_budget(loaded: LoadedStudy, n_trials: int) -> LoadedStudy:
+    """Extend (or shrink) the study's budget, for every worker from now on."""
+    experiment = loaded.experiment.with_budget(n_trials)
+    loaded.study.set_user_attr(EXPERIMENT_ATTR, experiment.as_dict())
+    return dataclasses.replace(loaded, experiment=experiment)
 
 
 def finished_states() -> tuple[TrialState, ...]:

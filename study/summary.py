@@ -1,7 +1,8 @@
-"""What a study says: trial counts, best trial, the λ = 0 baseline, λ's importance, live workers."""
+"""What a study says: `status` (trials, workers alive, replicates) and the answer `run` ends with."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import math
 import warnings
@@ -10,13 +11,19 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from objectives.search_space import effective_lambda
+from storage.optuna_internals import stale_trial_ids, trial_id
+from study import budget as budget_mod
+from study import effects, replicates, service
+from study.cli import Output, open_checked
+
 MIN_TRIALS_FOR_IMPORTANCE = 3
 
 
-def trial_summary(trial: FrozenTrial) -> dict[str, Any]:
+def trial_summary(trial: FrozenTrial, bounds=None) -> dict[str, Any]:
     """The fields of a finished trial a user looks at first."""
     return {"number": trial.number, "value": trial.value, "params": dict(trial.params),
-            "lambda": trial.user_attrs.get("lambda"),
+            "lambda": effective_lambda(trial, bounds),
             "test_accuracy": trial.user_attrs.get("test_accuracy"),
             "epochs": trial.user_attrs.get("epochs"),
             "model_path": trial.user_attrs.get("model_path")}
@@ -29,66 +36,52 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
         return None
 
 
-def baseline(trials: list[FrozenTrial]) -> dict[str, Any] | None:
-    """The best complete λ = 0 trial (the enqueued baseline and any searched λ = 0)."""
-    zero = [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("lambda") == 0]
-    if not zero:
-        return None
-    best = max(zero, key=lambda t: t.value)
-    return {**trial_summary(best), "n_trials": len(zero)}
-
-
-def importance(study: optuna.Study, trials: list[FrozenTrial]) -> dict[str, Any]:
-    """fANOVA importances (seeded) over COMPLETE trials and λ's rank; says what it rests on."""
-    from study.analysis import param_importance
-
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    result: dict[str, Any] = {"method": "fANOVA (seed 0)", "n_complete_trials": len(complete)}
-    if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
-        result["note"] = (f"not enough complete trials (need {MIN_TRIALS_FOR_IMPORTANCE}, "
-                          f"have {len(complete)})")
-        return result
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            computed = param_importance(study, "fanova", seed=0)
-    except (ValueError, RuntimeError) as exc:
-        result["note"] = f"could not compute importances: {exc}"
-        return result
-    result["importances"] = {name: round(v, 4) for name, v in computed.importances.items()}
-    if computed.rank is not None:
-        result["lambda_rank"] = computed.rank
-        result["n_params"] = len(computed.importances)
-    return result
-
-
 def live_workers(study: optuna.Study, trials: list[FrozenTrial]) -> dict[str, Any]:
     """RUNNING trials whose heartbeat is fresh, and the distinct workers running them."""
     running = [t for t in trials if t.state == TrialState.RUNNING]
-    storage = study._storage
-    stale: set[int] = set()
-    if getattr(storage, "get_heartbeat_interval", lambda: None)() is not None:
-        stale = set(storage._get_stale_trial_ids(study._study_id))
-    fresh = [t for t in running if t._trial_id not in stale]
+    stale = stale_trial_ids(study)
+    fresh = [t for t in running if trial_id(t) not in stale]
     workers = sorted({str(t.user_attrs.get("worker", f"trial {t.number}")) for t in fresh})
     return {"running_trials": len(running), "stale_running_trials": len(running) - len(fresh),
             "workers_alive": len(workers), "workers": workers}
 
 
-def status(study: optuna.Study) -> dict[str, Any]:
-    """Everything `python -m study status` shows."""
-    trials = study.get_trials(deepcopy=False)
+def _counts(trials: list[FrozenTrial]) -> dict[str, int]:
     counts = {state.name: 0 for state in TrialState}
     for trial in trials:
         counts[trial.state.name] += 1
+    return counts
+
+
+def _phase_seconds(trials: list[FrozenTrial]) -> float | None:
+    """Wall time from the first trial's start to the last one's end."""
+    starts = [t.datetime_start for t in trials if t.datetime_start]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete]
+    if not starts or not ends:
+        return None
+    return (max(ends) - min(starts)).total_seconds()
+
+
+def status(loaded: service.LoadedStudy) -> dict[str, Any]:
+    """Everything `status` shows."""
+    study, experiment = loaded.study, loaded.experiment
+    trials = study.get_trials(deepcopy=False)
+    counts = _counts(trials)
     best = best_trial(study)
-    attrs = study.user_attrs
-    return {"study": study.study_name, "budget": attrs.get("n_trials"),
+    companion = replicates.open_companion(study, create=False)
+    done, planned = replicates.progress(companion)
+    rep_trials = companion.get_trials(deepcopy=False) if companion is not None else []
+    return {"study": study.study_name, "budget": experiment.n_trials,
             "finished": counts["COMPLETE"] + counts["PRUNED"], "trials_by_state": counts,
-            "best": trial_summary(best) if best else None, "baseline": baseline(trials),
+            "best": trial_summary(best, experiment.search) if best else None,
             **live_workers(study, trials),
-            "data": attrs.get("data"), "profile": attrs.get("profile"),
-            "objective": attrs.get("objective"), "pruner": (attrs.get("pruner") or {}).get("name"),
+            "replicates": {"study": replicates.companion_name(study.study_name),
+                           "seeds_per_arm": experiment.replicates.seeds, "finished": done,
+                           "planned": planned, "trials_by_state": _counts(rep_trials),
+                           **({"workers": live_workers(companion, rep_trials)["workers"]}
+                              if companion is not None else {})},
+            "data": experiment.data, "profile": experiment.profile.name,
+            "objective": experiment.objective, "pruner": experiment.pruner.get("name"),
             "checked_at": datetime.datetime.now().isoformat(timespec="seconds")}
 
 
@@ -102,52 +95,107 @@ def _fmt(value: Any) -> str:
 
 def status_table(info: dict[str, Any]) -> str:
     states = ", ".join(f"{k} {v}" for k, v in info["trials_by_state"].items() if v)
+    rep = info["replicates"]
     lines = [(f"study         {info['study']} (data {info['data']}, profile {info['profile']}, "
               f"objective {info['objective']}, pruner {info['pruner']})"),
              f"trials        {states or 'none'}",
              f"finished      {info['finished']} / {_fmt(info['budget'])}",
              (f"workers alive {info['workers_alive']} ({info['running_trials']} running, "
-              f"{info['stale_running_trials']} stale)")]
-    for key, title in (("best", "best"), ("baseline", "λ = 0 best")):
-        entry = info[key]
-        if entry:
-            lines.append(f"{title:<13} trial {entry['number']}: val {_fmt(entry['value'])}, test "
-                         f"{_fmt(entry['test_accuracy'])}, λ {_fmt(entry['lambda'])}, "
-                         f"{_fmt(entry['params'])}")
-        else:
-            lines.append(f"{title:<13} no complete trial yet")
+              f"{info['stale_running_trials']} stale)"),
+             (f"replicates    {rep['finished']} / {rep['planned']} finished"
+              if rep["planned"] else
+              f"replicates    not planned yet ({rep['seeds_per_arm']} seeds per arm once the "
+              "search budget is finished)")]
+    best = info["best"]
+    lines.append(f"best          trial {best['number']}: val {_fmt(best['value'])}, test "
+                 f"{_fmt(best['test_accuracy'])}, λ {_fmt(best['lambda'])}, "
+                 f"{_fmt(best['params'])}" if best else "best          no complete trial yet")
     return "\n".join(lines)
 
 
-def summary_text(study: optuna.Study, storage_label: str, budget: int | None) -> str:
-    """The closing summary of `python -m study run`."""
-    trials = study.get_trials(deepcopy=False)
-    info = status(study)
-    lines = [f"study {study.study_name}: {info['finished']} finished trials"
-             + (f" of a budget of {budget}" if budget else "")
+def status_command(args: argparse.Namespace) -> Output:
+    info = status(open_checked(args, with_heartbeat=True))
+    return Output(info, status_table(info))
+
+
+def finished(loaded: service.LoadedStudy) -> bool:
+    """The search budget is finished and every planned replicate too."""
+    budget = loaded.experiment.n_trials
+    if budget is None or budget_mod.n_finished(loaded.study) < budget:
+        return False
+    done, planned = replicates.progress(replicates.open_companion(loaded.study, create=False))
+    return done >= planned if loaded.experiment.replicates.seeds > 0 else True
+
+
+def importance_line(study: optuna.Study) -> tuple[str, list]:
+    """λ's rank by fANOVA over COMPLETE trials and over every finished trial, and whether the
+    evaluators agree; with the number of trials each rests on."""
+    from study import analysis
+
+    results, problems = [], []
+    complete = len(analysis.complete_trials(study))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for compute in (lambda: analysis.param_importance(study, "fanova", seed=0),
+                        lambda: analysis.importance_all_trials(study, seed=0)):
+            try:
+                results.append(compute())
+            except (ValueError, RuntimeError) as exc:
+                problems.append(str(exc))
+    if complete < MIN_TRIALS_FOR_IMPORTANCE or not results:
+        return (f"not enough trials for importances ({complete} complete; "
+                f"{'; '.join(problems) or 'need ' + str(MIN_TRIALS_FOR_IMPORTANCE)})"), results
+    parts = [f"λ ranks {r.rank} of {len(r.importances)} by {r.label} (share {r.share:.2f})"
+             for r in results if r.rank is not None]
+    return "; ".join(parts) + f" — {analysis.rank_agreement(results)}", results
+
+
+def answer_text(loaded: service.LoadedStudy) -> tuple[str, dict[str, Any]]:
+    """The closing summary of `run` (text and the same numbers as data)."""
+    from storage import redact_url
+
+    study, experiment = loaded.study, loaded.experiment
+    info = status(loaded)
+    label = redact_url(loaded.url)
+    lines = [f"study {study.study_name}: {info['finished']} finished search trials"
+             + (f" of a budget of {experiment.n_trials}" if experiment.n_trials else "")
              + f" ({_fmt({k: v for k, v in info['trials_by_state'].items() if v})})"]
     best = info["best"]
     if best is None:
         lines.append("no complete trial yet: nothing to report")
     else:
         lines += [(f"best trial    {best['number']}: validation accuracy "
-                   f"{_fmt(best['value'])}, test accuracy {_fmt(best['test_accuracy'])}"),
+                   f"{_fmt(best['value'])}, test accuracy {_fmt(best['test_accuracy'])} "
+                   "(one run: it ranks configurations, it does not measure effects)"),
                   f"best params   λ = {_fmt(best['lambda'])}, {_fmt(best['params'])}"]
-    base = info["baseline"]
-    lines.append(f"λ = 0 best    trial {base['number']}: validation {_fmt(base['value'])}, test "
-                 f"{_fmt(base['test_accuracy'])} ({base['n_trials']} λ = 0 trials)" if base
-                 else "λ = 0 best    no complete λ = 0 trial")
-    imp = importance(study, trials)
-    if "importances" in imp:
-        rank = imp.get("lambda_rank")
-        lines.append(f"importance    λ ranks {rank} of {imp.get('n_params')} ({_fmt(imp['importances'])}; "
-                     f"{imp['method']} over {imp['n_complete_trials']} complete trials)")
+    answer = effects.answer_of(study)
+    if answer is not None:
+        lines += ["", *effects.answer_lines(answer), ""]
+    elif experiment.replicates.seeds:
+        lines.append(f"answer        not yet: the replicate phase starts once the search budget "
+                     f"is finished ({experiment.replicates.seeds} paired seeds per arm)")
     else:
-        lines.append(f"importance    {imp['note']}")
-    lines += [(f"next          python -m study dashboard --storage {storage_label} --study "
-               f"{study.study_name}   (or: optuna-dashboard {storage_label})"),
-              (f"              python -m study report --storage {storage_label} --study "
-               f"{study.study_name}"),
-              (f"              python -m study.best export --storage {storage_label} "
-               f"--study {study.study_name}")]
-    return "\n".join(lines)
+        lines.append("answer        no replicate phase (--replicate-seeds 0): single trials do "
+                     "not measure effects; run `python -m study replicate --seeds 4`")
+    text, importances = importance_line(study)
+    lines.append(f"importance    {text}")
+    search = _phase_seconds([t for t in study.get_trials(deepcopy=False)
+                             if t.state.is_finished()])
+    companion = replicates.open_companion(study, create=False)
+    repl = _phase_seconds([t for t in companion.get_trials(deepcopy=False)
+                           if t.state.is_finished()]) if companion is not None else None
+    lines.append(f"timing        search {_fmt(search and round(search))} s, replicates "
+                 f"{_fmt(repl and round(repl))} s (first start to last end)")
+    name = study.study_name
+    lines += [f"next          python -m study report --storage {label} --study {name}",
+              f"              python -m study dashboard --storage {label} --study {name}",
+              f"              python -m study.best export --storage {label} --study {name}"]
+    data = {"status": info, "answer": None if answer is None else answer.as_dict(),
+            "importances": [r.to_dict() for r in importances],
+            "seconds": {"search": search, "replicates": repl}}
+    return "\n".join(lines), data
+
+
+def answer(loaded: service.LoadedStudy) -> Output:
+    text, data = answer_text(loaded)
+    return Output(data, text)

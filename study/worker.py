@@ -1,12 +1,14 @@
-"""One worker process: load the study and its objective once, run trials until the budget is spent.
+"""One worker process: open the study and build its objective once, then serve both phases.
 
-Trials run through `study.optimize` (so heartbeats and the stale-trial retry work). SIGTERM is
-turned into KeyboardInterrupt, which Optuna records as a failed trial; a trial interrupted
-outside the objective is failed here, so nothing is left RUNNING.
+Phase 1 runs search trials until the study's budget is finished; phase 2 runs the study's
+replicates (`study.replicates`), planned once by whichever worker finishes the search first.
+Both run through `study.optimize`, so heartbeats, the stale-trial retry and the exact budget work
+the same way in each. SIGTERM becomes KeyboardInterrupt, which Optuna records as a failed trial;
+a trial interrupted outside the objective is failed here, so nothing is left RUNNING.
 
 A database outage (a restarted or briefly unreachable server) does not end the worker: it waits
-for the storage with backoff, for at most `STORAGE_OUTAGE_S`, fails and re-queues its own trial
-if that was left RUNNING, and goes on. Longer outages end it with one clear error.
+for the storage with backoff, for at most `storage_outage_s`, fails and re-queues its own trial if
+that was left RUNNING, and goes on. Longer outages end it with one clear error.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
-import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -26,30 +30,51 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from storage.errors import one_line
+from storage.optuna_internals import (
+    GatedStudy,
+    backend_of,
+    error_behind,
+    fail_and_requeue,
+    fail_if_running,
+    tell_was_refused,
+    trial_id,
+)
 from storage.url import scrub
 from study import budget as budget_mod
-from study import service
-from study.options import Settings, UserError, load_objective_factory
+from study import replicates, service
+from study.errors import UserError
+from study.samplers import TrialSeededSampler, trial_seed
 
 MAX_FAILURES_IN_A_ROW = 3  # a worker whose objective keeps failing stops instead of spinning
-EXIT_INTERRUPTED = 130
-STORAGE_OUTAGE_S = 120.0  # how long a worker waits for a lost storage before giving up
 MAX_RECOVERIES = 5  # storage recoveries in a row without a finished trial: something else is wrong
+PARENT_POLL_S = 1.0  # how often a launched worker checks that its launcher still lives
 
 
-def worker_id(slot: str | None) -> str:
-    """Who ran a trial: host (or $STUDY_WORKER_ID), process id and the launcher's slot.
+@dataclass(frozen=True)
+class WorkerOptions:
+    url: str
+    study: str
+    cache_dir: Path
+    model_dir: Path
+    heartbeat: service.Heartbeat
+    storage_outage_s: float
+    n_trials: int | None = None  # this worker's stop condition; default: the study's budget
+    timeout: float | None = None
+    slot: str | None = None  # set by the launcher: "cpu.0", "cuda1.0"
+    device: str | None = None  # None: the slot's (cpu or cuda), else auto
+    host: str | None = None  # $STUDY_WORKER_ID (a container's id), else the host name
+    threads: int = 1
+    mock_delay: float = 0.0
+    quiet: bool = False
+    search: bool = True  # phase 1
+    replicate: bool = True  # phase 2 (when the study plans replicates)
+    watch_parent: bool = False  # stop when the launcher that started us dies
 
-    Containers on host networking all report the host's name and may share process ids, so the
-    image sets STUDY_WORKER_ID to its container id.
-    """
-    base = f"{os.environ.get('STUDY_WORKER_ID') or socket.gethostname()}:{os.getpid()}"
-    return f"{base}:{slot}" if slot else base
 
-
-def sampler_seed(base_seed: int, ident: str) -> int:
-    """A distinct TPE seed per worker process (shared seeds make workers suggest alike)."""
-    return (base_seed * 1_000_003 + zlib.crc32(ident.encode())) % 2**32
+def worker_id(options: WorkerOptions) -> str:
+    """Who ran a trial: host (or $STUDY_WORKER_ID), process id and the launcher's slot."""
+    base = f"{options.host or socket.gethostname()}:{os.getpid()}"
+    return f"{base}:{options.slot}" if options.slot else base
 
 
 @dataclass
@@ -61,18 +86,26 @@ class _Guard:
     stopped: bool = False
     finished: int = 0  # trials this worker finished (complete or pruned)
     requeued: set[int] = field(default_factory=set)  # trials re-queued after a storage outage
-    ids: list[int] = field(default_factory=list)
+    retry_failures: bool = False  # replicates: a failed run is re-queued (a planned slot)
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if trial.state == TrialState.FAIL and is_storage_outage(self.last_error):
+        failed = trial.state == TrialState.FAIL
+        if failed and is_storage_outage(self.last_error):
             # The database failed, not the objective: not held against it, and re-queued.
-            requeue(study, trial._trial_id, self.requeued, failed_by_us=True)
+            self.requeue(study, trial_id(trial), already_failed=True)
             return
-        self.failures = self.failures + 1 if trial.state == TrialState.FAIL else 0
+        if failed and self.retry_failures:
+            self.requeue(study, trial_id(trial), already_failed=True)
+        self.failures = self.failures + 1 if failed else 0
         self.finished += trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
         if self.failures >= MAX_FAILURES_IN_A_ROW:
             self.stopped = True
             study.stop()
+
+    def requeue(self, study: optuna.Study, storage_id: int, *, already_failed: bool) -> None:
+        if storage_id not in self.requeued:
+            self.requeued.add(storage_id)
+            fail_and_requeue(study, storage_id, already_failed=already_failed)
 
 
 def is_storage_outage(exc: BaseException | None) -> bool:
@@ -94,161 +127,187 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_worker(settings: Settings, *, n_trials: int | None, timeout: float | None,
-               slot: str | None = None, quiet: bool = False) -> int:
-    """Run trials in this process until the study-wide budget or the timeout; the exit code."""
+def _watch_parent() -> None:
+    """A launched worker whose launcher died (even by SIGKILL) stops like on SIGTERM."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def run_worker(options: WorkerOptions) -> int:
+    """Serve the study's phases in this process until done or the timeout; the exit code."""
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _raise_interrupt)
-    optuna.logging.set_verbosity(logging.WARNING if quiet else logging.INFO)
-    study = service.load(settings.storage_url, settings.study_name,
-                         heartbeat_interval=settings.heartbeat_interval,
-                         grace_period=settings.heartbeat_grace)
-    budget = n_trials if n_trials is not None else study.user_attrs.get("n_trials")
-    if budget is not None and budget_mod.n_finished(study) >= budget:
-        _say(quiet, f"study {settings.study_name!r} already has {budget} finished trials; "
-             "raise --n-trials to run more")
-        return 0
-
-    from objectives.context import ObjectiveContext
-
-    device = "cpu" if os.environ.get("CUDA_VISIBLE_DEVICES") == "" else (
-        "cuda" if slot and not slot.startswith("cpu") else "auto")
-    ctx = ObjectiveContext(data=settings.data, profile=settings.profile,
-                           cache_dir=settings.cache_dir, model_dir=settings.model_dir,
-                           study_name=settings.study_name, seed=settings.seed, device=device,
-                           max_epochs=settings.max_epochs, split=settings.split,
-                           search=study.user_attrs.get("search_space"))
-    objective = load_objective_factory(settings.objective)(ctx)
-    ident = worker_id(slot)
-    seed = sampler_seed(settings.seed, ident)
-    study.sampler = service.build_sampler(seed)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    gated = budget_mod.BudgetedStudy(study, budget, deadline)
-    guard = _Guard()
-
-    def run_trial(trial: optuna.Trial) -> float:
-        guard.last_error = None
-        trial.set_user_attr("worker", ident)
-        trial.set_user_attr("sampler_seed", seed)
-        try:
-            return objective(trial)
-        except Exception as exc:
-            guard.last_error = exc
-            raise
-
-    callbacks: list[Any] = [guard]
-    if budget is not None:
-        callbacks.append(MaxTrialsCallback(budget, states=(TrialState.COMPLETE,
-                                                            TrialState.PRUNED)))
-    recoveries, finished_at_last = 0, 0
-    while deadline is None or time.monotonic() < deadline:
-        try:
-            gated.optimize(run_trial, catch=(Exception,), callbacks=callbacks, gc_after_trial=True,
-                           timeout=None if deadline is None else deadline - time.monotonic())
-            break
-        except budget_mod.BudgetReached:
-            break
-        except KeyboardInterrupt:
-            _fail_own_trial(gated)
-            _say(quiet, f"worker {ident} interrupted; its running trial was marked FAIL")
-            return EXIT_INTERRUPTED
-        except Exception as exc:
-            if not (is_storage_outage(exc) or _trial_taken(gated, exc)):
-                raise
-            recoveries = 1 if guard.finished != finished_at_last else recoveries + 1
-            finished_at_last = guard.finished
-            if recoveries > MAX_RECOVERIES:
-                last = scrub(one_line(exc), settings.storage_url)
-                raise UserError(f"worker gave up after {MAX_RECOVERIES} storage errors in a row "
-                                f"without finishing a trial; last: {last}") from exc
-            _recover(gated, exc, settings.storage_url, guard)
-    if guard.stopped:
-        raise UserError(f"worker stopped after {MAX_FAILURES_IN_A_ROW} failed trials in a row; "
-                        f"last error: {type(guard.last_error).__name__}: {guard.last_error}")
+    if options.watch_parent:
+        _watch_parent()
+    optuna.logging.set_verbosity(logging.WARNING if options.quiet else logging.INFO)
+    loaded = service.open_study(options.url, options.study, heartbeat=options.heartbeat)
+    deadline = None if options.timeout is None else time.monotonic() + options.timeout
+    worker = _Worker(options, loaded, deadline)
+    if options.search:
+        worker.search()
+    if options.replicate and worker.may_replicate():
+        worker.replicates()
     return 0
 
 
-def _trial_taken(study: budget_mod.BudgetedStudy, exc: BaseException) -> bool:
-    """Our trial was failed by another worker (our heartbeat looked stale): tell was refused."""
-    if not isinstance(exc, ValueError) or "Cannot tell a" not in str(exc):
-        return False
-    return study.last_trial_id is not None and \
-        study._storage.get_trial(study.last_trial_id).state == TrialState.FAIL
+class _Worker:
+    def __init__(self, options: WorkerOptions, loaded: service.LoadedStudy,
+                 deadline: float | None) -> None:
+        self.options, self.loaded, self.deadline = options, loaded, deadline
+        self.ident = worker_id(options)
+        self._objective: Any = None
 
+    def say(self, message: str) -> None:
+        if not self.options.quiet:
+            print(message, file=sys.stderr)
 
-def requeue(study: optuna.Study, trial_id: int, done: set[int], *,
-            failed_by_us: bool = False) -> None:
-    """Fail a trial of this worker stranded by a storage outage and re-queue it once.
+    @property
+    def objective(self) -> Any:
+        """Built on first use: a worker with nothing left to do loads no data."""
+        if self._objective is None:
+            from study.objective_factory import build_objective
 
-    The re-queued trial is what the stale-trial check would create after the grace period (the
-    storage's RetryHeartbeatStaleTrialCallback links it to the original). `done` holds the
-    trials re-queued already; `failed_by_us`: our own tell marked it FAIL (nobody re-queued it).
-    """
-    if trial_id in done:
-        return
-    storage = study._storage
-    if storage.get_trial(trial_id).state == TrialState.RUNNING:
-        try:
-            if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
-                return
-        except optuna.exceptions.UpdateFinishedTrialError:
-            return  # another worker failed it as stale just now, and re-queues it
-    elif not failed_by_us:
-        return  # finished meanwhile: failed as stale (and re-queued) by another worker
-    trial = storage.get_trial(trial_id)
-    callback = storage.get_heartbeat_stale_trial_callback()
-    if trial.state == TrialState.FAIL and callback is not None:
-        done.add(trial_id)
-        callback(study, trial)
+            self._objective = build_objective(self.loaded, self.options)
+        return self._objective
 
+    def search(self) -> None:
+        study, experiment = self.loaded.study, self.loaded.experiment
+        budget = self.options.n_trials if self.options.n_trials is not None \
+            else experiment.n_trials
+        if budget is not None and budget_mod.n_finished(study) >= budget:
+            self.say(f"study {study.study_name!r} already has {budget} finished trials; "
+                     "raise --n-trials to run more")
+            return
+        study.sampler = TrialSeededSampler(experiment.seed)
 
-def _recover(study: budget_mod.BudgetedStudy, exc: BaseException, url: str,
-             guard: _Guard) -> None:
-    """Wait (bounded, with backoff) for the storage, then fail and re-queue our stranded trial."""
-    from storage import redact_url
+        def run_trial(trial: optuna.Trial) -> float:
+            trial.set_user_attr("worker", self.ident)
+            trial.set_user_attr("sampler_seed", trial_seed(experiment.seed, trial.number))
+            return self.objective(trial)
 
-    print(f"warning: storage error ({scrub(one_line(exc), url)}); waiting up to "
-          f"{STORAGE_OUTAGE_S:.0f} s for {redact_url(url)}", file=sys.stderr, flush=True)
-    deadline = time.monotonic() + STORAGE_OUTAGE_S
-    pause = 0.5
-    while True:
-        try:
-            backend = getattr(study._storage, "_backend", study._storage)  # past Optuna's cache
-            trial = None if study.last_trial_id is None else \
-                backend.get_trial(study.last_trial_id)
-            backend.get_study_id_from_name(study.study_name)
-            break
-        except Exception as error:
-            if not is_storage_outage(error):
+        gated = budget_mod.budgeted(study, budget, self.deadline, self.options.heartbeat.interval)
+        self._serve(gated, run_trial, budget, _Guard())
+
+    def may_replicate(self) -> bool:
+        """Phase 2 starts once the search budget is finished (by any worker)."""
+        # Read again: another command may have extended the budget meanwhile.
+        experiment = service.read_experiment(self.loaded.study.user_attrs)
+        return (experiment.replicates.seeds > 0 and experiment.n_trials is not None
+                and budget_mod.n_finished(self.loaded.study) >= experiment.n_trials)
+
+    def replicates(self) -> None:
+        phase = replicates.ensure_planned(self.loaded, log=self.say)
+        if phase is None:
+            return
+
+        def run_replicate(trial: optuna.Trial) -> float:
+            trial.set_user_attr("worker", self.ident)
+            return replicates.run_replicate(self.objective, trial)
+
+        gated = replicates.gated(phase, self.deadline, self.options.heartbeat.interval)
+        self._serve(gated, run_replicate, phase.budget, _Guard(retry_failures=True))
+
+    def _serve(self, gated: GatedStudy, run: Callable[[optuna.Trial], float],
+               budget: int | None, guard: _Guard) -> None:
+        """`optimize` until the budget is finished, riding out storage outages."""
+        def run_trial(trial: optuna.Trial) -> float:
+            guard.last_error = None
+            try:
+                return run(trial)
+            except SystemExit as exc:
+                # A library ending training with sys.exit (Lightning does on Ctrl-C) would
+                # leave the trial RUNNING: Optuna records only exceptions and interrupts.
+                raise KeyboardInterrupt(f"training exited ({exc.code})") from exc
+            except Exception as exc:
+                guard.last_error = exc
                 raise
-            if time.monotonic() + pause > deadline:
-                raise UserError(f"lost the storage {redact_url(url)} for more than "
-                                f"{STORAGE_OUTAGE_S:.0f} s ({scrub(one_line(error), url)}); "
-                                "check the database server and restart the worker") from None
-            time.sleep(pause)
-            pause = min(pause * 2, 8.0)
-    if trial is not None and trial.state == TrialState.RUNNING:
-        # Our tell never reached the database. (A FAIL trial was failed by our own tell, and
-        # the guard re-queued it, or as stale by another worker, which re-queued it.)
-        requeue(study, trial._trial_id, guard.requeued)
-    print(f"storage {redact_url(url)} answers again; going on", file=sys.stderr, flush=True)
 
+        callbacks: list[Any] = [guard]
+        if budget is not None:
+            callbacks.append(MaxTrialsCallback(budget, states=budget_mod.FINISHED))
+        recoveries, finished_at_last = 0, 0
+        while self.deadline is None or time.monotonic() < self.deadline:
+            try:
+                remaining = None if self.deadline is None else self.deadline - time.monotonic()
+                gated.optimize(run_trial, catch=(Exception,), callbacks=callbacks,
+                               gc_after_trial=True, timeout=remaining)
+                break
+            except budget_mod.BudgetReached:
+                break
+            except KeyboardInterrupt:
+                self._interrupted(gated)
+                raise
+            except Exception as exc:
+                if not (is_storage_outage(exc) or self._trial_taken(gated, exc)):
+                    raise
+                recoveries = 1 if guard.finished != finished_at_last else recoveries + 1
+                finished_at_last = guard.finished
+                if recoveries > MAX_RECOVERIES:
+                    last = scrub(one_line(error_behind(exc)), self.options.url)
+                    raise UserError(f"worker gave up after {MAX_RECOVERIES} storage errors in a "
+                                    f"row without finishing a trial; last: {last}") from exc
+                self._recover(gated, exc, guard)
+        if guard.stopped:
+            error = guard.last_error
+            raise UserError(f"worker stopped after {MAX_FAILURES_IN_A_ROW} failed trials in a "
+                            f"row; last error: {type(error).__name__}: {error}")
 
-def _fail_own_trial(study: budget_mod.BudgetedStudy) -> None:
-    """Mark this worker's last trial FAIL if it is still RUNNING (interrupted outside objective)."""
-    for name in ("SIGINT", "SIGTERM"):  # a second signal must not cut the clean-up short
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
-    if study.last_trial_id is None:
-        return
-    try:
-        trial = study._storage.get_trial(study.last_trial_id)
-        if trial.state == TrialState.RUNNING:
-            study._storage.set_trial_state_values(study.last_trial_id, TrialState.FAIL)
-    except Exception as exc:  # noqa: BLE001 - the heartbeat grace period fails it instead
-        print(f"warning: could not mark trial failed: {exc}", file=sys.stderr)
+    def _trial_taken(self, gated: GatedStudy, exc: BaseException) -> bool:
+        """Our trial was failed by another worker (our heartbeat looked stale): tell refused."""
+        return tell_was_refused(exc) and gated.last_trial_id is not None and \
+            backend_of(gated).get_trial(gated.last_trial_id).state == TrialState.FAIL
 
+    def _recover(self, gated: GatedStudy, exc: BaseException, guard: _Guard) -> None:
+        """Wait (bounded, with backoff) for the storage, then re-queue our stranded trial."""
+        from storage import redact_url
 
-def _say(quiet: bool, message: str) -> None:
-    if not quiet:
-        print(message, file=sys.stderr)
+        url, limit = self.options.url, self.options.storage_outage_s
+        where = redact_url(url)
+        if self._trial_taken(gated, exc):
+            print(f"warning: trial id {gated.last_trial_id} was failed by another worker while "
+                  "this one was paused (its heartbeat looked stale) and is being re-run there; "
+                  "going on", file=sys.stderr, flush=True)
+            return
+        print(f"warning: storage error ({scrub(one_line(error_behind(exc)), url)}); waiting up "
+              f"to {limit:.0f} s for {where}", file=sys.stderr, flush=True)
+        deadline, pause = time.monotonic() + limit, 0.5
+        while True:
+            try:
+                backend = backend_of(gated)  # past Optuna's cache: what the database says now
+                trial = None if gated.last_trial_id is None else \
+                    backend.get_trial(gated.last_trial_id)
+                backend.get_study_id_from_name(gated.study_name)
+                break
+            except Exception as error:
+                if not is_storage_outage(error):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise UserError(
+                        f"lost the storage {where} for more than {limit:.0f} s "
+                        f"({scrub(one_line(error_behind(error)), url)}); check the database "
+                        "server and restart the worker (or raise --storage-outage)") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 8.0)
+        if trial is not None and trial.state == TrialState.RUNNING:
+            # Our tell never reached the database. (A FAIL trial was failed by our own tell, and
+            # the guard re-queued it, or as stale by another worker, which re-queued it.)
+            guard.requeue(gated, trial_id(trial), already_failed=False)
+        print(f"storage {where} answers again; going on", file=sys.stderr, flush=True)
+
+    def _interrupted(self, gated: GatedStudy) -> None:
+        """Mark this worker's trial FAIL if still RUNNING (interrupted outside the objective)."""
+        for name in ("SIGINT", "SIGTERM"):  # a second signal must not cut the clean-up short
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
+        if gated.last_trial_id is not None:
+            try:
+                fail_if_running(gated, gated.last_trial_id)
+            except Exception as exc:  # noqa: BLE001 - the heartbeat grace period fails it instead
+                print(f"warning: could not mark trial failed: {one_line(exc)}", file=sys.stderr)
+        self.say(f"worker {self.ident} interrupted; its running trial was marked FAIL")
