@@ -96,32 +96,26 @@ def run_ablation(plan: AblationPlan, *, data: str, profile: str, cache_dir: Path
     """
     if seeds < 1:
         raise ValueError("--seeds must be at least 1 (2 or more for a confidence interval)")
-    from objectives.features import build_cache
+    from objectives.data import load_training_data
+    from objectives.experiment import Experiment
     from objectives.profiles import get_profile
     from objectives.search_space import TrialParams
-    from objectives.sources import parse_source
-    from objectives.training import (
-        configure_threads,
-        prepare_splits,
-        quiet_lightning,
-        train_configuration,
-    )
+    from objectives.training import configure_threads, quiet_lightning, train_configuration
 
     say = log or (lambda message: print(message, file=sys.stderr, flush=True))
     prof = get_profile(profile)
     configure_threads()
     quiet_lightning()
-    source = parse_source(data, cache_dir=cache_dir, split=split, seed=base_seed)
-    cache = build_cache(source, prof.features, cache_dir, progress=False)
-    splits = prepare_splits(cache, prof.train)  # padded once for all 2 × seeds runs
+    experiment = Experiment(data=data, profile=prof, split=split, seed=base_seed)
+    prepared = load_training_data(experiment, cache_dir)  # padded once for all 2 × seeds runs
     arms: dict[float, list[AblationRun]] = {plan.lam: [], 0.0: []}
     total = 2 * seeds
     for k in range(seeds):
         seed = base_seed + SEED_OFFSET + k
         for lam in (plan.lam, 0.0):
             params = TrialParams(lam=lam, dropout=plan.dropout, hidden=plan.hidden)
-            outcome = train_configuration(cache, params, prof, seed=seed, max_epochs=max_epochs,
-                                          device=device, splits=splits)
+            outcome = train_configuration(prepared, params, prof, seed=seed, max_epochs=max_epochs,
+                                          device=device)
             run = AblationRun(seed=seed, lam=lam, val_accuracy=float(outcome.val_accuracy),
                               test_accuracy=float(outcome.test_accuracy), epochs=outcome.epochs,
                               seconds=round(outcome.seconds, 3), device=outcome.device)

@@ -273,12 +273,9 @@ def error_message(exc: BaseException) -> str:
         from objectives.profiles import UnknownProfileError
 
         known += (UnknownProfileError,)
-        from objectives.sources import DataSourceError
+        from objectives.data import DataSourceError, FeatureCacheError
 
-        known += (DataSourceError,)
-        from objectives.features import FeatureCacheError
-
-        known += (FeatureCacheError,)
+        known += (DataSourceError, FeatureCacheError)
     except ImportError:
         pass
     text = str(exc) if isinstance(exc, known) else \

@@ -139,7 +139,7 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The feature cache directory when no flag is given (the data layer owns the rule)."""
     if environ is None:
         try:
-            from objectives.features import default_cache_dir as data_layer_default
+            from objectives.cli_common import default_cache_dir as data_layer_default
         except ImportError:  # data layer not installed yet: same rule as the contract
             pass
         else:

@@ -126,10 +126,9 @@ def feature_cache_key(settings: Settings, profile: Any) -> str | None:
     Raises the data layer's DataSourceError for a source that cannot be read.
     """
     try:
-        from objectives.features import cache_key
-        from objectives.sources import parse_source
+        from objectives.data import cache_key, parse_source
     except ImportError:
-        # HOOK: the data layer (objectives.sources/features) is not installed; no key recorded.
+        # HOOK: the data layer (objectives.data) is not installed; no key recorded.
         return None
     source = parse_source(settings.data, cache_dir=settings.cache_dir, split=settings.split,
                           seed=settings.seed)

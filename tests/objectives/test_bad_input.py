@@ -2,8 +2,8 @@
 skipped (exit 0), whole-source problems are one `error:` line naming the path (exit 1), and an
 interrupted build (SIGKILL) is finished by the next run, trusting nothing half-written.
 
-Library-level cases live in test_features.py / test_sources.py; padding of clips shorter than
-the training crop in test_batches.py.
+Library-level cases live in data/test_features.py, data/test_folder.py and data/test_fma.py;
+padding of clips shorter than the training crop in test_batches.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 import soundfile as sf
 
 from tests.helpers import one_line_error
-from tests.objectives.fma_layout import write_fma
+from tests.objectives.data.fma_layout import write_fma
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,7 +112,7 @@ def test_unwritable_cache_dir_is_one_line(tmp_path: Path) -> None:
     audio = tmp_path / "audio"
     audio.mkdir()
     for label in ("a", "b"):
-        for n in range(3):
+        for n in range(5):  # 5 per class: every split gets a clip
             sf.write(audio / f"{label}_{n}.wav", _tone(0.5, 400 + 300 * n), 8000)
     cache = tmp_path / "file.txt" / "cache"
     one_line_error(_prepare("--data", f"folder:{audio}", "--cache-dir", str(cache), cwd=tmp_path),
@@ -121,7 +121,8 @@ def test_unwritable_cache_dir_is_one_line(tmp_path: Path) -> None:
 
 _SLOW_PREPARE = """
 import sys, time
-from objectives import features, prepare
+from objectives import prepare
+from objectives.data import features
 real = features.featurize
 def slow(path, settings):  # a decode that takes a while, so the kill lands mid-build
     time.sleep(0.02)

@@ -48,7 +48,7 @@ def test_trial_completes_with_attributes_and_saved_weights(objective):
     assert attrs["epochs"] == 2 and len(attrs["val_curve"]) == 2
     assert trial.value == pytest.approx(max(attrs["val_curve"]))
     assert attrs["seconds"] > 0 and attrs["device"].startswith("cpu")
-    assert attrs["feature_cache_key"] == objective.cache.key
+    assert attrs["feature_cache_key"] == objective.data.key
     assert sorted(trial.intermediate_values) == [0, 1]
     _, meta = load_checkpoint(attrs["model_path"])
     assert meta["params"].hidden == trial.params["hidden"]
@@ -69,13 +69,13 @@ def test_missing_pruning_metric_is_an_error(objective):
     trial = optuna.create_study(direction="maximize").ask()
     callback = TrialPruningCallback(trial, monitor="val/accuracy_typo")
     with pytest.raises(MissingMetricError, match="val/accuracy_typo"):
-        train_configuration(objective.cache, TrialParams(0.0, 0.1, 16), QUICK, max_epochs=1,
+        train_configuration(objective.data, TrialParams(0.0, 0.1, 16), QUICK, max_epochs=1,
                             extra_callbacks=[callback])
 
 
 def test_same_seed_same_result(objective):
     params = TrialParams(lam=1.0, dropout=0.1, hidden=16)
-    runs = [train_configuration(objective.cache, params, QUICK, seed=3,
+    runs = [train_configuration(objective.data, params, QUICK, seed=3,
                                 max_epochs=2) for _ in range(2)]
     assert runs[0].val_curve == runs[1].val_curve
     assert runs[0].test_accuracy == runs[1].test_accuracy
@@ -96,7 +96,7 @@ def test_warm_up_ramps_linearly_into_the_epoch_decay(objective):
     train = dataclasses.replace(QUICK.train, batch_size=8, warmup_epochs=2, lr_decay=0.5)
     profile = dataclasses.replace(QUICK, train=train)
     rates = LearningRates()
-    train_configuration(objective.cache, TrialParams(1.0, 0.1, 16), profile, max_epochs=3,
+    train_configuration(objective.data, TrialParams(1.0, 0.1, 16), profile, max_epochs=3,
                         extra_callbacks=[rates])
     per_epoch = rates.steps_per_epoch
     assert per_epoch >= 2 and len(rates.rates) == 3 * per_epoch

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from objectives.features import cache_key
+from objectives.data.features import cache_key
+from objectives.data.registry import parse_source
 from objectives.profiles import get_profile
-from objectives.sources import parse_source
 
 QUICK = get_profile("quick").features
 EPOCH_NS = 1_700_000_000_000_000_000

@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from objectives import features
-from objectives.features import (
-    FeatureCacheError,
-    build_cache,
-    cache_key,
-    default_cache_dir,
-    featurize,
-)
+from objectives.data import features
+from objectives.data.features import FeatureCacheError, build_cache, cache_key, featurize
+from objectives.data.folder import FolderSource
+from objectives.data.registry import parse_source
 from objectives.profiles import FeatureSettings
-from objectives.sources import FolderSource, parse_source
-from tests.objectives.fma_layout import write_fma
+from tests.objectives.data.fma_layout import write_fma
 
 SETTINGS = FeatureSettings(sample_rate=8000, n_mels=16, n_fft=256, hop_length=128,
                            clip_seconds=2.0)
@@ -209,14 +204,6 @@ def test_parallel_build_matches_serial(tmp_path, monkeypatch):
     serial = build_cache(source, SETTINGS, tmp_path / "s", workers=1, progress=False)
     assert parallel.index == serial.index
     assert np.array_equal(np.asarray(parallel.features), np.asarray(serial.features))
-
-
-def test_default_cache_dir_is_resolved_at_call_time(tmp_path, monkeypatch):
-    monkeypatch.setenv("STUDY_CACHE_DIR", str(tmp_path / "x"))
-    assert default_cache_dir() == tmp_path / "x"
-    monkeypatch.delenv("STUDY_CACHE_DIR")
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert default_cache_dir() == tmp_path / ".cache" / "recon-lambda" / "features"
 
 
 def test_summary_is_json(tmp_path):
