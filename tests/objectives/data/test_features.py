@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +211,21 @@ def test_summary_is_json(tmp_path):
     source = FolderSource(_folder(tmp_path / "audio"))
     summary = build_cache(source, SETTINGS, tmp_path / "c", workers=1, progress=False).summary()
     assert json.loads(json.dumps(summary))["splits"]["train"] == {"ok": 6, "failed": 0}
+
+
+def test_a_skipped_file_is_a_failed_record_in_no_split(tmp_path):
+    root = _folder(tmp_path / "audio")
+    sf.write(root / "low" / "tmp.wav", _tone(0.5, 300), 8000)
+    os.rename(root / "low" / "tmp.wav", os.fsencode(root / "low") + b"/\xe9t\xe9.wav")
+    cache = build_cache(FolderSource(root), SETTINGS, tmp_path / "cache", workers=1,
+                        progress=False)
+    summary = json.loads(json.dumps(cache.summary()))
+    assert summary["items"] == 11 and summary["ok"] == 10 and summary["failed"] == 1
+    assert summary["failed_items"] == [{
+        "item_id": "low/\\xe9t\\xe9.wav", "label": "", "split": "",
+        "reason": "file name is not valid UTF-8: low/\\xe9t\\xe9.wav; rename the file to use it"}]
+    assert sum(c["ok"] + c["failed"] for c in summary["splits"].values()) == 10
+    assert sum(len(cache.split(s)[0]) for s in ("train", "val", "test")) == 10
+    again = build_cache(FolderSource(root), SETTINGS, tmp_path / "cache", workers=1,
+                        progress=False)
+    assert again.reused and again.index == cache.index

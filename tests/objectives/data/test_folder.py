@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -73,3 +75,71 @@ def test_folder_errors(tmp_path, make):
         _write_wav(root / "nolabel.wav")
     with pytest.raises(DataSourceError, match=str(root.resolve())):
         parse_source(f"folder:{root}", cache_dir=tmp_path)
+
+
+def _rename_to_latin1(path: Path, name: bytes) -> None:
+    os.rename(path, os.fsencode(path.parent) + b"/" + name)
+
+
+def test_a_name_that_is_not_utf8_is_skipped_and_reported(tmp_path):
+    root = tmp_path / "audio"
+    for label in ("a", "b"):
+        for number in range(5):
+            _write_wav(root / label / f"{number}.wav")
+    plain = FolderSource(root).items()
+    _write_wav(root / "a" / "tmp.wav")
+    _rename_to_latin1(root / "a" / "tmp.wav", b"caf\xe9.wav")
+    source = FolderSource(root)
+    reason = "file name is not valid UTF-8: a/caf\\xe9.wav; rename the file to use it"
+    assert source.skipped() == [("a/caf\\xe9.wav", reason)]
+    # Every other file is used, with the split it has without the odd file.
+    assert [(i.item_id, i.split) for i in source.items()] == [(i.item_id, i.split) for i in plain]
+    assert source.classes == ("a", "b")
+    assert source.identity()["files"] == 11
+    json.dumps(source.identity())  # nothing in it chokes JSON
+
+
+def test_identity_counts_a_name_that_is_not_utf8(tmp_path):
+    root = tmp_path / "audio"
+    for label in ("a", "b"):
+        _write_wav(root / f"{label}_1.wav")
+    before = FolderSource(root).identity()
+    _write_wav(root / "a_2.wav")
+    _rename_to_latin1(root / "a_2.wav", b"a_\xff.wav")
+    after = FolderSource(root).identity()
+    assert after["files"] == 3 and after["digest"] != before["digest"]
+
+
+def test_only_names_that_are_not_utf8_is_an_error(tmp_path):
+    root = tmp_path / "audio"
+    _write_wav(root / "x.wav")
+    _rename_to_latin1(root / "x.wav", b"a_\xe9.wav")
+    with pytest.raises(DataSourceError, match="no audio file has a valid UTF-8 name"):
+        FolderSource(root)
+
+
+def test_mixed_layouts_are_refused_naming_the_sub_folders(tmp_path):
+    root = tmp_path / "audio"
+    for number in range(3):
+        _write_wav(root / f"a_{number}.wav")
+        _write_wav(root / f"b_{number}.wav")
+    for name in ("stray/1.wav", "stray/deep/2.wav", "backup/3.wav"):
+        _write_wav(root / name)
+    (root / "docs").mkdir()
+    (root / "docs" / "readme.txt").write_text("not audio")  # holds no audio: not named
+    with pytest.raises(DataSourceError) as error:
+        FolderSource(root)
+    message = str(error.value)
+    assert "\n" not in message
+    assert "6 audio file(s) at its top level" in message
+    assert "backup/ (1 file), stray/ (2 files)" in message and "docs" not in message
+    assert "one sub-folder per class" in message and "LABEL_anything.wav" in message
+
+
+def test_mixed_layout_error_shows_a_few_sub_folders(tmp_path):
+    root = tmp_path / "audio"
+    _write_wav(root / "a_0.wav")
+    for number in range(8):
+        _write_wav(root / f"class{number}" / "x.wav")
+    with pytest.raises(DataSourceError, match=r"class4/ \(1 file\) and 3 more; use one layout"):
+        FolderSource(root)

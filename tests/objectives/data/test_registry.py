@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from objectives.data.base import DataSourceError
-from objectives.data.registry import parse_source
+from objectives.data.registry import normalize_spec, parse_source
 
 
 @pytest.mark.parametrize("spec", ["nope:x", "fma", "folder:", "synthetic:abc", "synthetic:2", ""])
@@ -19,3 +19,20 @@ def test_official_split_only_for_fma(tmp_path):
         parse_source("synthetic", cache_dir=tmp_path, split="official")
     with pytest.raises(DataSourceError, match="unknown split"):
         parse_source("synthetic", cache_dir=tmp_path, split="random")
+
+
+def test_normalize_spec_makes_directories_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert normalize_spec("folder:rel/audio") == f"folder:{tmp_path.resolve() / 'rel' / 'audio'}"
+    assert normalize_spec("fma:./fma") == f"fma:{tmp_path.resolve() / 'fma'}"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert normalize_spec("folder:~/x") == f"folder:{tmp_path.resolve() / 'home' / 'x'}"
+    assert normalize_spec("folder:/abs/a") == "folder:/abs/a"
+    assert normalize_spec("synthetic") == "synthetic"
+    assert normalize_spec("synthetic:6") == "synthetic:6"
+
+
+@pytest.mark.parametrize("spec", ["nope:x", "fma", "folder:", "synthetic:abc", "synthetic:2", ""])
+def test_normalize_spec_refuses_what_parse_source_refuses(spec):
+    with pytest.raises(DataSourceError):
+        normalize_spec(spec)
