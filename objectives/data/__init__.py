@@ -6,16 +6,10 @@ the feature cache (`build_cache`) are exported for the commands that prepare or 
 Importing this package loads numpy, not torch.
 """
 
-from objectives.data.base import SPLITS, AudioItem, DataSource, DataSourceError
-from objectives.data.features import (
-    DecodeError,
-    FeatureCache,
-    FeatureCacheError,
-    build_cache,
-    cache_key,
-)
+from objectives.data.base import SPLITS, DataSourceError
+from objectives.data.features import FeatureCacheError, build_cache, cache_key
 from objectives.data.registry import normalize_spec, parse_source
-from objectives.data.split_check import check_split_sizes, check_splits, split_sizes
+from objectives.data.split_check import check_splits
 from objectives.data.training_data import (
     TrainingData,
     load_labelled_clips,
@@ -24,8 +18,7 @@ from objectives.data.training_data import (
 )
 
 __all__ = [
-    "SPLITS", "AudioItem", "DataSource", "DataSourceError", "DecodeError", "FeatureCache",
-    "FeatureCacheError", "TrainingData", "build_cache", "cache_key", "check_split_sizes",
+    "SPLITS", "DataSourceError", "FeatureCacheError", "TrainingData", "build_cache", "cache_key",
     "check_splits", "load_labelled_clips", "load_training_data", "normalize_spec",
-    "parse_source", "split_frames", "split_sizes",
+    "parse_source", "split_frames",
 ]

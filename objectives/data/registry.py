@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from objectives.data.base import DataSource, DataSourceError, check_split_mode
@@ -35,7 +36,7 @@ def normalize_spec(spec: str) -> str:
     scheme, rest = _parse(spec)
     if scheme == "synthetic":
         return spec
-    return f"{scheme}:{Path(rest).expanduser().resolve()}"
+    return f"{scheme}:{os.path.abspath(Path(rest).expanduser())}"
 
 
 def parse_source(spec: str, *, cache_dir: Path, split: str = "seed", seed: int = 0) -> DataSource:

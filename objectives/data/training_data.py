@@ -90,9 +90,10 @@ def load_training_data(experiment: Experiment, cache_dir: Path, *, progress: boo
                          for split in SPLITS}, key=cache.key)
     if not experiment.holdout_data:
         return data
+    # Every split of the holdout is used, so no split seed: one cache serves every study seed.
     holdout, key = load_labelled_clips(experiment.holdout_data, profile.features, data.classes,
                                        cache_dir, frames=profile.train.eval_frames,
-                                       seed=experiment.seed, progress=progress)
+                                       progress=progress)
     return dataclasses.replace(data, holdout=holdout, holdout_key=key)
 
 

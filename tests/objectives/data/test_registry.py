@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from objectives.data.base import DataSourceError
@@ -22,11 +24,14 @@ def test_official_split_only_for_fma(tmp_path):
 
 
 def test_normalize_spec_makes_directories_absolute(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert normalize_spec("folder:rel/audio") == f"folder:{tmp_path.resolve() / 'rel' / 'audio'}"
-    assert normalize_spec("fma:./fma") == f"fma:{tmp_path.resolve() / 'fma'}"
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    cwd = Path.cwd()
+    assert normalize_spec("folder:rel/audio") == f"folder:{cwd / 'rel' / 'audio'}"
+    assert normalize_spec("fma:./fma") == f"fma:{cwd / 'fma'}"
+    assert normalize_spec("folder:../up") == f"folder:{cwd.parent / 'up'}"
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert normalize_spec("folder:~/x") == f"folder:{tmp_path.resolve() / 'home' / 'x'}"
+    assert normalize_spec("folder:~/x") == f"folder:{tmp_path / 'home' / 'x'}"
     assert normalize_spec("folder:/abs/a") == "folder:/abs/a"
     assert normalize_spec("synthetic") == "synthetic"
     assert normalize_spec("synthetic:6") == "synthetic:6"
