@@ -1,5 +1,5 @@
 """Shared pieces of the benchmarks: the machine, tables, BENCHMARKS.md sections, in-memory
-feature caches shaped like the real ones, and timers that synchronize the GPU.
+training data shaped like the real one, and timers that synchronize the GPU.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 N_CLASSES = 8  # FMA small's genres
+CLASSES = tuple(f"class{i}" for i in range(N_CLASSES))
 
 
 # -- the machine ---------------------------------------------------------------------------------
@@ -109,28 +109,6 @@ def section(title: str, device: str, results: str, notes: str = "") -> str:
 
 
 # -- data ------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Settings:
-    n_mels: int
-
-
-@dataclass
-class MemoryCache:
-    """Duck-types `objectives.features.FeatureCache` for `train_configuration`: clips in memory."""
-
-    splits: dict[str, tuple[list[np.ndarray], np.ndarray]]
-    n_mels: int
-    key: str = "bench-memory"
-    classes: tuple[str, ...] = tuple(f"class{i}" for i in range(N_CLASSES))
-    settings: _Settings = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.settings = _Settings(self.n_mels)
-
-    def split(self, name: str) -> tuple[list[np.ndarray], np.ndarray]:
-        return self.splits[name]
-
-
 def synthetic_clips(count: int, frames: int, n_mels: int, *, seed: int = 0, jitter: float = 0.1,
                     noise: float = 0.6) -> tuple[list[np.ndarray], np.ndarray]:
     """Learnable FMA-shaped features: a class-specific spectral profile and modulation plus noise
@@ -150,12 +128,19 @@ def synthetic_clips(count: int, frames: int, n_mels: int, *, seed: int = 0, jitt
     return clips, labels.astype(np.int64)
 
 
-def memory_cache(train: int, val: int, test: int, frames: int, n_mels: int, *,
-                 seed: int = 0, noise: float = 0.6) -> MemoryCache:
-    splits = {}
-    for offset, (name, count) in enumerate((("train", train), ("val", val), ("test", test))):
-        splits[name] = synthetic_clips(count, frames, n_mels, seed=seed + offset, noise=noise)
-    return MemoryCache(splits, n_mels)
+def memory_clips(train: int, val: int, test: int, frames: int, n_mels: int, *, seed: int = 0,
+                 noise: float = 0.6) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
+    """`synthetic_clips` for each split (train, val and test clips: distinct seeds)."""
+    return {name: synthetic_clips(count, frames, n_mels, seed=seed + offset, noise=noise)
+            for offset, (name, count) in enumerate((("train", train), ("val", val),
+                                                    ("test", test)))}
+
+
+def memory_data(clips: dict[str, tuple[list[np.ndarray], np.ndarray]], train_settings):
+    """In-memory clips as the training data a worker holds, padded once for `train_settings`."""
+    from objectives.data import TrainingData
+
+    return TrainingData.from_clips(clips, CLASSES, train_settings, key="bench-memory")
 
 
 # -- timing ----------------------------------------------------------------------------------------

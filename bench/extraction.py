@@ -1,6 +1,6 @@
 """Benchmark 5: feature extraction — decode + resample + log-mel of 30 s, 44.1 kHz stereo mp3 clips
-(generated here with soundfile) through `objectives.features.featurize` with the paper settings,
-with 1 and 2 processes; projects the time for FMA small's 8,000 clips on 16 cores.
+(generated here with soundfile) through `objectives.data.features.featurize` with the paper
+settings, with 1 and 2 processes; projects the time for FMA small's 8,000 clips on 16 cores.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def write_mp3(path: Path, seconds: float, seed: int, sample_rate: int = 44100) -
 
 
 def _featurize(path: str) -> tuple[int, float]:
-    from objectives.features import featurize
+    from objectives.data.features import featurize
     from objectives.profiles import get_profile
 
     started = time.perf_counter()

@@ -15,7 +15,8 @@ import numpy as np
 from bench.common import (
     add_threads_flag,
     epoch_timer,
-    memory_cache,
+    memory_clips,
+    memory_data,
     section,
     start,
     table,
@@ -24,17 +25,16 @@ from bench.common import (
 from bench.throughput import _profile, clip_frames
 
 
-def epoch_seconds(cache, profile, *, hidden: int, lam: float, device: str,
-                  epochs: int, splits=None) -> list[float]:
-    """Seconds of each training epoch after the first (`splits`: from `prepare_splits`)."""
+def epoch_seconds(data, profile, *, hidden: int, lam: float, device: str,
+                  epochs: int) -> list[float]:
+    """Seconds of each training epoch after the first (`data`: a `TrainingData`)."""
     from objectives.search_space import TrialParams
     from objectives.training import quiet_lightning, train_configuration
 
     quiet_lightning()
     timer = epoch_timer(device)
-    train_configuration(cache, TrialParams(lam=lam, dropout=0.3, hidden=hidden), profile,
-                        seed=0, max_epochs=epochs, device=device, extra_callbacks=[timer],
-                        splits=splits)
+    train_configuration(data, TrialParams(lam=lam, dropout=0.3, hidden=hidden), profile,
+                        seed=0, max_epochs=epochs, device=device, extra_callbacks=[timer])
     return timer.seconds[1:]
 
 
@@ -55,16 +55,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     profile = _profile(args.shape, 32)
     n_mels = profile.features.n_mels
-    cache = memory_cache(args.clips, 16, 16, clip_frames(profile), n_mels)
-    from objectives.training import prepare_splits
-
-    splits = prepare_splits(cache, profile.train)  # padded once, as a worker does
+    # Padded once, as a worker does.
+    data = memory_data(memory_clips(args.clips, 16, 16, clip_frames(profile), n_mels),
+                       profile.train)
     pairs = [(h, lam) for h in args.hidden for lam in args.lambdas]
     seconds: dict[tuple[int, float], list[float]] = {p: [] for p in pairs}
     for _ in range(args.rounds):
         for hidden, lam in pairs:
-            got = epoch_seconds(cache, profile, hidden=hidden, lam=lam, device=args.device,
-                                epochs=args.epochs, splits=splits)
+            got = epoch_seconds(data, profile, hidden=hidden, lam=lam, device=args.device,
+                                epochs=args.epochs)
             seconds[(hidden, lam)] += got
             print(f"  hidden {hidden:3} λ={lam:g}: " + ", ".join(f"{s:.2f}" for s in got)
                   + " s/epoch", file=sys.stderr, flush=True)

@@ -19,7 +19,8 @@ import numpy as np
 
 from bench.common import (
     add_threads_flag,
-    memory_cache,
+    memory_clips,
+    memory_data,
     section,
     start,
     table,
@@ -28,17 +29,16 @@ from bench.common import (
 from bench.throughput import clip_frames, patched_training
 
 
-def train(cache, profile, *, hidden: int, precision: str, device: str, epochs: int, seed: int,
-          resident: bool, splits=None) -> dict:
+def train(data, profile, *, hidden: int, precision: str, device: str, epochs: int, seed: int,
+          resident: bool) -> dict:
     from objectives.search_space import TrialParams
     from objectives.training import quiet_lightning, train_configuration
 
     quiet_lightning()
     started = time.perf_counter()
     with patched_training(precision, device if resident else None):
-        outcome = train_configuration(cache, TrialParams(lam=1.0, dropout=0.3, hidden=hidden),
-                                      profile, seed=seed, max_epochs=epochs, device=device,
-                                      splits=splits)
+        outcome = train_configuration(data, TrialParams(lam=1.0, dropout=0.3, hidden=hidden),
+                                      profile, seed=seed, max_epochs=epochs, device=device)
     return {"val": outcome.val_accuracy, "test": outcome.test_accuracy,
             "seconds": time.perf_counter() - started}
 
@@ -71,11 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     longer = dataclasses.replace(small, train=dataclasses.replace(
         small.train, max_epochs=large.train.max_epochs, lr_decay=large.train.lr_decay))
     hidden = args.hidden or small.search.baseline_hidden
-    cache = memory_cache(args.clips, args.eval_clips, args.eval_clips, clip_frames(small),
+    clips = memory_clips(args.clips, args.eval_clips, args.eval_clips, clip_frames(small),
                          small.features.n_mels, seed=100, noise=args.noise)
-    from objectives.training import prepare_splits
-
-    splits = prepare_splits(cache, small.train)  # every setup crops the same frames
+    data = memory_data(clips, small.train)  # padded once: every setup crops the same frames
     lt = large.train
     option_name = (f"large-batch option: batch {lt.batch_size}, lr × "
                    f"{lt.learning_rate / small.train.learning_rate:.3g}, "
@@ -85,9 +83,8 @@ def main(argv: list[str] | None = None) -> int:
               (f"batch 32, {lt.max_epochs} epochs (same epochs)", longer, "fp32", gpu)]
     rows = []
     for name, profile, precision, resident in setups:
-        runs = [train(cache, profile, hidden=hidden, precision=precision, device=args.device,
-                      epochs=profile.train.max_epochs, seed=seed, resident=resident,
-                      splits=splits)
+        runs = [train(data, profile, hidden=hidden, precision=precision, device=args.device,
+                      epochs=profile.train.max_epochs, seed=seed, resident=resident)
                 for seed in args.seeds]
         row = {"setup": name, "precision": precision, "lr": profile.train.learning_rate,
                "resident": resident, "best val acc": float(np.mean([r["val"] for r in runs])),

@@ -48,14 +48,15 @@ def _bare(queue, barrier, args: dict) -> None:
 def _ours(queue, barrier, args: dict) -> None:
     import torch
 
-    from bench.common import memory_cache
+    from bench.common import memory_clips, memory_data
     from bench.throughput import _profile, clip_frames, ours_rates
 
     torch.set_num_threads(args["threads"])
     profile = _profile(args["shape"], args["batch"])
-    cache = memory_cache(args["clips"], 16, 16, clip_frames(profile), args["n_mels"])
+    data = memory_data(memory_clips(args["clips"], 16, 16, clip_frames(profile),
+                                    args["n_mels"]), profile.train)
     barrier.wait()
-    rates = ours_rates(cache, profile, hidden=args["hidden"], precision=args["precision"],
+    rates = ours_rates(data, profile, hidden=args["hidden"], precision=args["precision"],
                        device=args["device"], epochs=args["epochs"], resident=args["resident"])
     queue.put(max(rates))
 

@@ -32,7 +32,8 @@ import torch.nn.functional as F
 
 from bench.common import (
     add_threads_flag,
-    memory_cache,
+    memory_clips,
+    memory_data,
     section,
     start,
     synchronize,
@@ -41,7 +42,6 @@ from bench.common import (
 )
 from objectives.profiles import LARGE_BATCH_SIZE as LARGE_BATCH
 from objectives.profiles import get_profile, large_batch
-from objectives.training import prepare_splits
 
 LAMBDA, DROPOUT = 1.0, 0.3
 
@@ -124,8 +124,8 @@ def patched_training(precision: str, resident_device: str | None):
         training.Trainer, training.WindowBatches = saved
 
 
-def ours_rates(cache, profile, *, hidden: int, precision: str, device: str, epochs: int,
-               resident: bool = False, splits=None) -> list[float]:
+def ours_rates(data, profile, *, hidden: int, precision: str, device: str, epochs: int,
+               resident: bool = False) -> list[float]:
     """Samples/s of the objective's training path, one figure per epoch after the first."""
     from bench.common import epoch_timer
     from objectives.search_space import TrialParams
@@ -135,8 +135,8 @@ def ours_rates(cache, profile, *, hidden: int, precision: str, device: str, epoc
     timer = epoch_timer(device)
     params = TrialParams(lam=LAMBDA, dropout=DROPOUT, hidden=hidden)
     with patched_training(precision, device if resident else None):
-        train_configuration(cache, params, profile, seed=0, max_epochs=epochs, device=device,
-                            extra_callbacks=[timer], splits=splits)
+        train_configuration(data, params, profile, seed=0, max_epochs=epochs, device=device,
+                            extra_callbacks=[timer])
     return [n / t for n, t in zip(timer.samples[1:], timer.seconds[1:])]
 
 
@@ -207,9 +207,9 @@ def run(args: argparse.Namespace) -> list[dict]:
         n_mels, crop = profile.features.n_mels, profile.train.crop_frames
         hidden = args.hidden or profile.search.baseline_hidden
         factor = 1 if shape == "paper" else args.quick_factor
-        cache = memory_cache(args.clips * factor, args.eval_clips, args.eval_clips,
+        clips = memory_clips(args.clips * factor, args.eval_clips, args.eval_clips,
                              clip_frames(profile), n_mels)
-        splits = prepare_splits(cache, profile.train)  # padded once, as a worker does
+        data = memory_data(clips, profile.train)  # padded once, as a worker does
         # The bare step is timed in chunks as long as one of our epochs.
         steps = max(1, args.clips * factor // 32)
         label = f"{shape} ({crop}×{n_mels}, h={hidden})"
@@ -225,11 +225,11 @@ def run(args: argparse.Namespace) -> list[dict]:
                 warmup=args.warmup))
             for resident in ([False, True] if gpu else [False]):
                 add("ours+resident" if resident else "ours", 32, precision, functools.partial(
-                    ours_rates, cache, profile, hidden=hidden, precision=precision,
-                    device=device, epochs=3, resident=resident, splits=splits))
+                    ours_rates, data, profile, hidden=hidden, precision=precision,
+                    device=device, epochs=3, resident=resident))
         if shape == "paper" and args.workers > 0:
-            clips, labels = cache.split("train")
-            paths = write_npy(clips, Path(tmp.name))
+            train_clips, labels = clips["train"]
+            paths = write_npy(train_clips, Path(tmp.name))
             add("reference", 32, "fp32", functools.partial(
                 reference_rates, paths, labels, **common, steps=steps, chunks=2,
                 warmup=args.warmup, workers=args.workers))
@@ -240,15 +240,14 @@ def run(args: argparse.Namespace) -> list[dict]:
                 bare_rates, **common, batch=LARGE_BATCH, precision=large_precision,
                 steps=big_steps, chunks=2, warmup=args.warmup))
             # At least 2 full large batches per epoch, so the rows really use batch 256.
-            big, big_splits = (cache, splits) if args.clips * factor >= 2 * LARGE_BATCH else (
-                memory_cache(2 * LARGE_BATCH, args.eval_clips, args.eval_clips,
-                             clip_frames(profile), n_mels), None)
-            big_splits = big_splits or prepare_splits(big, large.train)
+            big = data if args.clips * factor >= 2 * LARGE_BATCH else memory_data(
+                memory_clips(2 * LARGE_BATCH, args.eval_clips, args.eval_clips,
+                             clip_frames(profile), n_mels), large.train)
             for resident in ([False, True] if gpu else [False]):
                 add("ours+resident" if resident else "ours", LARGE_BATCH, large_precision,
                     functools.partial(ours_rates, big, large, hidden=hidden,
                                       precision=large_precision, device=device, epochs=3,
-                                      resident=resident, splits=big_splits))
+                                      resident=resident))
     rates: list[list[float]] = [[] for _ in configs]
     for round_ in range(args.rounds):
         for i, (row, measure) in enumerate(configs):

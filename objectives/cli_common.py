@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from objectives.profiles import PROFILES
+
+CACHE_DIR_ENV = "STUDY_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """`$STUDY_CACHE_DIR`, else `~/.cache/recon-lambda/features` (resolved at call time).
+
+    Read here, not in the data library, for the objectives' own commands only (until they join
+    the service's command table, whose defaults live in `study.defaults`).
+    """
+    value = os.environ.get(CACHE_DIR_ENV)
+    if value:
+        return Path(value).expanduser()
+    return Path.home() / ".cache" / "recon-lambda" / "features"
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:

@@ -5,16 +5,11 @@ from __future__ import annotations
 import optuna
 
 from objectives.context import ObjectiveContext
-from objectives.features import build_cache
+from objectives.data import load_training_data
+from objectives.experiment import Experiment
 from objectives.pruning import TrialPruningCallback
 from objectives.search_space import suggest
-from objectives.sources import parse_source
-from objectives.training import (
-    configure_threads,
-    prepare_splits,
-    quiet_lightning,
-    train_configuration,
-)
+from objectives.training import configure_threads, quiet_lightning, train_configuration
 
 
 class LstmObjective:
@@ -25,9 +20,8 @@ class LstmObjective:
         self.profile = ctx.profile_settings()
         configure_threads()
         quiet_lightning()
-        source = parse_source(ctx.data, cache_dir=ctx.cache_dir, split=ctx.split, seed=ctx.seed)
-        self.cache = build_cache(source, self.profile.features, ctx.cache_dir, progress=False)
-        self.splits = prepare_splits(self.cache, self.profile.train)  # padded once per worker
+        experiment = Experiment(data=ctx.data, profile=self.profile, split=ctx.split, seed=ctx.seed)
+        self.data = load_training_data(experiment, ctx.cache_dir)  # padded once per worker
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
         params = suggest(trial, self.profile.search)
@@ -36,12 +30,12 @@ class LstmObjective:
         seed = self.ctx.seed + trial.number
         trial.set_user_attr("seed", seed)
         outcome = train_configuration(
-            self.cache, params, self.profile, seed=seed,
+            self.data, params, self.profile, seed=seed,
             max_epochs=self.ctx.max_epochs, device=self.ctx.device, extra_callbacks=[pruning],
-            checkpoint_path=model_path, splits=self.splits)
+            checkpoint_path=model_path)
         for name, value in (("test_accuracy", outcome.test_accuracy), ("epochs", outcome.epochs),
                             ("seconds", round(outcome.seconds, 3)), ("device", outcome.device),
-                            ("feature_cache_key", self.cache.key), ("model_path", str(model_path)),
+                            ("feature_cache_key", self.data.key), ("model_path", str(model_path)),
                             ("best_epoch", outcome.best_epoch), ("val_curve", outcome.val_curve)):
             trial.set_user_attr(name, value)
         if pruning.pruned_at is not None:

@@ -1,6 +1,8 @@
 """`python -m objectives.prepare`: build (or reuse) the feature cache of a data source once.
 
-Prints the cache summary as JSON on stdout and one line for humans on stderr.
+Prints the cache summary as JSON on stdout and one line for humans on stderr. Before decoding
+anything it checks the split: one warning per class that gets no val or no test clip, and an
+error when a split would be empty altogether.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 import sys
 import time
 
-from objectives.cli_common import add_data_flags, run_reporting_errors
+from objectives.cli_common import add_data_flags, default_cache_dir, run_reporting_errors
 from objectives.profiles import get_profile
 
 
@@ -24,8 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from objectives.features import build_cache, default_cache_dir
-    from objectives.sources import parse_source
+    from objectives.data import build_cache, check_splits, parse_source
 
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be a positive integer, got {args.workers}")
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> dict:
     profile = get_profile(args.profile)
     cache_dir = args.cache_dir or default_cache_dir()
     source = parse_source(args.data, cache_dir=cache_dir, split=args.split, seed=args.seed)
+    for warning in check_splits(source):
+        print(f"warning: {warning}", file=sys.stderr)
     cache = build_cache(source, profile.features, cache_dir, workers=args.workers,
                         progress=not args.no_progress)
     summary = cache.summary()

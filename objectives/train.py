@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from objectives.cli_common import add_data_flags, run_reporting_errors
+from objectives.cli_common import add_data_flags, default_cache_dir, run_reporting_errors
 from objectives.profiles import get_profile
 from objectives.search_space import TrialParams
 
@@ -40,8 +40,8 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from objectives.features import build_cache, default_cache_dir
-    from objectives.sources import parse_source
+    from objectives.data import load_training_data
+    from objectives.experiment import Experiment
     from objectives.training import configure_threads, quiet_lightning, train_configuration
 
     _check(args)
@@ -51,11 +51,11 @@ def run(args: argparse.Namespace) -> dict:
         dropout=profile.search.baseline_dropout if args.dropout is None else args.dropout,
         hidden=profile.search.baseline_hidden if args.hidden is None else args.hidden)
     cache_dir = args.cache_dir or default_cache_dir()
-    source = parse_source(args.data, cache_dir=cache_dir, split=args.split, seed=args.seed)
-    cache = build_cache(source, profile.features, cache_dir)
+    experiment = Experiment(data=args.data, profile=profile, split=args.split, seed=args.seed)
+    data = load_training_data(experiment, cache_dir, progress=True)
     configure_threads()
     quiet_lightning()
-    outcome = train_configuration(cache, params, profile, seed=args.seed, max_epochs=args.epochs,
+    outcome = train_configuration(data, params, profile, seed=args.seed, max_epochs=args.epochs,
                                   device=args.device, checkpoint_path=args.save,
                                   progress=args.progress)
     return {"data": args.data, "profile": profile.name, "lambda": params.lam,
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> dict:
             "val_accuracy": round(outcome.val_accuracy, 4),
             "test_accuracy": round(outcome.test_accuracy, 4), "epochs": outcome.epochs,
             "best_epoch": outcome.best_epoch, "seconds": round(outcome.seconds, 2),
-            "device": outcome.device, "feature_cache_key": cache.key,
+            "device": outcome.device, "feature_cache_key": data.key,
             "model_path": str(args.save) if args.save else None}
 
 

@@ -1,4 +1,4 @@
-"""Training one configuration on a feature cache: the loop every trial, CLI and ablation shares."""
+"""Training one configuration on padded clips: the loop every trial, CLI and ablation shares."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from pathlib import Path
 import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
 
-from objectives.batches import PaddedClips, WindowBatches
+from objectives.batches import WindowBatches
 from objectives.checkpoint import save_checkpoint
+from objectives.data import SPLITS, TrainingData, split_frames
 from objectives.lightning_module import ReconstructionClassifier
-from objectives.profiles import Profile, TrainSettings
+from objectives.profiles import Profile
 from objectives.search_space import TrialParams
 
 
@@ -91,35 +92,16 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*Your `IterableDataset` has `__len__` defined.*")
 
 
-SPLITS = ("train", "val", "test")
-
-
-def _frames(split: str, settings: TrainSettings) -> int:
-    return settings.crop_frames if split == "train" else settings.eval_frames
-
-
-def prepare_splits(cache, settings: TrainSettings) -> dict[str, PaddedClips]:
-    """The cache's train/val/test clips padded once, for every trial of a worker."""
-    splits = {}
-    for split in SPLITS:
-        clips, labels = cache.split(split)
-        if not clips:
-            raise ValueError(f"the {split} split of feature cache {cache.key} is empty")
-        splits[split] = PaddedClips.from_clips(clips, labels, _frames(split, settings))
-    return splits
-
-
-def train_configuration(cache, params: TrialParams, profile: Profile, *, seed: int = 0,
-                        max_epochs: int | None = None, device: str = "auto",
+def train_configuration(data: TrainingData, params: TrialParams, profile: Profile, *,
+                        seed: int = 0, max_epochs: int | None = None, device: str = "auto",
                         extra_callbacks: Sequence[Callback] = (),
                         checkpoint_path: Path | None = None,
-                        progress: bool = False,
-                        splits: dict[str, PaddedClips] | None = None) -> TrainOutcome:
-    """Train `params` on the cache's train split, pick the best validation epoch, test it.
+                        progress: bool = False) -> TrainOutcome:
+    """Train `params` on the data's train split, pick the best validation epoch, test it.
 
-    `cache` is a `objectives.features.FeatureCache`; `splits`, from `prepare_splits`, lets a
-    worker pad the cache's clips once rather than in every trial. The best-validation weights
-    are written to `checkpoint_path` (atomically) when one is given.
+    `data` (from `objectives.data.load_training_data`) holds clips padded once per worker, so no
+    trial pads them again. The best-validation weights are written to `checkpoint_path`
+    (atomically) when one is given.
     """
     settings = profile.train
     epochs = max_epochs or settings.max_epochs
@@ -128,14 +110,12 @@ def train_configuration(cache, params: TrialParams, profile: Profile, *, seed: i
     if on_gpu and ":" not in device:
         device = "cuda:0"
     seed_everything(seed, workers=True, verbose=False)
-    splits = splits or prepare_splits(cache, settings)
     # On a GPU the padded clips live in its memory, so no batch ever crosses PCIe.
-    batches = {split: WindowBatches(splits[split], frames=_frames(split, settings),
+    batches = {split: WindowBatches(data.splits[split], frames=split_frames(split, settings),
                                     batch_size=settings.batch_size, train=split == "train",
                                     seed=seed, device=device if on_gpu else None)
                for split in SPLITS}
-    n_mels = cache.settings.n_mels
-    module = ReconstructionClassifier(n_mels, len(cache.classes), params, settings)
+    module = ReconstructionClassifier(data.n_mels, len(data.classes), params, settings)
     best = BestWeights()
     trainer = Trainer(max_epochs=epochs, accelerator="gpu" if on_gpu else "cpu",
                       precision=settings.precision if on_gpu else "32-true",
@@ -156,6 +136,6 @@ def train_configuration(cache, params: TrialParams, profile: Profile, *, seed: i
         best_epoch=best.best_epoch, val_curve=list(module.val_curve),
         stopped_early=epochs_run < epochs)
     if checkpoint_path is not None:
-        save_checkpoint(checkpoint_path, module.model, classes=cache.classes, params=params,
+        save_checkpoint(checkpoint_path, module.model, classes=data.classes, params=params,
                         profile=profile, outcome=outcome)
     return outcome

@@ -2,8 +2,8 @@
 skipped (exit 0), whole-source problems are one `error:` line naming the path (exit 1), and an
 interrupted build (SIGKILL) is finished by the next run, trusting nothing half-written.
 
-Library-level cases live in test_features.py / test_sources.py; padding of clips shorter than
-the training crop in test_batches.py.
+Library-level cases live in data/test_features.py, data/test_folder.py and data/test_fma.py;
+padding of clips shorter than the training crop in test_batches.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 import soundfile as sf
 
 from tests.helpers import one_line_error
-from tests.objectives.fma_layout import write_fma
+from tests.objectives.data.fma_layout import write_fma
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +75,86 @@ def test_bad_files_are_listed_and_skipped_good_odd_files_work(tmp_path: Path) ->
     assert rows["low/short.wav"]["frames"] < 64
 
 
+def _labelled(audio: Path, per_class: dict[str, int]) -> None:
+    """`per_class[label]` LABEL_n.wav files at the top level of `audio`."""
+    audio.mkdir(parents=True, exist_ok=True)
+    for c, (label, count) in enumerate(per_class.items()):
+        for n in range(count):
+            sf.write(audio / f"{label}_{n}.wav", _tone(0.5, 300 + 400 * c + 20 * n), 8000)
+
+
+def test_a_name_that_is_not_utf8_is_failed_and_the_rest_used(tmp_path: Path) -> None:
+    audio = tmp_path / "audio"
+    _labelled(audio, {"a": 5, "b": 5})
+    sf.write(audio / "tmp.wav", _tone(0.5, 500), 8000)
+    os.rename(audio / "tmp.wav", os.fsencode(audio) + b"/a_caf\xe9.wav")  # Latin-1 "café"
+    args = ("--data", f"folder:{audio}", "--cache-dir", str(tmp_path / "cache"), "--workers", "1")
+    proc = _prepare(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["ok"] == 10 and summary["failed"] == 1 and summary["items"] == 11
+    [row] = summary["failed_items"]
+    assert row["item_id"] == "a_caf\\xe9.wav"  # shown with a backslash escape
+    assert "not valid UTF-8" in row["reason"] and "a_caf\\xe9.wav" in row["reason"]
+    assert summary["classes"] == ["a", "b"]
+    assert {name: counts["ok"] for name, counts in summary["splits"].items()} == {
+        "train": 6, "val": 2, "test": 2}
+    index = json.loads((Path(summary["directory"]) / "index.json").read_text(encoding="utf-8"))
+    assert sorted(r["item_id"] for r in index if r["status"] == "ok") == sorted(
+        f"{label}_{n}.wav" for label in "ab" for n in range(5))
+    again = _prepare(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["reused"] is True
+
+
+def test_a_folder_mixing_the_two_layouts_is_refused(tmp_path: Path) -> None:
+    audio = tmp_path / "audio"
+    _labelled(audio, {"a": 5, "b": 5})
+    for name in ("extra/x.wav", "extra/y.wav", "old/z.wav"):
+        (audio / name).parent.mkdir(exist_ok=True)
+        sf.write(audio / name, _tone(0.5, 700), 8000)
+    one_line_error(_prepare("--data", f"folder:{audio}", "--cache-dir", str(tmp_path / "cache"),
+                            cwd=tmp_path),
+                   str(audio), "mixes two layouts", "10 audio file(s) at its top level",
+                   "extra/ (2 files), old/ (1 file)", "one sub-folder per class",
+                   "LABEL_anything.wav files at the top level")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_small_classes_are_warned_per_class_with_numbers(tmp_path: Path) -> None:
+    audio = tmp_path / "audio"
+    _labelled(audio, {"big": 10, "tiny": 2, "four": 4})
+    proc = _prepare("--data", f"folder:{audio}", "--cache-dir", str(tmp_path / "cache"),
+                    "--workers", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    warnings = [line for line in lines if line.startswith("warning: ")]
+    assert len(warnings) == 2, lines
+    tiny = next(line for line in warnings if "'tiny'" in line)
+    four = next(line for line in warnings if "'four'" in line)
+    assert "2 file(s): 2 train, 0 val, 0 test, so no val and no test clip" in tiny
+    assert ">= 5 files for a val clip and >= 3 files for a test clip" in tiny
+    assert "4 file(s): 3 train, 0 val, 1 test, so no val clip" in four
+    assert ">= 5 files for a val clip" in four and "test clip" not in four
+    assert lines[-1].startswith("built feature cache")
+    assert json.loads(proc.stdout)["ok"] == 16
+
+
+@pytest.mark.parametrize(("per_class", "needles"), [
+    (2, ("the val and the test splits of", "are empty", "files per class: a 2, b 2, c 2",
+         ">= 5 files for a val clip and >= 3 files for a test clip")),
+    (4, ("the val split of", "is empty", "files per class: a 4, b 4, c 4",
+         ">= 5 files for a val clip: add recordings")),
+])
+def test_an_empty_split_is_refused_before_decoding(tmp_path: Path, per_class: int,
+                                                    needles: tuple[str, ...]) -> None:
+    audio = tmp_path / "audio"
+    _labelled(audio, dict.fromkeys("abc", per_class))
+    one_line_error(_prepare("--data", f"folder:{audio}", "--cache-dir", str(tmp_path / "cache"),
+                            cwd=tmp_path), f"folder:{audio}", *needles)
+    assert not list((tmp_path / "cache").glob("*/index.json"))  # nothing was decoded
+
+
 def _fma_missing_csv(root: Path) -> Path:
     (root / "fma_small").mkdir(parents=True)
     return root / "fma_metadata" / "tracks.csv"
@@ -112,7 +192,7 @@ def test_unwritable_cache_dir_is_one_line(tmp_path: Path) -> None:
     audio = tmp_path / "audio"
     audio.mkdir()
     for label in ("a", "b"):
-        for n in range(3):
+        for n in range(5):  # 5 per class: every split gets a clip
             sf.write(audio / f"{label}_{n}.wav", _tone(0.5, 400 + 300 * n), 8000)
     cache = tmp_path / "file.txt" / "cache"
     one_line_error(_prepare("--data", f"folder:{audio}", "--cache-dir", str(cache), cwd=tmp_path),
@@ -121,7 +201,8 @@ def test_unwritable_cache_dir_is_one_line(tmp_path: Path) -> None:
 
 _SLOW_PREPARE = """
 import sys, time
-from objectives import features, prepare
+from objectives import prepare
+from objectives.data import features
 real = features.featurize
 def slow(path, settings):  # a decode that takes a while, so the kill lands mid-build
     time.sleep(0.02)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from objectives.sources import FMA_GENRES
+from objectives.data.fma import FMA_GENRES
 
 SAMPLE_RATE = 8000
 EMPTY_ID = 99134  # listed, audio file of 0 bytes (as FMA's 099134)

@@ -19,7 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from objectives.sources import AudioItem, DataSource, stratified_split
+from objectives.data.base import (
+    WRITABLE_HINT,
+    AudioItem,
+    DataSource,
+    DataSourceError,
+    stratified_split,
+)
 
 GENERATOR_VERSION = 2  # bump whenever the generated audio changes
 SAMPLE_RATE = 8000
@@ -138,6 +144,10 @@ def generate_clip(style: Style, rng: np.random.Generator) -> np.ndarray:
     return audio.astype(np.float32)
 
 
+def _clip_id(style: Style, number: int) -> str:
+    return f"{style.name}_{number:04d}"
+
+
 def generate_dataset(directory: Path, *, per_class: int = DEFAULT_PER_CLASS,
                      seed: int = DATA_SEED) -> list[tuple[str, Path, str]]:
     """Write `per_class` wav files per class into `directory`; return (item_id, path, label).
@@ -157,7 +167,7 @@ def generate_dataset(directory: Path, *, per_class: int = DEFAULT_PER_CLASS,
         for index, style in enumerate(STYLES):
             rng = np.random.default_rng([seed, index])  # per class: sizes do not shift classes
             for number in range(per_class):
-                item_id = f"{style.name}_{number:04d}"
+                item_id = _clip_id(style, number)
                 sf.write(tmp / f"{item_id}.wav", generate_clip(style, rng), SAMPLE_RATE,
                          subtype="PCM_16")
                 rows.append([item_id, style.name])
@@ -185,9 +195,18 @@ class SyntheticSource(DataSource):
         return {"kind": "synthetic", "version": GENERATOR_VERSION, "data_seed": self.data_seed,
                 "per_class": self.per_class, "split": "seed", "seed": self.split_seed}
 
-    def items(self) -> list[AudioItem]:
-        from objectives.features import FeatureCacheError
+    def _splits(self, rows: list[tuple[str, str]]) -> dict[str, str]:
+        return stratified_split([item_id for item_id, _ in rows], [label for _, label in rows],
+                                self.split_seed)
 
+    def labelled_splits(self) -> list[tuple[str, str]]:
+        # Known from the size alone: checking the split writes no audio.
+        rows = [(_clip_id(style, number), style.name)
+                for style in STYLES for number in range(self.per_class)]
+        splits = self._splits(rows)
+        return [(label, splits[item_id]) for item_id, label in rows]
+
+    def items(self) -> list[AudioItem]:
         try:
             self.directory.parent.mkdir(parents=True, exist_ok=True)
             # Workers of one study may start together: one generates, the others wait for it.
@@ -196,9 +215,8 @@ class SyntheticSource(DataSource):
                 rows = generate_dataset(self.directory, per_class=self.per_class,
                                         seed=self.data_seed)
         except OSError as error:
-            raise FeatureCacheError(
+            raise DataSourceError(
                 f"cannot write the synthetic audio under {self.directory.parent}: {error}; "
-                "pass a writable --cache-dir or set STUDY_CACHE_DIR") from None
-        ids = [item_id for item_id, _, _ in rows]
-        splits = stratified_split(ids, [label for _, _, label in rows], self.split_seed)
+                f"{WRITABLE_HINT}") from None
+        splits = self._splits([(item_id, label) for item_id, _, label in rows])
         return [AudioItem(item_id, path, label, splits[item_id]) for item_id, path, label in rows]

@@ -2,8 +2,8 @@
 
 Layout of `cache_dir/<key>/` (key = digest of the source identity and the feature settings):
 `features.npy` (float32, all ok clips' frames concatenated, frames × n_mels), `index.json` (one
-record per item: item_id, label, split, frames, status, reason, offset), `meta.json` and, written
-last, `complete.json`. A build works in `cache_dir/<key>.partial/` (one atomically written result
+record per item: item_id, label, split, frames, status, reason, offset; a file the source skipped
+is failed with split ""), `meta.json` and, written last, `complete.json`. A build works in `cache_dir/<key>.partial/` (one atomically written result
 per item, so an interrupted build resumes) and renames the finished directory into place; a
 directory without `complete.json` is never trusted. A lock file serializes concurrent builders.
 """
@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from objectives.data.base import SPLITS, WRITABLE_HINT, AudioItem, DataSource
 from objectives.profiles import FeatureSettings
-from objectives.sources import SPLITS, AudioItem, DataSource
 
 CACHE_VERSION = 1  # bump when the stored layout or the feature formula changes
-CACHE_DIR_ENV = "STUDY_CACHE_DIR"
 MIN_FRAMES = 2
 IN_PROCESS_BELOW = 64  # fewer items than this: a process pool costs more than it saves
 
@@ -38,14 +37,6 @@ class FeatureCacheError(RuntimeError):
 
 class DecodeError(Exception):
     """One file cannot become features; the message is the reason recorded in the index."""
-
-
-def default_cache_dir() -> Path:
-    """`$STUDY_CACHE_DIR`, else `~/.cache/recon-lambda/features` (resolved at call time)."""
-    value = os.environ.get(CACHE_DIR_ENV)
-    if value:
-        return Path(value).expanduser()
-    return Path.home() / ".cache" / "recon-lambda" / "features"
 
 
 def cache_key(source: DataSource, settings: FeatureSettings) -> str:
@@ -160,7 +151,8 @@ class FeatureCache:
         """Counts per split and status, the failed items with their reasons, and where it is."""
         splits = {name: {"ok": 0, "failed": 0} for name in SPLITS}
         for record in self.index:
-            splits[record["split"]][record["status"]] += 1
+            if record["split"] in splits:  # a skipped file (its name, say) is in no split
+                splits[record["split"]][record["status"]] += 1
         failed = [{key: r[key] for key in ("item_id", "label", "split", "reason")}
                   for r in self.index if r["status"] == "failed"]
         return {"key": self.key, "directory": str(self.directory), "data": self.spec,
@@ -192,7 +184,7 @@ def build_cache(source: DataSource, settings: FeatureSettings, cache_dir: Path, 
         lock = open(cache_dir / f"{key}.lock", "w")  # noqa: SIM115 — closed by `with lock` below
     except OSError as error:
         raise FeatureCacheError(f"cannot write the feature cache directory {cache_dir}: {error}; "
-                                f"pass a writable --cache-dir or set {CACHE_DIR_ENV}") from None
+                                f"{WRITABLE_HINT}") from None
     with lock:
         # Workers of one study may start together: one builds, the others wait and reuse.
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -272,10 +264,14 @@ def _assemble(source: DataSource, settings: FeatureSettings, key: str, items: li
         else:
             record["reason"] = json.loads(stem.with_suffix(".json").read_text())["reason"]
         index.append(record)
+    # Files the source could not even list as items (a name that is not valid UTF-8): failed,
+    # in no split.
+    index += [{"item_id": name, "label": "", "split": "", "frames": 0, "status": "failed",
+               "reason": reason, "offset": -1} for name, reason in source.skipped()]
     if not arrays:
         reasons = sorted({r["reason"] for r in index})
         raise FeatureCacheError(
-            f"no usable audio in {source.spec}: all {len(items)} file(s) failed "
+            f"no usable audio in {source.spec}: all {len(index)} file(s) failed "
             f"(reasons: {'; '.join(reasons[:5])}); check the files and the --data path")
     # Stream the clips into one array so memory never holds the whole cache.
     out = np.lib.format.open_memmap(ready / "features.npy", mode="w+", dtype=np.float32,

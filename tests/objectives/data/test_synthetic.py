@@ -8,10 +8,16 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from objectives.features import build_cache
+from objectives.data.features import build_cache
+from objectives.data.registry import parse_source
+from objectives.data.synthetic import (
+    CLASSES,
+    STYLES,
+    SyntheticSource,
+    generate_clip,
+    generate_dataset,
+)
 from objectives.profiles import get_profile
-from objectives.sources import parse_source
-from objectives.synthetic import CLASSES, STYLES, SyntheticSource, generate_clip, generate_dataset
 
 
 def _digest(rows) -> str:

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from objectives import features
-from objectives.features import (
-    FeatureCacheError,
-    build_cache,
-    cache_key,
-    default_cache_dir,
-    featurize,
-)
+from objectives.data import features
+from objectives.data.features import FeatureCacheError, build_cache, cache_key, featurize
+from objectives.data.folder import FolderSource
+from objectives.data.registry import parse_source
 from objectives.profiles import FeatureSettings
-from objectives.sources import FolderSource, parse_source
-from tests.objectives.fma_layout import write_fma
+from tests.objectives.data.fma_layout import write_fma
 
 SETTINGS = FeatureSettings(sample_rate=8000, n_mels=16, n_fft=256, hop_length=128,
                            clip_seconds=2.0)
@@ -211,15 +207,25 @@ def test_parallel_build_matches_serial(tmp_path, monkeypatch):
     assert np.array_equal(np.asarray(parallel.features), np.asarray(serial.features))
 
 
-def test_default_cache_dir_is_resolved_at_call_time(tmp_path, monkeypatch):
-    monkeypatch.setenv("STUDY_CACHE_DIR", str(tmp_path / "x"))
-    assert default_cache_dir() == tmp_path / "x"
-    monkeypatch.delenv("STUDY_CACHE_DIR")
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert default_cache_dir() == tmp_path / ".cache" / "recon-lambda" / "features"
-
-
 def test_summary_is_json(tmp_path):
     source = FolderSource(_folder(tmp_path / "audio"))
     summary = build_cache(source, SETTINGS, tmp_path / "c", workers=1, progress=False).summary()
     assert json.loads(json.dumps(summary))["splits"]["train"] == {"ok": 6, "failed": 0}
+
+
+def test_a_skipped_file_is_a_failed_record_in_no_split(tmp_path):
+    root = _folder(tmp_path / "audio")
+    sf.write(root / "low" / "tmp.wav", _tone(0.5, 300), 8000)
+    os.rename(root / "low" / "tmp.wav", os.fsencode(root / "low") + b"/\xe9t\xe9.wav")
+    cache = build_cache(FolderSource(root), SETTINGS, tmp_path / "cache", workers=1,
+                        progress=False)
+    summary = json.loads(json.dumps(cache.summary()))
+    assert summary["items"] == 11 and summary["ok"] == 10 and summary["failed"] == 1
+    assert summary["failed_items"] == [{
+        "item_id": "low/\\xe9t\\xe9.wav", "label": "", "split": "",
+        "reason": "file name is not valid UTF-8: low/\\xe9t\\xe9.wav; rename the file to use it"}]
+    assert sum(c["ok"] + c["failed"] for c in summary["splits"].values()) == 10
+    assert sum(len(cache.split(s)[0]) for s in ("train", "val", "test")) == 10
+    again = build_cache(FolderSource(root), SETTINGS, tmp_path / "cache", workers=1,
+                        progress=False)
+    assert again.reused and again.index == cache.index
