@@ -110,6 +110,10 @@ class MockObjective:
     def device(self) -> str:
         return "cpu" if self.ctx.device == "auto" else self.ctx.device
 
+    def truth(self, params: TrialParams) -> float:
+        """The accuracy replicates of `params` scatter around (subclasses set a known effect)."""
+        return final_accuracy(params, self.lambda_gain)
+
     def replicate(self, params: TrialParams, seed: int) -> ReplicateOutcome:
         """One replicate run: the ground truth plus seed and run noise, per-clip predictions."""
         started = time.perf_counter()
@@ -117,7 +121,7 @@ class MockObjective:
             time.sleep(self.delay)
         shared = self.seed_sd * _rng("seed", seed).normal()
         own = self.run_sd * _rng("run", params.as_dict(), seed).normal()
-        accuracy = final_accuracy(params, self.lambda_gain) + shared + own
+        accuracy = self.truth(params) + shared + own
         labels, predictions = _clips(accuracy, TEST_CLIPS, ("test", params.as_dict(), seed),
                                      "test clips")
         test = float(np.mean(np.equal(labels, predictions)))

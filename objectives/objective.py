@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import optuna
 
-from objectives.context import ObjectiveContext
+from objectives.context import ObjectiveContext, ReplicateOutcome
 from objectives.data import load_training_data
-from objectives.experiment import Experiment
 from objectives.pruning import TrialPruningCallback
-from objectives.search_space import suggest
+from objectives.search_space import TrialParams, suggest
 from objectives.training import configure_threads, quiet_lightning, train_configuration
 
 
@@ -17,22 +16,22 @@ class LstmObjective:
 
     def __init__(self, ctx: ObjectiveContext) -> None:
         self.ctx = ctx
-        self.profile = ctx.profile_settings()
-        configure_threads()
+        self.experiment = ctx.experiment
+        self.profile = ctx.experiment.profile
+        configure_threads(ctx.threads)
         quiet_lightning()
-        experiment = Experiment(data=ctx.data, profile=self.profile, split=ctx.split, seed=ctx.seed)
-        self.data = load_training_data(experiment, ctx.cache_dir)  # padded once per worker
+        self.data = load_training_data(self.experiment, ctx.cache_dir)  # padded once per worker
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
+        """A search trial: validation accuracy reported per epoch, pruned when told."""
         params = suggest(trial, self.profile.search)
         pruning = TrialPruningCallback(trial, monitor="val/acc")
         model_path = self.ctx.model_path(trial.number)
-        seed = self.ctx.seed + trial.number
+        seed = self.experiment.seed + trial.number
         trial.set_user_attr("seed", seed)
-        outcome = train_configuration(
-            self.data, params, self.profile, seed=seed,
-            max_epochs=self.ctx.max_epochs, device=self.ctx.device, extra_callbacks=[pruning],
-            checkpoint_path=model_path)
+        outcome = train_configuration(self.data, params, self.profile, seed=seed,
+                                      device=self.ctx.device, extra_callbacks=[pruning],
+                                      checkpoint_path=model_path)
         for name, value in (("test_accuracy", outcome.test_accuracy), ("epochs", outcome.epochs),
                             ("seconds", round(outcome.seconds, 3)), ("device", outcome.device),
                             ("feature_cache_key", self.data.key), ("model_path", str(model_path)),
@@ -41,3 +40,14 @@ class LstmObjective:
         if pruning.pruned_at is not None:
             raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
         return outcome.val_accuracy
+
+    def replicate(self, params: TrialParams, seed: int) -> ReplicateOutcome:
+        """A replicate run: the full epochs, no pruning, every test (and holdout) clip predicted."""
+        outcome = train_configuration(self.data, params, self.profile, seed=seed,
+                                      device=self.ctx.device)
+        return ReplicateOutcome(
+            val_accuracy=outcome.val_accuracy, test_accuracy=outcome.test_accuracy,
+            epochs=outcome.epochs, seconds=outcome.seconds, device=outcome.device,
+            test_labels=outcome.test_labels, test_predictions=outcome.test_predictions,
+            holdout_accuracy=outcome.holdout_accuracy, holdout_labels=outcome.holdout_labels,
+            holdout_predictions=outcome.holdout_predictions)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
 
-from objectives.batches import WindowBatches
+from objectives.batches import PaddedClips, WindowBatches
 from objectives.checkpoint import save_checkpoint
 from objectives.data import SPLITS, TrainingData, split_frames
 from objectives.lightning_module import ReconstructionClassifier
@@ -32,6 +31,11 @@ class TrainOutcome:
     best_epoch: int
     val_curve: list[float] = field(default_factory=list)
     stopped_early: bool = False  # a callback (e.g. pruning) ended training before max_epochs
+    test_labels: list[int] = field(default_factory=list)  # class index per test clip
+    test_predictions: list[int] = field(default_factory=list)  # of the best-validation weights
+    holdout_accuracy: float | None = None  # when the data holds a holdout source
+    holdout_labels: list[int] = field(default_factory=list)
+    holdout_predictions: list[int] = field(default_factory=list)
 
 
 class BestWeights(Callback):
@@ -66,20 +70,41 @@ def describe_device(device: str) -> str:
     return f"cpu:{torch.get_num_threads()} threads"
 
 
-THREADS_ENV = "STUDY_THREADS"  # the worker launcher sets it so CPU processes share the cores
-
-
-def configure_threads(environ=None) -> int:
-    """Set torch's intra-op threads from $STUDY_THREADS, default 1.
+def configure_threads(threads: int = 1) -> int:
+    """Set torch's intra-op threads (the service passes $STUDY_THREADS, default 1).
 
     The LSTM's matrices are small: a second thread gains little on an idle machine, and on a
     busy one (other workers, other jobs) oversubscribed threads made a training step ~20× slower
     in our measurements. Parallelism comes from running several worker processes instead.
     """
-    environ = os.environ if environ is None else environ
-    threads = max(1, int(environ.get(THREADS_ENV) or 1))
+    threads = max(1, int(threads))
     torch.set_num_threads(threads)
     return threads
+
+
+def _uninterrupted(call: Callable[[], object]) -> object:
+    """Run a Trainer entry point; an interrupt stays an interrupt.
+
+    On Ctrl-C (or SIGTERM turned into KeyboardInterrupt) Lightning shuts down and calls
+    `sys.exit(1)`, and on its own SIGTERM handling it raises SIGTERMException (a SystemExit):
+    callers such as Optuna record exceptions and interrupts, not exits, and would leave the
+    trial RUNNING.
+    """
+    try:
+        return call()
+    except SystemExit as exc:
+        raise KeyboardInterrupt(f"training stopped by Lightning (exit {exc.code})") from exc
+
+
+def _predict(trainer: Trainer, module: ReconstructionClassifier,
+             batches: WindowBatches) -> tuple[list[int], list[int]]:
+    """(labels, predicted classes) of every clip, in order, with the trainer's precision."""
+    predicted = _uninterrupted(lambda: trainer.predict(module, dataloaders=batches))
+    return batches.labels.tolist(), torch.cat(predicted).cpu().tolist()
+
+
+def _accuracy(labels: list[int], predictions: list[int]) -> float:
+    return sum(a == b for a, b in zip(labels, predictions, strict=True)) / max(len(labels), 1)
 
 
 def quiet_lightning() -> None:
@@ -96,12 +121,15 @@ def train_configuration(data: TrainingData, params: TrialParams, profile: Profil
                         seed: int = 0, max_epochs: int | None = None, device: str = "auto",
                         extra_callbacks: Sequence[Callback] = (),
                         checkpoint_path: Path | None = None,
-                        progress: bool = False) -> TrainOutcome:
+                        progress: bool = False, precision: str | None = None,
+                        resident: bool | None = None) -> TrainOutcome:
     """Train `params` on the data's train split, pick the best validation epoch, test it.
 
     `data` (from `objectives.data.load_training_data`) holds clips padded once per worker, so no
     trial pads them again. The best-validation weights are written to `checkpoint_path`
-    (atomically) when one is given.
+    (atomically) when one is given, and predict every test clip (and every holdout clip).
+    `precision` (Lightning's) defaults to the profile's on a GPU and fp32 on a CPU; `resident`
+    (the padded clips in GPU memory, so no batch crosses PCIe) defaults to on for a GPU.
     """
     settings = profile.train
     epochs = max_epochs or settings.max_epochs
@@ -109,32 +137,43 @@ def train_configuration(data: TrainingData, params: TrialParams, profile: Profil
     on_gpu = device.startswith("cuda")
     if on_gpu and ":" not in device:
         device = "cuda:0"
+    resident = on_gpu if resident is None else resident and on_gpu
     seed_everything(seed, workers=True, verbose=False)
-    # On a GPU the padded clips live in its memory, so no batch ever crosses PCIe.
-    batches = {split: WindowBatches(data.splits[split], frames=split_frames(split, settings),
-                                    batch_size=settings.batch_size, train=split == "train",
-                                    seed=seed, device=device if on_gpu else None)
-               for split in SPLITS}
+
+    def batches_of(clips: PaddedClips, split: str) -> WindowBatches:
+        return WindowBatches(clips, frames=split_frames(split, settings),
+                             batch_size=settings.batch_size, train=split == "train", seed=seed,
+                             device=device if resident else None)
+
+    batches = {split: batches_of(data.splits[split], split) for split in SPLITS}
     module = ReconstructionClassifier(data.n_mels, len(data.classes), params, settings)
     best = BestWeights()
     trainer = Trainer(max_epochs=epochs, accelerator="gpu" if on_gpu else "cpu",
-                      precision=settings.precision if on_gpu else "32-true",
+                      precision=precision or (settings.precision if on_gpu else "32-true"),
                       devices=[int(device.split(":")[1])] if on_gpu else 1,
                       logger=False, enable_checkpointing=False,
                       enable_progress_bar=progress, enable_model_summary=False,
                       num_sanity_val_steps=0, callbacks=[best, *extra_callbacks])
     started = time.perf_counter()
-    trainer.fit(module, train_dataloaders=batches["train"], val_dataloaders=batches["val"])
+    _uninterrupted(lambda: trainer.fit(module, train_dataloaders=batches["train"],
+                                       val_dataloaders=batches["val"]))
     epochs_run = len(module.val_curve)
     if best.state is not None:
         module.load_state_dict(best.state)
-    trainer.test(module, dataloaders=batches["test"], verbose=False)
+    test_labels, test_predictions = _predict(trainer, module, batches["test"])
+    holdout: dict = {}
+    if data.holdout is not None:
+        labels, predictions = _predict(trainer, module, batches_of(data.holdout, "test"))
+        holdout = {"holdout_accuracy": _accuracy(labels, predictions),
+                   "holdout_labels": labels, "holdout_predictions": predictions}
     seconds = time.perf_counter() - started
     outcome = TrainOutcome(
-        val_accuracy=float(module.best_val_acc), test_accuracy=module.test_acc,
+        val_accuracy=float(module.best_val_acc),
+        test_accuracy=_accuracy(test_labels, test_predictions),
         epochs=epochs_run, seconds=seconds, device=describe_device(device),
         best_epoch=best.best_epoch, val_curve=list(module.val_curve),
-        stopped_early=epochs_run < epochs)
+        stopped_early=epochs_run < epochs, test_labels=test_labels,
+        test_predictions=test_predictions, **holdout)
     if checkpoint_path is not None:
         save_checkpoint(checkpoint_path, module.model, classes=data.classes, params=params,
                         profile=profile, outcome=outcome)

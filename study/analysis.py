@@ -167,13 +167,12 @@ def rank_agreement(results: Sequence[ImportanceResult]) -> str:
         return "no importances to compare"
     ranks = {r.rank for r in results}
     n_params = max(len(r.importances) for r in results)
-    each = "; ".join(f"{r.label}: {'not searched' if r.rank is None else r.rank}"
+    each = "; ".join(f"{'not searched' if r.rank is None else r.rank} by {r.label}"
                      for r in results)
     if len(results) == 1:
-        return f"one evaluator only, λ's rank of {n_params}: {each}"
-    if len(ranks) == 1:
-        return f"the evaluators agree on λ's rank of {n_params}: {each}"
-    return f"the evaluators disagree on λ's rank of {n_params}: {each}"
+        return f"λ's rank among {n_params} parameters: {each} (one evaluator only)"
+    agree = "the evaluators agree" if len(ranks) == 1 else "the evaluators DISAGREE"
+    return f"λ's rank among {n_params} parameters: {each}: {agree}"
 
 
 @dataclass(frozen=True)

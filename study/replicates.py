@@ -105,8 +105,8 @@ def plan_arms(trials: Sequence[FrozenTrial], experiment: Experiment, *, seeds: i
     notes, lambda_arm = [], "best"
 
     def add(key: str, label: str, factor: str, **change: Any) -> None:
-        candidate = Arm(key, label, factor, **{**asdict(arms[0]), **change,
-                                               "key": key, "label": label, "factor": factor})
+        candidate = Arm(**{**asdict(arms[0]), **change, "key": key, "label": label,
+                           "factor": factor})
         if any(abs(a.lam - candidate.lam) < SAME and abs(a.dropout - candidate.dropout) < SAME
                and a.hidden == candidate.hidden for a in arms):
             return  # the same configuration as an arm already planned

@@ -41,13 +41,12 @@ def _data_check(experiment, cache_dir) -> str | None:
     """The feature cache key of a new study's data, after checking its splits (no decoding)."""
     from objectives.data.features import cache_key
     from objectives.data.registry import parse_source
-    from objectives.data.training_data import split_warnings
+    from objectives.data import check_splits
 
     source = parse_source(experiment.data, cache_dir=cache_dir, split=experiment.split,
                           seed=experiment.seed)
-    if not experiment.data.startswith("synthetic"):  # generated: every class is large enough
-        for warning in split_warnings(source):
-            print(f"warning: {warning}", file=sys.stderr)
+    for warning in check_splits(source):  # refuses a split that would be empty
+        print(f"warning: {warning}", file=sys.stderr)
     if experiment.holdout_data:
         parse_source(experiment.holdout_data, cache_dir=cache_dir, seed=experiment.seed)
     return cache_key(source, experiment.profile.features)

@@ -86,7 +86,7 @@ def open_storage(url: str, *, heartbeat: Heartbeat | None = None, create: bool =
                    "max_retry": defaults.MAX_RETRY}
     for attempt in range(attempts):
         try:
-            return _open(url, create=create, **options)
+            return _open(url, **options)  # TODO(merge storage): create=create
         except StorageError as exc:
             if attempt + 1 == attempts or not _is_race(exc):
                 raise

@@ -59,14 +59,14 @@ def prepare_command(args: argparse.Namespace) -> Output:
     """Build (or reuse) a source's feature cache; its summary as JSON, one line for people."""
     from objectives.data.features import build_cache
     from objectives.data.registry import parse_source
-    from objectives.data.training_data import split_warnings
+    from objectives.data import check_splits
 
     started = time.perf_counter()
     experiment = _experiment(args)
     cache_dir = defaults.cache_dir(args.cache_dir)
     source = parse_source(experiment.data, cache_dir=cache_dir, split=experiment.split,
                           seed=experiment.seed)
-    for warning in split_warnings(source):
+    for warning in check_splits(source):
         print(f"warning: {warning}", file=sys.stderr)
     cache = build_cache(source, experiment.profile.features, cache_dir, workers=args.workers,
                         progress=not args.no_progress)

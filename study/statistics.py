@@ -215,13 +215,16 @@ def paired_bootstrap(correct_a, correct_b, *, n_resamples: int = 10_000,
 
 def significance(diff: PairedDifference, *, p_adjusted: float | None = None,
                  alpha: float = 0.05) -> str:
-    """The decision rule behind `verdict`: "gain", "loss", "none", or "too few seeds".
+    """The decision rule behind `verdict`: "gain", "loss", "none", "too few seeds", or "no spread".
 
     Significant only when the p-value (the adjusted one if given) is below `alpha` AND the
-    t-interval excludes 0.
+    t-interval excludes 0. Every seed giving the same difference (a few seeds, accuracies on a
+    grid of 1/clips) leaves the t-test nothing to estimate the noise from: no verdict then.
     """
     if diff.n < 2:
         return "too few seeds"
+    if not diff.std > _ZERO:
+        return "no spread"
     p = diff.p_value if p_adjusted is None else p_adjusted
     if not (p < alpha and diff.excludes_zero):
         return "none"
@@ -260,6 +263,12 @@ def verdict(comparison: str, diff: PairedDifference, *, p_adjusted: float | None
             f"{_points(diff.low)} … {_points(diff.high)}, {diff.n} paired seeds")
     if call == "none":
         return f"{head}: no significant effect ({p_line})"
+    if call == "no spread":
+        line = f"{head}: the same difference on every seed, which a t-test cannot judge"
+        if bootstrap is not None:
+            line += (f"; over test clips and seeds {_points(bootstrap.low)} … "
+                     f"{_points(bootstrap.high)}")
+        return line + " — run more seeds"
     line = f"{head}: significant {call} ({p_line})"
     if bootstrap is not None and bootstrap.contains_zero:
         line += (f", but the interval over test clips and seeds includes 0 "

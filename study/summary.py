@@ -123,8 +123,10 @@ def finished(loaded: service.LoadedStudy) -> bool:
     budget = loaded.experiment.n_trials
     if budget is None or budget_mod.n_finished(loaded.study) < budget:
         return False
+    if loaded.experiment.replicates.seeds == 0:
+        return True
     done, planned = replicates.progress(replicates.open_companion(loaded.study, create=False))
-    return done >= planned if loaded.experiment.replicates.seeds > 0 else True
+    return planned > 0 and done >= planned
 
 
 def importance_line(study: optuna.Study) -> tuple[str, list]:
@@ -145,9 +147,7 @@ def importance_line(study: optuna.Study) -> tuple[str, list]:
     if complete < MIN_TRIALS_FOR_IMPORTANCE or not results:
         return (f"not enough trials for importances ({complete} complete; "
                 f"{'; '.join(problems) or 'need ' + str(MIN_TRIALS_FOR_IMPORTANCE)})"), results
-    parts = [f"λ ranks {r.rank} of {len(r.importances)} by {r.label} (share {r.share:.2f})"
-             for r in results if r.rank is not None]
-    return "; ".join(parts) + f" — {analysis.rank_agreement(results)}", results
+    return analysis.rank_agreement(results), results
 
 
 def answer_text(loaded: service.LoadedStudy) -> tuple[str, dict[str, Any]]:

@@ -11,11 +11,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from study.defaults import ENV_VARS
+
 REPO = Path(__file__).resolve().parents[2]
 # Every variable the study CLI, its workers and objectives read.
-CLEARED = ("STUDY_STORAGE", "OPTUNA_STORAGE", "STUDY_NAME", "STUDY_CACHE_DIR", "STUDY_MODEL_DIR",
-           "STUDY_MOCK_DELAY", "STUDY_THREADS", "STUDY_HEARTBEAT_INTERVAL", "STUDY_HEARTBEAT_GRACE",
-           "STUDY_ARTIFACTS", "STUDY_WORKER_ID", "CUDA_VISIBLE_DEVICES")
+CLEARED = (*ENV_VARS, "CUDA_VISIBLE_DEVICES")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 

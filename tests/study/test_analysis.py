@@ -11,7 +11,6 @@ from optuna.trial import TrialState
 
 from objectives import search_space
 from study import analysis
-from study.ablation import AblationPlan, AblationResult, AblationRun, plan_ablation
 from tests.study.report_studies import PROFILE, make_study, search_distributions
 
 # Student's t quantile t_{0.975, 3}, from a printed table (not from scipy).
@@ -112,54 +111,6 @@ def test_lambda_is_decoded_with_the_study_bounds():
     assert analysis.lambda_effect(study).baseline.n_trials == 0
 
 
-def test_ablation_stats_by_hand():
-    with_lam = [0.80, 0.82, 0.78, 0.84]
-    without = [0.76, 0.80, 0.77, 0.79]
-    st = analysis.ablation_stats(with_lam, without)
-    assert st.with_lambda.mean == pytest.approx(0.81)
-    assert st.without_lambda.mean == pytest.approx(0.78)
-    # differences 0.04, 0.02, 0.01, 0.05: mean 0.03, s = sqrt(0.001 / 3)
-    s = math.sqrt(0.001 / 3)
-    half = T_975_DF3 * s / 2
-    assert st.difference.mean == pytest.approx(0.03)
-    assert st.difference.low == pytest.approx(0.03 - half)  # 0.000948: just above zero
-    assert st.difference.high == pytest.approx(0.03 + half)
-    assert st.difference.low > 0
-    # paired t = 0.03 / (s / 2) = 3.2863 with 3 degrees of freedom: two-sided p ≈ 0.0462
-    assert 0.03 / (s / 2) == pytest.approx(3.2863, abs=1e-4)
-    assert st.p_value == pytest.approx(0.0462, abs=5e-4)
-
-
-def test_ablation_stats_edge_cases():
-    one = analysis.ablation_stats([0.8], [0.7])
-    assert math.isnan(one.difference.low) and math.isnan(one.p_value)
-    assert "no interval" in one.difference.format()
-    same = analysis.ablation_stats([0.75, 0.5], [0.5, 0.25])  # identical differences
-    assert same.difference.half_width == pytest.approx(0.0) and same.p_value == 0.0
-    with pytest.raises(ValueError, match="paired"):
-        analysis.ablation_stats([0.8, 0.9], [0.7])
-
-
-def test_ablation_plan_and_result_round_trip():
-    study = make_study("lambda")
-    plan = plan_ablation(study)
-    best = study.best_trial
-    assert plan.trial_number == best.number and plan.lam == best.user_attrs["lambda"] > 0
-    assert (plan.dropout, plan.hidden) == (best.params["dropout"], best.params["hidden"])
-    result = AblationResult(plan, [AblationRun(1, plan.lam, 0.8, 0.8, 3, 1.0, "cpu")],
-                            [AblationRun(1, 0.0, 0.7, 0.7, 3, 1.0, "cpu")])
-    assert AblationResult.from_dict(result.to_dict()) == result
-
-
-def test_ablation_plan_when_the_best_trial_has_no_lambda():
-    study = optuna.create_study(direction="maximize")
-    study.add_trials([_trial(-3.0, 0.70, 0.6), _trial(0.0, 0.60, 0.5), _trial(1.0, 0.65, 0.6)])
-    plan = plan_ablation(study)
-    assert plan == AblationPlan(trial_number=0, lam=pytest.approx(10.0), dropout=0.3, hidden=64,
-                                note=plan.note)
-    assert "λ = 0" in plan.note and "#2" in plan.note
-
-
 def _pruned_lambda_study(n_complete: int = 20, n_pruned: int = 20) -> optuna.Study:
     """Large λ ruins training and is pruned at epoch 2; among the trials that complete (small λ)
     only dropout matters. λ's effect lives in the pruned trials' curves alone."""
@@ -236,14 +187,14 @@ def test_rank_agreement_names_each_rank_and_n():
     lam_first = ["log10_lambda", "dropout", "hidden"]
     agree = analysis.rank_agreement([_result("fanova", lam_first, 8),
                                      _result("ped-anova", lam_first, 8)])
-    assert agree == ("the evaluators agree on λ's rank of 3: fANOVA (8 complete trials): 1; "
-                     "PED-ANOVA (8 complete trials): 1")
+    assert agree == ("λ's rank among 3 parameters: 1 by fANOVA (8 complete trials); "
+                     "1 by PED-ANOVA (8 complete trials): the evaluators agree")
     disagree = analysis.rank_agreement([_result("fanova", lam_first, 8),
                                         _result("ped-anova", ["dropout", *lam_first[::2]], 8),
                                         _result("fanova", lam_first, 20, epoch=2)])
-    assert disagree == ("the evaluators disagree on λ's rank of 3: fANOVA (8 complete trials): 1; "
-                        "PED-ANOVA (8 complete trials): 2; "
-                        "fANOVA (20 finished trials at epoch 2): 1")
+    assert disagree == ("λ's rank among 3 parameters: 1 by fANOVA (8 complete trials); "
+                        "2 by PED-ANOVA (8 complete trials); "
+                        "1 by fANOVA (20 finished trials at epoch 2): the evaluators DISAGREE")
     assert "not searched" in analysis.rank_agreement([_result("fanova", ["dropout"], 5)])
     assert analysis.rank_agreement([]) == "no importances to compare"
 
@@ -252,5 +203,5 @@ def test_rank_agreement_on_a_study_where_pruning_hid_lambda():
     study = _pruned_lambda_study()
     line = analysis.rank_agreement([analysis.param_importance(study, "fanova"),
                                     analysis.importance_all_trials(study)])
-    assert line.startswith("the evaluators disagree on λ's rank of 3:")
-    assert "fANOVA (40 finished trials at epoch 2): 1" in line
+    assert line.endswith("the evaluators DISAGREE")
+    assert "1 by fANOVA (40 finished trials at epoch 2)" in line
