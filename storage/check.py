@@ -16,12 +16,12 @@ from urllib.parse import quote
 import optuna
 import sqlalchemy
 import sqlalchemy.exc
-from optuna.storages._rdb import models
 from optuna.trial import TrialState
 
-from storage.errors import STORAGE_ERRORS, translate
+from storage.errors import STORAGE_ERRORS, damaged_sqlite_error, translate
 from storage.rdb import (
     SQLITE_LOCK_TIMEOUT_S,
+    SQLiteConnection,
     check_sqlite_location,
     engine_kwargs,
     prepare_url,
@@ -35,17 +35,46 @@ _STATES = [state.name for state in TrialState]
 
 def _read_only_sqlite(path: Path) -> dict[str, Any]:
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    return {"creator": lambda: sqlite3.connect(uri, uri=True, timeout=SQLITE_LOCK_TIMEOUT_S)}
+
+    def connect() -> sqlite3.Connection:
+        timeout = SQLITE_LOCK_TIMEOUT_S
+        return sqlite3.connect(uri, uri=True, timeout=timeout, factory=SQLiteConnection)
+
+    return {"creator": connect}
+
+
+def _check_sqlite_pages(engine: sqlalchemy.Engine, path: Path) -> None:
+    # Reads every page (0.2 s for 80 MB): fine for this diagnostic command, too slow to run on
+    # every open. Finds damage in pages no query of the check would read (e.g. an index).
+    with engine.connect() as conn:
+        problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check").fetchall()]
+    if problems != ["ok"]:
+        first = " ".join(problems[0].replace("*** in database main ***", "").split())
+        raise damaged_sqlite_error(path, f"PRAGMA quick_check: {first}")
+
+
+# Two facts are read from Optuna's tables, not through its storage API: the version that created
+# the storage (no API gives it) and the trial counts per state (the API loads every trial with
+# its intermediate values: 46 s instead of 1 s for 30,000 trials of 40 epochs). Plain SQL on the
+# table names, not Optuna's private models module; tests/storage/test_check_cli.py compares both
+# with the API and fails first if the schema changes.
+_VERSION_INFO = sqlalchemy.table("version_info", sqlalchemy.column("library_version"))
+_TRIALS = sqlalchemy.table("trials", sqlalchemy.column("study_id"), sqlalchemy.column("state"))
+
+
+def _created_by(engine: sqlalchemy.Engine) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(sqlalchemy.select(_VERSION_INFO.c.library_version)).scalar()
 
 
 def _trial_counts(engine: sqlalchemy.Engine) -> dict[int, dict[str, int]]:
     query = sqlalchemy.select(
-        models.TrialModel.study_id, models.TrialModel.state, sqlalchemy.func.count()
-    ).group_by(models.TrialModel.study_id, models.TrialModel.state)
+        _TRIALS.c.study_id, _TRIALS.c.state, sqlalchemy.func.count()
+    ).group_by(_TRIALS.c.study_id, _TRIALS.c.state)
     counts: dict[int, dict[str, int]] = {}
     with engine.connect() as conn:
         for study_id, state, n in conn.execute(query):
-            counts.setdefault(study_id, {})[TrialState(state).name] = n
+            counts.setdefault(study_id, {})[str(state)] = n
     return counts
 
 
@@ -82,7 +111,8 @@ def inspect_storage(url: str) -> dict[str, Any]:
         "note": None,
     }
     kwargs = engine_kwargs(url)
-    if report["backend"] == "sqlite" and (path := sqlite_path(url)) is not None:
+    sqlite_file = sqlite_path(url) if report["backend"] == "sqlite" else None
+    if (path := sqlite_file) is not None:
         check_sqlite_location(path)
         report["path"] = str(path.resolve())
         if not path.exists():
@@ -98,6 +128,8 @@ def inspect_storage(url: str) -> dict[str, Any]:
     try:
         engine = sqlalchemy.create_engine(url, **kwargs)
         try:
+            if sqlite_file is not None:
+                _check_sqlite_pages(engine, sqlite_file)
             tables = set(sqlalchemy.inspect(engine).get_table_names())
             report["reachable"] = True
             if not tables & _OPTUNA_TABLES:
@@ -107,9 +139,7 @@ def inspect_storage(url: str) -> dict[str, Any]:
                 missing = ", ".join(sorted(_OPTUNA_TABLES - tables))
                 report["note"] = f"incomplete Optuna schema (missing tables: {missing})"
                 return report
-            with engine.connect() as conn:
-                version_query = sqlalchemy.select(models.VersionInfoModel.library_version)
-                created_by = conn.execute(version_query).scalar()
+            created_by = _created_by(engine)
         finally:
             engine.dispose()
         with warnings.catch_warnings():

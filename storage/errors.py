@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from pathlib import Path
 
 import optuna
 import sqlalchemy.engine
 import sqlalchemy.exc
 
 # What opening or querying a storage may raise; `translate` turns each into one clear line.
-STORAGE_ERRORS = (sqlalchemy.exc.SQLAlchemyError, ImportError, OSError, RuntimeError, sqlite3.Error)
+STORAGE_ERRORS = (
+    sqlalchemy.exc.SQLAlchemyError,
+    optuna.exceptions.StorageInternalError,
+    ImportError,
+    OSError,
+    RuntimeError,
+    sqlite3.Error,
+)
 
 
 class StorageError(RuntimeError):
@@ -38,6 +46,44 @@ _UNREACHABLE = (
     ("no such file or directory", "no server socket"),
     ("invalid response to ssl negotiation", "the server there does not speak PostgreSQL"),
 )
+
+
+# SQLite result codes (the low byte of extended codes) that mean the file's content is bad.
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def damaged_sqlite_error(path: str | Path, reason: str) -> StorageError:
+    """The error for an SQLite file whose pages cannot be read."""
+    return StorageError(
+        f"SQLite file {str(path)!r} is damaged ({reason}): restore it from a backup, "
+        "or pass another --storage"
+    )
+
+
+def sqlite_content_error(exc: sqlite3.Error, path: str | Path) -> StorageError | None:
+    """The StorageError for an sqlite3 error that says the file is damaged or no database at all;
+    None for any other error (locks, permissions, SQL)."""
+    text = str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if code is not None:
+        corrupt, not_a_database = code & 0xFF == _SQLITE_CORRUPT, code & 0xFF == _SQLITE_NOTADB
+    else:
+        corrupt, not_a_database = "malformed" in text, "not a database" in text
+    if not_a_database and not _has_sqlite_header(path):
+        return StorageError(
+            f"{str(path)!r} is not an SQLite database (or its header is damaged): "
+            "pass another --storage"
+        )
+    return damaged_sqlite_error(path, text) if corrupt or not_a_database else None
+
+
+def _has_sqlite_header(path: str | Path) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False
 
 
 def driver_error(url: str, exc: ImportError) -> StorageError:
@@ -70,9 +116,12 @@ def one_line(exc: BaseException) -> str:
 
 
 def translate(exc: BaseException, url: str) -> StorageError:
-    """Turn an exception raised while opening `url` into a one-line, password-free StorageError."""
-    from storage.url import backend_of, redact_url, scrub
+    """Turn an exception raised while opening or using `url` into a one-line, password-free
+    StorageError."""
+    from storage.url import backend_of, parse_url, redact_url, scrub
 
+    if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # Optuna's text ("... e.g. exceeding max length") hides the cause
     if isinstance(exc, StorageError):
         return exc
     if isinstance(exc, ImportError):
@@ -84,8 +133,8 @@ def translate(exc: BaseException, url: str) -> StorageError:
     backend = backend_of(url)
     safe_url = redact_url(url)
     try:
-        parsed = sqlalchemy.engine.make_url(url)
-    except sqlalchemy.exc.ArgumentError:
+        parsed: sqlalchemy.engine.URL | None = parse_url(url)
+    except StorageError:
         parsed = None
 
     if isinstance(exc, RuntimeError) and "no longer compatible with the table schema" in message:
@@ -100,14 +149,15 @@ def translate(exc: BaseException, url: str) -> StorageError:
                 "install the optuna version that created it (every worker must run one version)"
             )
     elif backend == "sqlite":
-        path = parsed.database if parsed is not None else url
+        path = (parsed.database if parsed is not None else None) or url
+        content = sqlite_content_error(orig, path) if isinstance(orig, sqlite3.Error) else None
+        if content is not None:
+            return content
         if "unable to open database file" in lowered:
             text = (
                 f"cannot open SQLite file {path!r}: check that its directory exists and is "
                 "writable, or pass another --storage"
             )
-        elif "file is not a database" in lowered:
-            text = f"{path!r} is not an SQLite database: pass another --storage"
         elif "database is locked" in lowered:
             text = (
                 f"SQLite file {path!r} stayed locked by another process: use fewer parallel "
@@ -118,30 +168,42 @@ def translate(exc: BaseException, url: str) -> StorageError:
         else:
             text = f"cannot open {safe_url}: {message}"
     elif parsed is not None and isinstance(exc, sqlalchemy.exc.DBAPIError | ConnectionError):
-        endpoint = _endpoint(parsed)
-        reason = next((why for needle, why in _UNREACHABLE if needle in lowered), None)
-        if (
-            "password authentication failed" in lowered
-            or "no password supplied" in lowered
-            or "access denied for user" in lowered
-        ):
-            text = (
-                f"authentication failed for user {parsed.username!r} at {endpoint}: "
-                "check the user name and password in the storage URL"
-            )
-        elif re.search(r'database "[^"]*" does not exist|unknown database', lowered):
-            text = (
-                f"database {parsed.database!r} does not exist on {endpoint}: create it first "
-                f"(psql -h {parsed.host} -p {parsed.port or 5432} -U {parsed.username} "
-                f"-d postgres -c 'CREATE DATABASE \"{parsed.database}\"')"
-            )
-        elif reason is not None:
-            text = (
-                f"cannot reach {backend} at {endpoint} ({reason}): is the server running, "
-                "and are host and port in the storage URL right?"
-            )
-        else:
-            text = f"cannot open {safe_url}: {message}"
+        text = _server_error(parsed, backend, safe_url, message, lowered)
     else:
         text = f"cannot open {safe_url}: {type(exc).__name__}: {message}"
     return StorageError(scrub(text, url))
+
+
+def _server_error(
+    parsed: sqlalchemy.engine.URL, backend: str, safe_url: str, message: str, lowered: str
+) -> str:
+    endpoint = _endpoint(parsed)
+    reason = next((why for needle, why in _UNREACHABLE if needle in lowered), None)
+    if (
+        "password authentication failed" in lowered
+        or "no password supplied" in lowered
+        or "access denied for user" in lowered
+    ):
+        return (
+            f"authentication failed for user {parsed.username!r} at {endpoint}: "
+            "check the user name and password in the storage URL"
+        )
+    if re.search(r'database "[^"]*" does not exist|unknown database', lowered):
+        return (
+            f"database {parsed.database!r} does not exist on {endpoint}: create it first "
+            f"(psql -h {parsed.host} -p {parsed.port or 5432} -U {parsed.username} "
+            f"-d postgres -c 'CREATE DATABASE \"{parsed.database}\"')"
+        )
+    if "permission denied for schema" in lowered:
+        # PostgreSQL >= 15: only the database owner may create tables in schema public.
+        return (
+            f"user {parsed.username!r} may not create Optuna's tables in database "
+            f"{parsed.database!r} on {endpoint} ({message}): make it the database's owner "
+            f"(ALTER DATABASE \"{parsed.database}\" OWNER TO \"{parsed.username}\")"
+        )
+    if reason is not None:
+        return (
+            f"cannot reach {backend} at {endpoint} ({reason}): is the server running, "
+            "and are host and port in the storage URL right?"
+        )
+    return f"cannot open {safe_url}: {message}"

@@ -6,21 +6,35 @@ import logging
 import os
 import sqlite3
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import optuna
 import sqlalchemy.engine
 import sqlalchemy.exc
 
-from storage.errors import STORAGE_ERRORS, StorageError, driver_error, one_line, translate
-from storage.url import SUPPORTED, backend_of, normalize_url, redact_url
+from storage.errors import (
+    STORAGE_ERRORS,
+    StorageError,
+    driver_error,
+    one_line,
+    sqlite_content_error,
+    translate,
+)
+from storage.url import SUPPORTED, backend_of, normalize_url, parse_url, redact_url
 
 SQLITE_LOCK_TIMEOUT_S = 60  # how long a writer waits for another process's lock
 CONNECT_TIMEOUT_S = 10  # an unreachable server fails after this, not after minutes
 POOL_RECYCLE_S = 1800  # below common firewall/NAT idle cut-offs
 HEARTBEAT_INTERVAL_S = 30  # default seconds between a running trial's heartbeats
 GRACE_FACTOR = 4  # default grace period = 4 heartbeat intervals
+_NOTHING_STORED = (
+    "nothing was stored there yet — create a study first (python -m study create) "
+    "or pass --storage"
+)
 _logger = logging.getLogger(__name__)
 
 
@@ -59,16 +73,78 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
                             trial_id, one_line(exc), self.heartbeat_interval)
 
 
-class _WalConnection(sqlite3.Connection):
-    """sqlite3 connection that switches the file to WAL on connect.
+class _Cursor(sqlite3.Cursor):
+    # Rows are read in steps: a damaged page can surface in any fetch, not only in execute.
 
-    WAL lets the dashboard and other processes read while a worker writes. A module-level
-    factory (not an engine event) survives pickling of the RDBStorage, which rebuilds its engine.
+    def execute(self, *args: Any) -> sqlite3.Cursor:
+        with _content_errors(self.connection.path):
+            return super().execute(*args)
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:
+        with _content_errors(self.connection.path):
+            return super().executemany(*args)
+
+    def fetchone(self) -> Any:
+        with _content_errors(self.connection.path):
+            return super().fetchone()
+
+    def fetchmany(self, *args: Any) -> list[Any]:
+        with _content_errors(self.connection.path):
+            return super().fetchmany(*args)
+
+    def fetchall(self) -> list[Any]:
+        with _content_errors(self.connection.path):
+            return super().fetchall()
+
+    def __next__(self) -> Any:
+        with _content_errors(self.connection.path):
+            return super().__next__()
+
+
+class SQLiteConnection(sqlite3.Connection):
+    """sqlite3 connection whose "malformed" / "not a database" errors become one StorageError.
+
+    A damaged page surfaces at whichever query first reads it, often deep in Optuna, which
+    re-raises any SQLAlchemy error as "invalid data in the commit, e.g. exceeding max length".
+    SQLAlchemy and Optuna pass other exception types through unchanged, so raising StorageError
+    here gives every command the true cause. A class (not an engine event) survives pickling
+    of the RDBStorage, which rebuilds its engine from `engine_kwargs`.
+    """
+
+    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
+        path = str(database)  # a file name, or a `file:PATH?mode=ro` URI
+        self.path = unquote(path[5:].partition("?")[0]) if path.startswith("file:") else path
+        with _content_errors(self.path):
+            super().__init__(database, *args, **kwargs)
+
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory or _Cursor)
+
+    def commit(self) -> None:
+        with _content_errors(self.path):
+            super().commit()
+
+
+class _WalConnection(SQLiteConnection):
+    """SQLiteConnection that switches the file to WAL on connect.
+
+    WAL lets the dashboard and other processes read while a worker writes.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.execute("PRAGMA journal_mode=WAL")
+        self.cursor().execute("PRAGMA journal_mode=WAL")
+
+
+@contextmanager
+def _content_errors(path: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        error = sqlite_content_error(exc, path)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -98,14 +174,14 @@ def check_sqlite_location(path: Path) -> None:
 
 
 def prepare_url(url: str) -> str:
-    """Normalise the URL and check its scheme and driver (no connection is made)."""
+    """Normalise the URL and check its syntax, scheme and driver (no connection is made).
+
+    Raises StorageError (one line, no password) for a URL that cannot be parsed, e.g. one whose
+    password holds an unencoded `@`.
+    """
+    parse_url(url.strip())  # errors show the URL as the user wrote it
     url = normalize_url(url.strip())
-    try:
-        parsed = sqlalchemy.engine.make_url(url)
-    except sqlalchemy.exc.ArgumentError:
-        raise StorageError(
-            f"not a storage URL: {redact_url(url)!r}; expected {SUPPORTED}"
-        ) from None
+    parsed = sqlalchemy.engine.make_url(url)
     try:
         dialect = parsed.get_dialect()
     except sqlalchemy.exc.NoSuchModuleError:
@@ -119,14 +195,18 @@ def prepare_url(url: str) -> str:
     return url
 
 
-def engine_kwargs(url: str) -> dict[str, Any]:
-    """SQLAlchemy `create_engine` arguments for the URL's backend."""
+def engine_kwargs(url: str, *, wal: bool = True) -> dict[str, Any]:
+    """SQLAlchemy `create_engine` arguments for the URL's backend.
+
+    `wal`: switch an SQLite file to WAL on connect (WAL is stored in the file, so a file that
+    was created by `open_storage` stays WAL; `wal=False` leaves a file as it is).
+    """
     backend = backend_of(url)
     query = sqlalchemy.engine.make_url(url).query
     if backend == "sqlite":
         connect_args: dict[str, Any] = {"timeout": SQLITE_LOCK_TIMEOUT_S}
         if sqlite_path(url) is not None:
-            connect_args["factory"] = _WalConnection
+            connect_args["factory"] = _WalConnection if wal else SQLiteConnection
         return {"connect_args": connect_args}
     kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": POOL_RECYCLE_S}
     if backend == "postgresql":
@@ -176,12 +256,15 @@ def _heartbeat_settings(
 def open_storage(
     url: str,
     *,
+    create: bool = True,
     heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
     grace_period: int | None = None,
     max_retry: int | None = 3,
 ) -> optuna.storages.RDBStorage:
-    """Open (creating the tables if needed) the Optuna RDBStorage for `url`.
+    """Open the Optuna RDBStorage for `url`, creating the SQLite file and Optuna's tables if needed.
 
+    With `create=False` (read-only commands) nothing is created: a missing SQLite file, or a
+    database without Optuna's tables, is a StorageError saying nothing was stored there yet.
     SQLite gets a 60 s lock timeout and WAL; PostgreSQL (`postgresql://`/`postgres://` use
     psycopg 3) gets pre-ping, pool recycling and a 10 s connect timeout. With a heartbeat
     interval, trials whose worker stopped beating for `grace_period` seconds (default 4
@@ -191,11 +274,33 @@ def open_storage(
     url = prepare_url(url)
     if backend_of(url) == "sqlite" and (path := sqlite_path(url)) is not None:
         check_sqlite_location(path)
+        if not create and not path.exists():
+            raise StorageError(f"no SQLite file {str(path)!r}: {_NOTHING_STORED}")
     with warnings.catch_warnings():
         # Heartbeats and the retry callback are stable in practice; the warning is noise per worker.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         settings = _heartbeat_settings(heartbeat_interval, grace_period, max_retry)
+        kwargs = engine_kwargs(url, wal=create)
         try:
-            return ResilientRDBStorage(url, engine_kwargs=engine_kwargs(url), **settings)
+            return ResilientRDBStorage(
+                url, engine_kwargs=kwargs, skip_table_creation=not create, **settings
+            )
         except STORAGE_ERRORS as exc:
+            if not create and not _has_optuna_tables(url, kwargs):
+                raise StorageError(
+                    f"no Optuna tables in {redact_url(url)}: {_NOTHING_STORED}"
+                ) from None
             raise translate(exc, url) from None
+
+
+def _has_optuna_tables(url: str, kwargs: dict[str, Any]) -> bool:
+    # True when that cannot be told: the caller then reports the original error. `version_info`
+    # is the table RDBStorage reads first when it opens a storage.
+    try:
+        engine = sqlalchemy.create_engine(url, **kwargs)
+        try:
+            return sqlalchemy.inspect(engine).has_table("version_info")
+        finally:
+            engine.dispose()
+    except STORAGE_ERRORS:
+        return True

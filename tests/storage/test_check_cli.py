@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -10,14 +11,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import optuna
 import pytest
+from optuna.trial import TrialState
 
 from storage import open_storage
 from storage.rdb import CONNECT_TIMEOUT_S
 from tests.helpers import free_port, one_line_error
 from tests.postgres_cluster import PostgresCluster
+from tests.storage.faults import AWKWARD_PASSWORDS, garble_page, root_page
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,10 +44,13 @@ def run_check(
 
 
 def _populate(url: str) -> None:
-    storage = open_storage(url)
+    storage = open_storage(url, heartbeat_interval=None)  # heartbeats want optimize, not ask
     study = optuna.create_study(study_name="alpha", storage=storage, direction="maximize")
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    study.tell(study.ask(), state=TrialState.FAIL)
+    study.ask()  # left RUNNING
     optuna.create_study(study_name="beta", storage=storage, directions=["minimize", "maximize"])
+    storage.engine.dispose()
 
 
 def test_missing_default_sqlite_file_is_reported_not_created(tmp_path: Path) -> None:
@@ -82,13 +89,83 @@ def test_sqlite_with_studies(tmp_path: Path) -> None:
     assert report["schema"]["version"] == open_storage(url).get_head_version()
     studies = {s["name"]: s for s in report["studies"]}
     assert studies["alpha"]["directions"] == ["maximize"]
-    assert studies["alpha"]["trials"] == 3 and studies["alpha"]["states"]["COMPLETE"] == 3
+    assert studies["alpha"]["trials"] == 5 and studies["alpha"]["states"]["COMPLETE"] == 3
     assert studies["beta"]["directions"] == ["minimize", "maximize"]
+    # The two facts read from Optuna's tables directly agree with its public API.
+    assert report["schema"]["created_by_optuna"] == optuna.__version__
+    storage = open_storage(url)
+    for name, study in studies.items():
+        study_id = storage.get_study_id_from_name(name)
+        assert study["states"] == {
+            state.name: storage.get_n_trials(study_id, state=state) for state in TrialState
+        }
 
     table = run_check("--storage", url, cwd=tmp_path)
     assert table.returncode == 0
     assert "backend:   sqlite" in table.stdout and "up to date" in table.stdout
-    assert any(line.split()[:3] == ["alpha", "maximize", "3"] for line in table.stdout.splitlines())
+    assert any(line.split()[:3] == ["alpha", "maximize", "5"] for line in table.stdout.splitlines())
+
+
+def test_check_changes_nothing_in_a_study_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    _populate(url)
+    before = hashlib.sha256((tmp_path / "studies.db").read_bytes()).hexdigest()
+    assert [p.name for p in tmp_path.iterdir()] == ["studies.db"]
+    assert run_check("--storage", url, cwd=tmp_path).returncode == 0
+    assert hashlib.sha256((tmp_path / "studies.db").read_bytes()).hexdigest() == before
+    # A read-only reader of a WAL file leaves SQLite's (empty) side files; the next writer
+    # removes them.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "studies.db", "studies.db-shm", "studies.db-wal"
+    ]
+    assert (tmp_path / "studies.db-wal").stat().st_size == 0
+
+
+def test_unencoded_password_is_one_line_without_any_of_it(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"postgresql://alice:p@ss:w/rd%@127.0.0.1:{port}/db"
+    proc = run_check("--storage", url, cwd=tmp_path)
+    line = one_line_error(
+        proc,
+        f"could not parse the storage URL 'postgresql://***@127.0.0.1:{port}/db'",
+        "must be percent-encoded (@ → %40, : → %3A, / → %2F, % → %25)",
+    )
+    assert "'w'" not in line and "ss:" not in line and "rd%" not in line and "alice" not in line
+
+
+@pytest.mark.parametrize("password", AWKWARD_PASSWORDS)
+def test_unreachable_with_awkward_password(tmp_path: Path, password: str) -> None:
+    port = free_port()
+    url = f"postgresql://alice:{quote(password, safe='')}@127.0.0.1:{port}/postgres"
+    proc = run_check("--storage", url, cwd=tmp_path)
+    line = one_line_error(proc)
+    assert line == (
+        f"error: cannot reach postgresql at 127.0.0.1:{port} (connection refused): is the "
+        "server running, and are host and port in the storage URL right?"
+    )
+
+
+def _damaged(tmp_path: Path, name: str) -> str:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    _populate(url)
+    garble_page(tmp_path / "studies.db", root_page(tmp_path / "studies.db", name))
+    return url
+
+
+def test_damaged_file(tmp_path: Path) -> None:
+    # Page 3 of a small study: the index on study names.
+    proc = run_check("--storage", _damaged(tmp_path, "ix_studies_study_name"), cwd=tmp_path)
+    assert one_line_error(proc) == (
+        f"error: SQLite file {str(tmp_path / 'studies.db')!r} is damaged (PRAGMA quick_check: "
+        "Page 3: btreeInitPage() returns error code 11): restore it from a backup, or pass "
+        "another --storage"
+    )
+
+
+def test_damage_that_no_query_reads_is_found(tmp_path: Path) -> None:
+    # The heartbeat index is read by no query of the check: only PRAGMA quick_check sees it.
+    url = _damaged(tmp_path, "sqlite_autoindex_trial_heartbeats_1")
+    one_line_error(run_check("--storage", url, cwd=tmp_path), "is damaged (PRAGMA quick_check: ")
 
 
 @pytest.mark.postgres
@@ -155,6 +232,17 @@ def test_wrong_password(
     assert postgres_cluster.password not in proc.stdout + proc.stderr
     debug = run_check("--storage", url, "--debug", cwd=tmp_path)
     assert "wrong-Pa55word" not in debug.stdout + debug.stderr
+
+
+@pytest.mark.postgres
+def test_wrong_password_that_looks_like_the_address(
+    postgres_cluster: PostgresCluster, postgres_url: str, tmp_path: Path
+) -> None:
+    url = postgres_cluster.url("optuna_session", password="1")
+    assert one_line_error(run_check("--storage", url, cwd=tmp_path)) == (
+        "error: authentication failed for user 'optuna_test' at "
+        f"127.0.0.1:{postgres_cluster.port}: check the user name and password in the storage URL"
+    )
 
 
 @pytest.mark.postgres

@@ -1,14 +1,18 @@
-"""open_storage against a real PostgreSQL server: settings, errors, a server restart."""
+"""open_storage against a real PostgreSQL server: settings, errors (also for passwords that
+need percent-encoding or look like the message), read-only opens, a server restart."""
 
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 import optuna
 import pytest
+import sqlalchemy
 
 from storage import StorageError, open_storage
 from tests.postgres_cluster import PostgresCluster
+from tests.storage.faults import AWKWARD_PASSWORDS
 
 pytestmark = pytest.mark.postgres
 
@@ -60,3 +64,79 @@ def test_server_down_fails_fast(postgres_cluster: PostgresCluster, postgres_url:
         assert time.monotonic() - start < 15
     finally:
         postgres_cluster.start()
+
+
+@pytest.fixture(scope="module")
+def awkward_roles(postgres_cluster: PostgresCluster) -> list[tuple[str, str, str]]:
+    """(password, role, database) for each of AWKWARD_PASSWORDS: a login role that owns an empty
+    database of its own."""
+    postgres_cluster.start()
+    roles = []
+    for i, password in enumerate(AWKWARD_PASSWORDS):
+        role, database = f"awkward{i}", f"awkward{i}_db"
+        literal = password.replace("'", "''")
+        postgres_cluster._admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        postgres_cluster._admin(f"DROP ROLE IF EXISTS {role}")
+        postgres_cluster._admin(f"CREATE ROLE {role} LOGIN PASSWORD '{literal}'")
+        postgres_cluster._admin(f"CREATE DATABASE {database} OWNER {role}")
+        roles.append((password, role, database))
+    return roles
+
+
+def _role_url(cluster: PostgresCluster, role: str, password: str, database: str) -> str:
+    return f"postgresql://{role}:{quote(password, safe='')}@127.0.0.1:{cluster.port}/{database}"
+
+
+def test_awkward_passwords_right_and_wrong(
+    postgres_cluster: PostgresCluster, awkward_roles: list[tuple[str, str, str]]
+) -> None:
+    endpoint = f"127.0.0.1:{postgres_cluster.port}"
+    for password, role, database in awkward_roles:
+        url = _role_url(postgres_cluster, role, password, database)
+        storage = open_storage(url, heartbeat_interval=None)
+        optuna.create_study(study_name="s", storage=storage)
+        assert optuna.get_all_study_names(storage) == ["s"]
+        storage.engine.dispose()
+
+        with pytest.raises(StorageError) as info:
+            open_storage(_role_url(postgres_cluster, role, password + "x", database))
+        assert str(info.value) == (
+            f"authentication failed for user '{role}' at {endpoint}: "
+            "check the user name and password in the storage URL"
+        )
+        with pytest.raises(StorageError) as info:
+            open_storage(_role_url(postgres_cluster, role, password, "no_such_db"))
+        assert str(info.value) == (
+            f"database 'no_such_db' does not exist on {endpoint}: create it first "
+            f"(psql -h 127.0.0.1 -p {postgres_cluster.port} -U {role} -d postgres "
+            "-c 'CREATE DATABASE \"no_such_db\"')"
+        )
+
+
+def test_user_without_create_rights(
+    postgres_cluster: PostgresCluster, awkward_roles: list[tuple[str, str, str]]
+) -> None:
+    password, role, _ = awkward_roles[0]
+    postgres_cluster._admin("DROP DATABASE IF EXISTS not_owned WITH (FORCE)")
+    postgres_cluster._admin("CREATE DATABASE not_owned")  # owned by the superuser
+    with pytest.raises(StorageError) as info:
+        open_storage(_role_url(postgres_cluster, role, password, "not_owned"))
+    assert str(info.value) == (
+        f"user '{role}' may not create Optuna's tables in database 'not_owned' on "
+        f"127.0.0.1:{postgres_cluster.port} (permission denied for schema public): make it the "
+        f"database's owner (ALTER DATABASE \"not_owned\" OWNER TO \"{role}\")"
+    )
+
+
+def test_read_only_open_creates_no_tables(postgres_db_url: str) -> None:
+    expected = r"^no Optuna tables in postgresql\+psycopg://optuna_test:\*\*\*@127\.0\.0\.1:\d+/"
+    with pytest.raises(StorageError, match=expected + r"\w+: nothing was stored there yet"):
+        open_storage(postgres_db_url, create=False)
+    engine = sqlalchemy.create_engine(postgres_db_url)
+    try:
+        assert sqlalchemy.inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+    optuna.create_study(study_name="s", storage=open_storage(postgres_db_url))
+    storage = open_storage(postgres_db_url, create=False, heartbeat_interval=None)
+    assert optuna.get_all_study_names(storage) == ["s"]
