@@ -20,13 +20,14 @@ class ObjectiveContext:
     experiment: Experiment  # the study's experiment, as stored with it
     study_name: str
     cache_dir: Path  # feature caches live below this
-    model_dir: Path  # this study's models: model_dir / trial_<number>.pt
+    model_dir: Path  # models: model_dir / study_dir / trial_<number>.pt
+    study_dir: str = ""  # the study's directory name (a safe form of its name); "" = the name
     device: str = "auto"  # "auto", "cpu", "cuda" (the launcher sets CUDA_VISIBLE_DEVICES)
     threads: int = 1  # torch threads of this process (CPU workers)
     mock_delay: float = 0.0  # seconds per mock trial (tests and benchmarks)
 
     def model_path(self, trial_number: int) -> Path:
-        return self.model_dir / f"trial_{trial_number:05d}.pt"
+        return self.model_dir / (self.study_dir or self.study_name) / f"trial_{trial_number:05d}.pt"
 
 
 @dataclass(frozen=True)

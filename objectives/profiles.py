@@ -130,6 +130,12 @@ def large_batch(profile: Profile, batch_size: int = LARGE_BATCH_SIZE) -> Profile
 PROFILES["paper-large-batch"] = large_batch(PROFILES["paper"])
 
 
+def with_max_epochs(profile: Profile, max_epochs: int) -> Profile:
+    """The profile with its epochs capped (the study's `--max-epochs`)."""
+    return dataclasses.replace(profile, train=dataclasses.replace(profile.train,
+                                                                  max_epochs=max_epochs))
+
+
 class UnknownProfileError(ValueError):
     pass
 

@@ -1,27 +1,14 @@
-"""Turning a storage URL into an Optuna storage: SQLite default, PostgreSQL, heartbeats, errors.
+"""Turning a storage URL into an Optuna storage: SQLite, PostgreSQL, heartbeats, errors.
 
-The rest of the service only calls `resolve_storage_url` (which URL) and `open_storage`
-(the RDBStorage for it); every storage failure reaches users as one `StorageError` line.
+The service calls `open_storage` (the RDBStorage for a URL; which URL applies is decided by
+`study.defaults`); every storage failure reaches users as one password-free `StorageError` line.
+What reaches past Optuna's public API lives in `storage.optuna_internals`.
 """
 
 from __future__ import annotations
 
 from storage.errors import StorageError
 from storage.rdb import open_storage
-from storage.url import (
-    DEFAULT_STORAGE_URL,
-    backend_of,
-    normalize_url,
-    redact_url,
-    resolve_storage_url,
-)
+from storage.url import backend_of, normalize_url, redact_url
 
-__all__ = [
-    "DEFAULT_STORAGE_URL",
-    "StorageError",
-    "backend_of",
-    "normalize_url",
-    "open_storage",
-    "redact_url",
-    "resolve_storage_url",
-]
+__all__ = ["StorageError", "backend_of", "normalize_url", "open_storage", "redact_url"]

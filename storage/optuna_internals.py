@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 import optuna
 import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
+
+_logger = logging.getLogger("storage.rdb")  # where users have seen the heartbeat warnings
 
 # --- 1. ids and the storage behind a Study -------------------------------------------------
 # A Study hides its storage and study id, a trial its storage id; the storage API (counts,
@@ -130,6 +133,7 @@ class RetryStaleTrialOnce:
     """`RetryHeartbeatStaleTrialCallback` that never re-queues one failed trial twice."""
 
     def __init__(self, max_retry: int | None) -> None:
+        self.max_retry = max_retry
         self._retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
@@ -210,7 +214,49 @@ class GatedStudy(optuna.Study):
         return trial
 
 
-# --- 6. artifacts: system-attribute keys of Optuna and optuna-dashboard ----------------------
+# --- 6. heartbeats that survive a database outage ----------------------------------------
+# Optuna records heartbeats from a thread that ends at its first exception, so a restarted
+# server would silence a live trial for good and another worker would fail it as stale; and a
+# trial taken from the queue beats only once its objective starts. A subclass of RDBStorage
+# overriding its storage methods is the one way to change either.
+
+
+class ResilientRDBStorage(optuna.storages.RDBStorage):
+    """RDBStorage whose heartbeat survives an outage and starts with the trial.
+
+    A failed heartbeat is logged and the next one tries again (pre-ping gives it a new
+    connection). A new RUNNING trial records its first heartbeat at once: if the worker dies
+    (or loses the database) before its objective starts, the trial still goes stale.
+    """
+
+    def create_new_trial(self, study_id: int, template_trial: Any = None) -> int:
+        trial_id = super().create_new_trial(study_id, template_trial)
+        if template_trial is None or template_trial.state == TrialState.RUNNING:
+            self._first_heartbeat(trial_id)
+        return trial_id
+
+    def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
+        changed = super().set_trial_state_values(trial_id, state, values)
+        if changed and state == TrialState.RUNNING:  # a WAITING trial was taken
+            self._first_heartbeat(trial_id)
+        return changed
+
+    def _first_heartbeat(self, trial_id: int) -> None:
+        if self.heartbeat_interval is not None:
+            self.record_heartbeat(trial_id)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        from storage.errors import StorageError, one_line
+
+        try:
+            super().record_heartbeat(trial_id)
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
+                StorageError) as exc:
+            _logger.warning("heartbeat of trial id %s not recorded (%s); retrying in %s s",
+                            trial_id, one_line(exc), self.heartbeat_interval)
+
+
+# --- 7. artifacts: system-attribute keys of Optuna and optuna-dashboard ----------------------
 # Optuna lists no artifacts of a study or trial; it records each as a system attribute
 # "artifacts:<id>". A finished trial's attributes are read-only, so its artifacts are registered
 # where optuna-dashboard also looks: the study system attribute "dashboard:artifacts:<trial_id>:<id>".

@@ -24,53 +24,18 @@ from storage.errors import (
     sqlite_content_error,
     translate,
 )
+from storage.optuna_internals import ResilientRDBStorage, RetryStaleTrialOnce
 from storage.url import SUPPORTED, backend_of, normalize_url, parse_url, redact_url
 
 SQLITE_LOCK_TIMEOUT_S = 60  # how long a writer waits for another process's lock
 CONNECT_TIMEOUT_S = 10  # an unreachable server fails after this, not after minutes
 POOL_RECYCLE_S = 1800  # below common firewall/NAT idle cut-offs
-HEARTBEAT_INTERVAL_S = 30  # default seconds between a running trial's heartbeats
-GRACE_FACTOR = 4  # default grace period = 4 heartbeat intervals
+GRACE_FACTOR = 4  # grace period when none is given: 4 heartbeat intervals
 _NOTHING_STORED = (
     "nothing was stored there yet — create a study first (python -m study create) "
     "or pass --storage"
 )
 _logger = logging.getLogger(__name__)
-
-
-class ResilientRDBStorage(optuna.storages.RDBStorage):
-    """RDBStorage whose heartbeat survives a database outage.
-
-    Optuna records heartbeats from a thread that ends at its first exception, so a restarted
-    server would silence a live trial for good and another worker would fail it as stale. Here a
-    failed heartbeat is logged and the next one tries again (pre-ping gives it a new connection).
-    A new RUNNING trial records its first heartbeat at once (see `_first_heartbeat`).
-    """
-
-    def create_new_trial(self, study_id: int, template_trial: Any = None) -> int:
-        trial_id = super().create_new_trial(study_id, template_trial)
-        if template_trial is None or template_trial.state == optuna.trial.TrialState.RUNNING:
-            self._first_heartbeat(trial_id)
-        return trial_id
-
-    def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
-        changed = super().set_trial_state_values(trial_id, state, values)
-        if changed and state == optuna.trial.TrialState.RUNNING:  # a WAITING trial was taken
-            self._first_heartbeat(trial_id)
-        return changed
-
-    def _first_heartbeat(self, trial_id: int) -> None:
-        # A trial beats from its birth, not only once its objective starts: if the worker dies
-        # (or loses the database) in between, the trial still goes stale and is retried.
-        if self.heartbeat_interval is not None:
-            self.record_heartbeat(trial_id)
-
-    def record_heartbeat(self, trial_id: int) -> None:
-        try:
-            super().record_heartbeat(trial_id)
-        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
-            _logger.warning("heartbeat of trial id %s not recorded (%s); retrying in %s s",
-                            trial_id, one_line(exc), self.heartbeat_interval)
 
 
 class _Cursor(sqlite3.Cursor):
@@ -229,6 +194,8 @@ def engine_kwargs(url: str, *, wal: bool = True) -> dict[str, Any]:
 def _heartbeat_settings(
     heartbeat_interval: int | None, grace_period: int | None, max_retry: int | None
 ) -> dict[str, Any]:
+    if max_retry is not None and max_retry < 0:
+        raise StorageError(f"max retry must be >= 0, got {max_retry}")
     if heartbeat_interval is None:
         if grace_period is not None:
             raise StorageError("a grace period needs a heartbeat interval")
@@ -242,14 +209,10 @@ def _heartbeat_settings(
             f"grace period ({grace_period} s) must exceed the heartbeat interval "
             f"({heartbeat_interval} s), or live trials are failed between two heartbeats"
         )
-    if max_retry is not None and max_retry < 0:
-        raise StorageError(f"max retry must be >= 0, got {max_retry}")
     return {
         "heartbeat_interval": heartbeat_interval,
         "grace_period": grace_period,
-        "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
-            max_retry=max_retry
-        ),
+        "heartbeat_stale_trial_callback": RetryStaleTrialOnce(max_retry=max_retry),
     }
 
 
@@ -257,7 +220,7 @@ def open_storage(
     url: str,
     *,
     create: bool = True,
-    heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
+    heartbeat_interval: int | None = None,
     grace_period: int | None = None,
     max_retry: int | None = 3,
 ) -> optuna.storages.RDBStorage:
@@ -267,8 +230,9 @@ def open_storage(
     database without Optuna's tables, is a StorageError saying nothing was stored there yet.
     SQLite gets a 60 s lock timeout and WAL; PostgreSQL (`postgresql://`/`postgres://` use
     psycopg 3) gets pre-ping, pool recycling and a 10 s connect timeout. With a heartbeat
-    interval, trials whose worker stopped beating for `grace_period` seconds (default 4
-    intervals) are failed by the next worker and re-queued up to `max_retry` times.
+    interval (the service passes its setting; none by default), trials whose worker stopped
+    beating for `grace_period` seconds (default 4 intervals) are failed by the next worker and
+    re-queued, exactly once each, up to `max_retry` times.
     Raises StorageError with a one-line, password-free message.
     """
     url = prepare_url(url)

@@ -1,4 +1,4 @@
-"""Storage URLs: which one applies (flag > env > default), parsing, normalising and redacting them.
+"""Storage URLs: parsing, normalising and redacting them (which URL applies: study.defaults).
 
 Secrets are hidden by structure, never by searching for the password as a plain string: the
 userinfo of URLs (`scheme://user:***@host`) and the value of `password=` settings.
@@ -6,18 +6,13 @@ userinfo of URLs (`scheme://user:***@host`) and the value of `password=` setting
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
 
 import sqlalchemy.engine
 import sqlalchemy.exc
 
 from storage.errors import StorageError
 
-# Relative to the directory the user runs the command in, like SQLite paths always are.
-DEFAULT_STORAGE_URL = "sqlite:///studies.db"
-ENV_VARS = ("STUDY_STORAGE", "OPTUNA_STORAGE")
 SUPPORTED = "sqlite:///PATH, postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 PERCENT_ENCODING = "@ → %40, : → %3A, / → %2F, % → %25"
 
@@ -29,22 +24,6 @@ _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#\s'\"]*")
 # libpq connection-string setting: `password=secret` or `password = 'it''s \' quoted'`.
 _DSN_PASSWORD = re.compile(r"(?P<head>(?<![?&\w])password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s'\"]+)")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-
-
-def resolve_storage_url(
-    cli_value: str | None = None, environ: Mapping[str, str] | None = None
-) -> str:
-    """The storage URL: `--storage` value, else STUDY_STORAGE, else OPTUNA_STORAGE, else default.
-
-    Read at call time; empty values count as unset.
-    """
-    if cli_value:
-        return cli_value
-    env = os.environ if environ is None else environ
-    for name in ENV_VARS:
-        if env.get(name):
-            return env[name]
-    return DEFAULT_STORAGE_URL
 
 
 def normalize_url(url: str) -> str:

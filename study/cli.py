@@ -389,9 +389,13 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "recon-study",
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - every failure becomes one `error:` line
+        from storage.url import scrub
+
         if args.debug:
             traceback.print_exc()
-        print(f"error: {error_message(exc)}", file=sys.stderr)
+        # Storage errors hide passwords already; this also covers anything unexpected.
+        url = defaults.storage_url(args.storage) if hasattr(args, "storage") else None
+        print(f"error: {scrub(error_message(exc), url)}", file=sys.stderr)
         return EXIT_USER_ERROR
 
 

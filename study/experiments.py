@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from objectives.experiment import Experiment, ReplicateSettings
-from objectives.profiles import Profile, SearchBounds, get_profile
+from objectives.profiles import Profile, SearchBounds, get_profile, with_max_epochs
 from objectives.search_space import with_ranges
 from study import defaults
 from study.errors import UserError
@@ -49,8 +49,7 @@ def _profile(args: argparse.Namespace) -> Profile:
     if epochs is not None:
         if epochs < 1:
             raise UserError(f"--max-epochs must be at least 1, got {epochs}")
-        profile = dataclasses.replace(profile, train=dataclasses.replace(profile.train,
-                                                                         max_epochs=epochs))
+        profile = with_max_epochs(profile, epochs)
     return profile
 
 
@@ -113,8 +112,7 @@ def from_legacy_attrs(attrs: Mapping[str, Any]) -> Experiment:
                       for k, v in attrs["search_space"].items()}
             profile = dataclasses.replace(profile, search=SearchBounds(**search))
         if attrs.get("max_epochs"):
-            profile = dataclasses.replace(profile, train=dataclasses.replace(
-                profile.train, max_epochs=int(attrs["max_epochs"])))
+            profile = with_max_epochs(profile, int(attrs["max_epochs"]))
         return Experiment(data=attrs["data"], profile=profile, split=attrs.get("split", "seed"),
                           objective=attrs["objective"], seed=int(attrs.get("seed", 0)),
                           pruner=dict(attrs.get("pruner") or {"name": "none"}),

@@ -41,7 +41,7 @@ def build_objective(loaded: service.LoadedStudy, options: Any) -> Any:
     """The objective of `loaded`'s experiment for a worker with `options` (WorkerOptions)."""
     context = ObjectiveContext(
         experiment=loaded.experiment, study_name=loaded.name, cache_dir=options.cache_dir,
-        model_dir=options.model_dir / service.name_on_disk(loaded.name),
+        model_dir=options.model_dir, study_dir=service.name_on_disk(loaded.name),
         device=options.device or device_of(options.slot), threads=options.threads,
         mock_delay=options.mock_delay)
     return load_factory(loaded.experiment.objective)(context)

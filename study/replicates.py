@@ -153,7 +153,7 @@ def companion_name(study_name: str) -> str:
 
 def open_companion(study: optuna.Study, *, create: bool) -> optuna.Study | None:
     """The replicates study beside `study` in the same storage (None if absent and not created)."""
-    from study.service import METRIC_NAME
+    from study.service import name_metric
 
     storage = backend_of(study)
     name = companion_name(study.study_name)
@@ -167,7 +167,7 @@ def open_companion(study: optuna.Study, *, create: bool) -> optuna.Study | None:
         except optuna.exceptions.DuplicatedStudyError:
             pass  # created by another worker just now
         companion = optuna.Study(name, storage, pruner=optuna.pruners.NopPruner())
-        companion.set_metric_names([METRIC_NAME])
+        name_metric(companion)
         companion.set_user_attr("search_study", study.study_name)
         return companion
     return optuna.Study(name, storage, pruner=optuna.pruners.NopPruner())

@@ -15,6 +15,7 @@ import random
 import re
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +87,7 @@ def open_storage(url: str, *, heartbeat: Heartbeat | None = None, create: bool =
                    "max_retry": defaults.MAX_RETRY}
     for attempt in range(attempts):
         try:
-            return _open(url, **options)  # TODO(merge storage): create=create
+            return _open(url, create=create, **options)
         except StorageError as exc:
             if attempt + 1 == attempts or not _is_race(exc):
                 raise
@@ -159,9 +160,16 @@ def create(url: str, name: str, experiment: Experiment, *, feature_cache_key: st
     raise AssertionError("unreachable")
 
 
+def name_metric(study: optuna.Study) -> None:
+    """The dashboard calls the value "validation accuracy", not "Objective 0"."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([METRIC_NAME])
+
+
 def _finish_setup(study: optuna.Study, experiment: Experiment,
                   feature_cache_key: str | None) -> None:
-    study.set_metric_names([METRIC_NAME])
+    name_metric(study)
     study.set_user_attr(EXPERIMENT_ATTR, experiment.as_dict())
     for key, value in provenance(experiment, feature_cache_key).items():
         study.set_user_attr(key, value)

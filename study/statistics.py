@@ -223,7 +223,7 @@ def significance(diff: PairedDifference, *, p_adjusted: float | None = None,
     """
     if diff.n < 2:
         return "too few seeds"
-    if not diff.std > _ZERO:
+    if not diff.std > _ZERO and abs(diff.mean) > _ZERO:
         return "no spread"
     p = diff.p_value if p_adjusted is None else p_adjusted
     if not (p < alpha and diff.excludes_zero):

@@ -185,6 +185,7 @@ class _Worker:
                      "raise --n-trials to run more")
             return
         study.sampler = TrialSeededSampler(experiment.seed)
+        _ = self.objective  # built before the first trial: a bad factory or data fails no trial
 
         def run_trial(trial: optuna.Trial) -> float:
             trial.set_user_attr("worker", self.ident)
@@ -205,6 +206,10 @@ class _Worker:
         phase = replicates.ensure_planned(self.loaded, log=self.say)
         if phase is None:
             return
+        done, planned = replicates.progress(phase.study)
+        if done >= planned:
+            return
+        _ = self.objective  # built before the first trial: a bad factory or data fails no trial
 
         def run_replicate(trial: optuna.Trial) -> float:
             trial.set_user_attr("worker", self.ident)

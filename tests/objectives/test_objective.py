@@ -18,7 +18,8 @@ from lightning.pytorch import Callback
 from objectives.checkpoint import load_checkpoint
 from objectives.context import ObjectiveContext
 from objectives.objective import LstmObjective
-from objectives.profiles import get_profile
+from objectives.experiment import Experiment
+from objectives.profiles import get_profile, with_max_epochs
 from objectives.pruning import MissingMetricError, TrialPruningCallback
 from objectives.search_space import TrialParams, baseline_params
 from objectives.training import train_configuration
@@ -36,8 +37,9 @@ class AlwaysPrune(optuna.pruners.BasePruner):
 @pytest.fixture(scope="module")
 def objective(tmp_path_factory):
     root = tmp_path_factory.mktemp("objective")
-    ctx = ObjectiveContext(data=TINY, profile="quick", cache_dir=root / "cache",
-                           model_dir=root / "models", study_name="unit", max_epochs=2)
+    experiment = Experiment(data=TINY, profile=with_max_epochs(QUICK, 2))
+    ctx = ObjectiveContext(experiment=experiment, cache_dir=root / "cache",
+                           model_dir=root / "models", study_name="unit")
     return LstmObjective(ctx)
 
 

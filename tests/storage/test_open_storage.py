@@ -40,20 +40,15 @@ def test_relative_sqlite_path_is_relative_to_cwd(
     assert (tmp_path / "studies.db").exists()
 
 
-def test_heartbeat_defaults() -> None:
-    storage = open_storage("sqlite:///:memory:")
-    assert storage.heartbeat_interval == 30
-    assert storage.grace_period == 120
-    callback = storage.get_heartbeat_stale_trial_callback()
-    assert isinstance(callback, optuna.storages.RetryHeartbeatStaleTrialCallback)
-    assert callback._max_retry == 3
-    assert storage.failed_trial_callback is callback  # the deprecated alias points at it too
+def test_no_heartbeat_unless_asked() -> None:
+    # The service passes its heartbeat settings (study.defaults: tests/study/test_defaults.py).
+    assert open_storage("sqlite:///:memory:").heartbeat_interval is None
 
 
 def test_heartbeat_settings_are_applied() -> None:
     storage = open_storage("sqlite:///:memory:", heartbeat_interval=5, grace_period=7, max_retry=1)
     assert (storage.heartbeat_interval, storage.grace_period) == (5, 7)
-    assert storage.get_heartbeat_stale_trial_callback()._max_retry == 1
+    assert storage.get_heartbeat_stale_trial_callback().max_retry == 1
 
 
 def test_heartbeat_can_be_disabled() -> None:
@@ -256,8 +251,6 @@ def test_damaged_first_page_fails_at_open(
         assert f"{str(path)!r} {message}" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="ResilientRDBStorage.record_heartbeat lets StorageError "
-                   "escape, so the heartbeat thread dies with a traceback (the lead moves it)")
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with")
 def test_heartbeat_on_a_damaged_file_warns_and_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture

@@ -1,4 +1,4 @@
-"""URL resolution precedence, normalisation, parsing and redaction."""
+"""URL normalisation, parsing and redaction (which URL applies: tests/study/test_defaults.py)."""
 
 from __future__ import annotations
 
@@ -6,48 +6,9 @@ from urllib.parse import quote
 
 import pytest
 
-from storage import (
-    DEFAULT_STORAGE_URL,
-    StorageError,
-    backend_of,
-    normalize_url,
-    redact_url,
-    resolve_storage_url,
-)
+from storage import StorageError, backend_of, normalize_url, redact_url
 from storage.url import parse_url, scrub
 from tests.storage.faults import AWKWARD_PASSWORDS
-
-
-@pytest.fixture(autouse=True)
-def _no_storage_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("STUDY_STORAGE", raising=False)
-    monkeypatch.delenv("OPTUNA_STORAGE", raising=False)
-
-
-def test_default_when_nothing_is_set() -> None:
-    assert resolve_storage_url() == DEFAULT_STORAGE_URL == "sqlite:///studies.db"
-
-
-def test_precedence_flag_then_study_env_then_optuna_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPTUNA_STORAGE", "sqlite:///optuna.db")
-    assert resolve_storage_url() == "sqlite:///optuna.db"
-    monkeypatch.setenv("STUDY_STORAGE", "sqlite:///study.db")
-    assert resolve_storage_url() == "sqlite:///study.db"
-    assert resolve_storage_url("sqlite:///flag.db") == "sqlite:///flag.db"
-
-
-def test_resolved_at_call_time_and_empty_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STUDY_STORAGE", "")
-    monkeypatch.setenv("OPTUNA_STORAGE", "sqlite:///later.db")
-    assert resolve_storage_url("") == "sqlite:///later.db"
-
-
-def test_explicit_environ_mapping_is_used_instead_of_os_environ(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("STUDY_STORAGE", "sqlite:///ignored.db")
-    assert resolve_storage_url(None, {"OPTUNA_STORAGE": "sqlite:///x.db"}) == "sqlite:///x.db"
-    assert resolve_storage_url(None, {}) == DEFAULT_STORAGE_URL
 
 
 @pytest.mark.parametrize(

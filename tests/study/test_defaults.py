@@ -45,7 +45,59 @@ def test_heartbeat_and_outage_settings_are_checked():
 
 
 def test_every_variable_read_is_listed_for_the_tests_to_clear():
+    import re
+
     source = Path(defaults.__file__).read_text()
-    named = {line.split("=")[1].strip().strip('"') for line in source.splitlines()
-             if line.split("=")[0].strip().endswith("_ENV") and '"' in line}
-    assert named <= set(defaults.ENV_VARS)
+    named = {name for value in re.findall(r"^[A-Z_]+_ENV = (.*)$", source, re.M)
+             for name in re.findall(r'"(STUDY_[A-Z_]+|OPTUNA_[A-Z_]+)"', value)}
+    assert len(named) >= 10 and named <= set(defaults.ENV_VARS)
+
+
+@pytest.fixture
+def _no_storage_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STUDY_STORAGE", raising=False)
+    monkeypatch.delenv("OPTUNA_STORAGE", raising=False)
+
+
+@pytest.mark.usefixtures("_no_storage_env")
+def test_default_storage_when_nothing_is_set() -> None:
+    assert defaults.storage_url() == defaults.STORAGE_URL == "sqlite:///studies.db"
+
+
+@pytest.mark.usefixtures("_no_storage_env")
+def test_storage_precedence_flag_then_study_env_then_optuna_env(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPTUNA_STORAGE", "sqlite:///optuna.db")
+    assert defaults.storage_url() == "sqlite:///optuna.db"
+    monkeypatch.setenv("STUDY_STORAGE", "sqlite:///study.db")
+    assert defaults.storage_url() == "sqlite:///study.db"
+    assert defaults.storage_url("sqlite:///flag.db") == "sqlite:///flag.db"
+
+
+@pytest.mark.usefixtures("_no_storage_env")
+def test_storage_resolved_at_call_time_and_empty_counts_as_unset(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDY_STORAGE", "")
+    monkeypatch.setenv("OPTUNA_STORAGE", "sqlite:///later.db")
+    assert defaults.storage_url("") == "sqlite:///later.db"
+
+
+def test_explicit_environ_mapping_is_used_instead_of_os_environ(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDY_STORAGE", "sqlite:///ignored.db")
+    assert defaults.storage_url(None, {"OPTUNA_STORAGE": "sqlite:///x.db"}) == "sqlite:///x.db"
+    assert defaults.storage_url(None, {}) == defaults.STORAGE_URL
+
+
+def test_workers_open_the_storage_with_the_default_heartbeat() -> None:
+    from storage.optuna_internals import RetryStaleTrialOnce
+    from study import service
+
+    storage = service.open_storage("sqlite:///:memory:",
+                                   heartbeat=service.Heartbeat(*defaults.heartbeat(None, None, {})))
+    assert storage.heartbeat_interval == 30
+    assert storage.grace_period == 120
+    callback = storage.get_heartbeat_stale_trial_callback()
+    assert isinstance(callback, RetryStaleTrialOnce)
+    assert callback.max_retry == 3
+    assert storage.failed_trial_callback is callback  # the deprecated alias points at it too

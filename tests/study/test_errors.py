@@ -33,6 +33,7 @@ def test_no_finished_trials(cli: Cli, sqlite_url: str) -> None:
     (("create", "--n-trials", "-3"), "--n-trials: must be a positive integer, got -3"),
     (("create", "--n-trials", "0"), "must be a positive integer"),
     (("create", "--pruner", "bogus"), "invalid choice: 'bogus'"),
+    (("create", "--profile", "papr"), "invalid choice: 'papr'"),  # a usage error, not exit 1
     (("worker", "--timeout", "-1"), "must be a positive number"),
     (("worker", "--per-device", "0"), "must be a positive integer"),
 ])
@@ -41,7 +42,6 @@ def test_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (("create", "--profile", "bogus"), "unknown profile 'bogus'"),
     (("create", "--data", "folder:/does/not/exist"), "/does/not/exist"),
     (("create", "--objective", "nocolon"), "unknown objective 'nocolon'"),
     (("create", "--max-epochs", "0"), "--max-epochs must be at least 1"),

@@ -188,17 +188,16 @@ def test_four_sqlite_workers_and_a_reader(cli: Cli) -> None:
 
 
 def test_heartbeat_settings_reach_the_storage(cli: Cli) -> None:
+    from study import defaults
     from study.cli import build_parser
-    from study.options import resolve
 
-    args = build_parser().parse_args(["worker", *HEARTBEAT])
-    settings = resolve(args, {})
-    assert (settings.heartbeat_interval, settings.heartbeat_grace) == (1, 3)
-    env_only = resolve(build_parser().parse_args(["worker"]),
-                       {"STUDY_HEARTBEAT_INTERVAL": "5"})
-    assert (env_only.heartbeat_interval, env_only.heartbeat_grace) == (5, 20)
-    default = resolve(build_parser().parse_args(["status"]), {})
-    assert (default.heartbeat_interval, default.heartbeat_grace) == (30, 120)
+    def resolved(argv: list[str], env: dict[str, str]) -> tuple[int, int]:
+        args = build_parser().parse_args(argv)
+        return defaults.heartbeat(args.heartbeat_interval, args.heartbeat_grace, env)
+
+    assert resolved(["worker", *HEARTBEAT], {}) == (1, 3)
+    assert resolved(["worker"], {"STUDY_HEARTBEAT_INTERVAL": "5"}) == (5, 20)
+    assert resolved(["status"], {}) == (30, 120)
     url = f"sqlite:///{cli.cwd / 'studies.db'}"
     cli.run("create", "--storage", url, "--objective", "mock")
     for args, env, message in (
@@ -221,7 +220,7 @@ def test_launcher_passes_heartbeat_settings_to_children(cli: Cli, monkeypatch) -
 
     def fake_launch(slots, child_argv, env, poll=None):
         seen.extend(child_argv(slot) for slot in slots)
-        return 0
+        return launcher.LaunchResult(interrupted=False, failed=())
 
     monkeypatch.setattr(launcher, "launch", fake_launch)
     url = f"sqlite:///{cli.cwd / 'studies.db'}"

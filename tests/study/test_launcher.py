@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from study import launcher
-from study.options import UserError
+from study.errors import UserError
 
 
 def test_cpu_plan_shares_cores(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,11 +30,13 @@ def test_create_twice_gives_one_study(cli: Cli, storage_url: str) -> None:
     assert "already exists" in second.stdout
     study = load(storage_url)
     attrs = study.user_attrs
-    assert attrs["objective"] == "mock" and attrs["data"] == "synthetic"
-    assert attrs["profile"] == "quick" and attrs["profile_settings"]["name"] == "quick"
-    assert attrs["search_space"] == json.loads(json.dumps(get_profile("quick").search.as_dict()))
-    assert attrs["pruner"]["name"] == "median" and attrs["n_trials"] == 7
-    assert attrs["pruner"]["n_warmup_steps"] == 1  # a tenth of the quick profile's 12 epochs
+    experiment = attrs["experiment"]  # the whole experiment, one attribute
+    assert experiment["objective"] == "mock" and experiment["data"] == "synthetic"
+    assert experiment["profile"]["name"] == "quick"
+    assert experiment["profile"]["search"] == json.loads(json.dumps(
+        get_profile("quick").search.as_dict()))
+    assert experiment["pruner"]["name"] == "median" and experiment["n_trials"] == 7
+    assert experiment["pruner"]["n_warmup_steps"] == 1  # a tenth of the quick profile's 12 epochs
     assert attrs["versions"]["optuna"] and attrs["feature_cache_key"]
     assert len(_baseline_trials(study)) == 1
     assert [t.state for t in study.trials] == [TrialState.WAITING]
@@ -46,11 +48,11 @@ def test_create_twice_gives_one_study(cli: Cli, storage_url: str) -> None:
 def test_median_warm_up_follows_the_epochs_a_trial_may_train(cli: Cli, tmp_path) -> None:
     paper = f"sqlite:///{tmp_path / 'paper.db'}"
     cli.run("create", "--storage", paper, "--objective", "mock", "--profile", "paper")
-    assert load(paper).user_attrs["pruner"]["n_warmup_steps"] == 26  # 256 epochs
+    assert load(paper).user_attrs["experiment"]["pruner"]["n_warmup_steps"] == 26  # 256 epochs
     capped = f"sqlite:///{tmp_path / 'capped.db'}"
     cli.run("create", "--storage", capped, "--objective", "mock", "--max-epochs", "40")
-    assert load(capped).user_attrs["pruner"]["n_warmup_steps"] == 4
-    worker_study = service.load(capped, "recon-lambda", heartbeat_interval=None)
+    assert load(capped).user_attrs["experiment"]["pruner"]["n_warmup_steps"] == 4
+    worker_study = service.open_study(capped, "recon-lambda").study
     assert isinstance(worker_study.pruner, optuna.pruners.MedianPruner)
     assert worker_study.pruner._n_warmup_steps == 4  # workers prune from the stored spec
 
@@ -127,7 +129,7 @@ def test_hyperband_and_no_pruner(cli: Cli, tmp_path) -> None:
         cli.run("create", "--storage", url, "--objective", "mock", "--pruner", pruner)
         cli.run("worker", "--storage", url, "--n-trials", "15", "--devices", "cpu", "--quiet")
         study = load(url)
-        assert study.user_attrs["pruner"]["name"] == pruner
+        assert study.user_attrs["experiment"]["pruner"]["name"] == pruner
         states = Counter(t.state for t in study.trials)
         assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == 15
         if pruner == "none":

@@ -10,7 +10,8 @@ import pytest
 
 from objectives.context import ObjectiveContext
 from objectives.mock import EPOCHS, MockObjective, curve, final_accuracy
-from objectives.profiles import get_profile
+from objectives.experiment import Experiment
+from objectives.profiles import get_profile, with_max_epochs
 from objectives.search_space import TrialParams, baseline_params
 
 
@@ -19,9 +20,13 @@ class _Always(optuna.pruners.BasePruner):
         return True
 
 
-def _ctx(tmp_path: Path, **kw) -> ObjectiveContext:
-    return ObjectiveContext(data="synthetic", profile="quick", cache_dir=tmp_path / "c",
-                            model_dir=tmp_path / "m", study_name="t", **kw)
+def _ctx(tmp_path: Path, max_epochs: int | None = None, **kw) -> ObjectiveContext:
+    profile = get_profile("quick")
+    if max_epochs is not None:
+        profile = with_max_epochs(profile, max_epochs)
+    return ObjectiveContext(experiment=Experiment(data="synthetic", profile=profile),
+                            cache_dir=tmp_path / "c", model_dir=tmp_path / "m", study_name="t",
+                            **kw)
 
 
 def test_fixed_trial_is_deterministic_and_records_attrs(tmp_path: Path) -> None:
@@ -68,9 +73,8 @@ def test_pruning(tmp_path: Path, pruner, state, epochs: int) -> None:
         assert len(trial.intermediate_values) == epochs
 
 
-def test_delay_and_max_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STUDY_MOCK_DELAY", "0.3")
-    objective = MockObjective(_ctx(tmp_path, max_epochs=3))
+def test_delay_and_max_epochs(tmp_path: Path) -> None:
+    objective = MockObjective(_ctx(tmp_path, max_epochs=3, mock_delay=0.3))
     trial = optuna.trial.FixedTrial({"log10_lambda": 1.0, "dropout": 0.2, "hidden": 32})
     started = time.perf_counter()
     objective(trial)

@@ -16,7 +16,7 @@ def test_ranges_are_stored_and_searched(cli: Cli, sqlite_url: str) -> None:
             "--hidden-range", "32", "48", "16")
     cli.run("worker", "--storage", sqlite_url, "--devices", "cpu", "--per-device", "1")
     study = optuna.load_study(study_name="recon-lambda", storage=sqlite_url)
-    space = study.user_attrs["search_space"]
+    space = study.user_attrs["experiment"]["profile"]["search"]
     assert space["log10_lambda"] == pytest.approx([-2.0, 1.0])
     assert space["lambda_off_below"] == pytest.approx(-1.0)
     # The baseline moved inside the new ranges: dropout 0.3 → 0.2, hidden 64 → 48.

@@ -62,7 +62,6 @@ def test_damaged_file_is_one_line(cli: Cli, finished_study: Path, command: str) 
 
 
 @pytest.mark.parametrize("command", ["status", "export"])
-@pytest.mark.xfail(strict=True, reason="study/ must open the storage with create=False here")
 def test_read_only_command_creates_no_file(cli: Cli, command: str) -> None:
     args, module = COMMANDS[command]
     one_line_error(cli.run(*args, module=module, check=False),
