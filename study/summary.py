@@ -157,9 +157,12 @@ def answer_text(loaded: service.LoadedStudy) -> tuple[str, dict[str, Any]]:
     study, experiment = loaded.study, loaded.experiment
     info = status(loaded)
     label = redact_url(loaded.url)
-    lines = [f"study {study.study_name}: {info['finished']} finished search trials"
+    rep = info["replicates"]
+    lines = [f"study {study.study_name}: {info['finished']} finished trials"
              + (f" of a budget of {experiment.n_trials}" if experiment.n_trials else "")
-             + f" ({_fmt({k: v for k, v in info['trials_by_state'].items() if v})})"]
+             + f" ({_fmt({k: v for k, v in info['trials_by_state'].items() if v})}); "
+             + (f"replicates {rep['finished']}/{rep['planned']}" if rep["planned"]
+                else "no replicates yet")]
     best = info["best"]
     if best is None:
         lines.append("no complete trial yet: nothing to report")

@@ -15,10 +15,10 @@ TINY = "synthetic:6"  # 6 clips per class keeps a trial to seconds on a CPU
 @pytest.mark.slow
 def test_run_export_evaluate_with_lstm(cli: Cli) -> None:
     run = cli.run("run", "--data", TINY, "--n-trials", "2", "--max-epochs", "2", "--devices",
-                  "cpu", "--per-device", "1", timeout=900)
+                  "cpu", "--per-device", "1", "--replicate-seeds", "0", timeout=900)
     assert "2 finished trials of a budget of 2" in run.stdout, run.stderr
     exported = json.loads(cli.run("export", module="study.best").stdout)
-    assert exported["study_user_attrs"]["objective"] == "lstm"
+    assert exported["experiment"]["objective"] == "lstm"
     model = Path(exported["model_path"])
     assert model.is_file() and model.is_relative_to(cli.cwd / "models")
     assert 0.0 <= exported["test_accuracy"] <= 1.0
