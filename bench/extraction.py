@@ -59,7 +59,7 @@ def _decode_only(path: str) -> float:
 def _warm(_: int) -> None:
     import librosa  # noqa: F401  (import cost is paid once per worker, not per clip)
 
-    from objectives import features  # noqa: F401
+    from objectives.data import features  # noqa: F401
 
 
 def clips_per_second(paths: list[str], processes: int) -> float:

@@ -26,7 +26,7 @@ from bench.common import (
     table,
     update_section,
 )
-from bench.throughput import clip_frames, patched_training
+from bench.throughput import LIGHTNING_PRECISION, clip_frames
 
 
 def train(data, profile, *, hidden: int, precision: str, device: str, epochs: int, seed: int,
@@ -36,9 +36,9 @@ def train(data, profile, *, hidden: int, precision: str, device: str, epochs: in
 
     quiet_lightning()
     started = time.perf_counter()
-    with patched_training(precision, device if resident else None):
-        outcome = train_configuration(data, TrialParams(lam=1.0, dropout=0.3, hidden=hidden),
-                                      profile, seed=seed, max_epochs=epochs, device=device)
+    outcome = train_configuration(data, TrialParams(lam=1.0, dropout=0.3, hidden=hidden),
+                                  profile, seed=seed, max_epochs=epochs, device=device,
+                                  precision=LIGHTNING_PRECISION[precision], resident=resident)
     return {"val": outcome.val_accuracy, "test": outcome.test_accuracy,
             "seconds": time.perf_counter() - started}
 

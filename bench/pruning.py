@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -20,39 +19,48 @@ from pathlib import Path
 from bench.common import percent, section, table, update_section
 
 
-def variant_spec(variant: str, max_epochs: int) -> dict:
-    """`median` is the service's spec; `median:n_warmup_steps=2` overrides one of its settings."""
-    from study.service import pruner_spec
+def experiment_of(variant: str, *, data: str, max_epochs: int | None, seed: int,
+                  n_trials: int):
+    """The experiment `python -m study create --profile quick --pruner NAME` would store;
+    `median:n_warmup_steps=2` then overrides one integer setting of the service's spec."""
+    import argparse
+    import dataclasses
+
+    from study.experiments import from_flags
 
     name, _, overrides = variant.partition(":")
-    spec = pruner_spec(name, max_epochs)
+    flags = argparse.Namespace(objective="lstm", data=data, profile="quick", pruner=name,
+                               max_epochs=max_epochs, seed=seed)
+    experiment = from_flags(flags, n_trials=n_trials)
+    spec = dict(experiment.pruner)
     for item in filter(None, overrides.split(",")):
         key, _, value = item.partition("=")
         if key not in spec or key == "name":
             raise SystemExit(f"error: {name} has no setting {key!r} (has: {', '.join(spec)})")
         spec[key] = int(value)
-    return spec
+    return dataclasses.replace(experiment, pruner=spec)
 
 
-def run_study(objective, *, pruner: str, n_trials: int, seed: int, profile,
-              max_epochs: int) -> dict:
+def run_study(objective, experiment, *, pruner: str) -> dict:
     import optuna
 
     from objectives.search_space import baseline_params
-    from study.service import build_pruner, build_sampler
+    from study.samplers import TrialSeededSampler, build_pruner
 
+    seed = experiment.seed
     # A fixed name: Hyperband assigns trials to brackets by a hash of the study name.
-    study = optuna.create_study(direction="maximize", sampler=build_sampler(seed),
-                                pruner=build_pruner(variant_spec(pruner, max_epochs)),
+    study = optuna.create_study(direction="maximize", sampler=TrialSeededSampler(seed),
+                                pruner=build_pruner(experiment.pruner),
                                 study_name=f"bench-pruning-{pruner}-seed{seed}")
-    study.enqueue_trial(baseline_params(profile.search))
+    study.enqueue_trial(baseline_params(experiment.search))
     started = time.perf_counter()
-    study.optimize(objective, n_trials=n_trials)
+    study.optimize(objective, n_trials=experiment.n_trials)
     wall = time.perf_counter() - started
     trials = study.trials
     states = [t.state.name for t in trials]
     best = study.best_trial
-    return {"seed": seed, "pruner": pruner, "trials": len(trials), "complete": states.count("COMPLETE"),
+    return {"seed": seed, "pruner": pruner, "trials": len(trials),
+            "complete": states.count("COMPLETE"),
             "pruned": states.count("PRUNED"), "failed": states.count("FAIL"),
             "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in trials),
             "wall s": wall, "best val acc": best.value,
@@ -96,38 +104,37 @@ def main(argv: list[str] | None = None) -> int:
                              "median:n_warmup_steps=2 (integer settings of its spec)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    os.environ["STUDY_THREADS"] = str(args.threads)  # read by LstmObjective
     import optuna
 
     from objectives.context import ObjectiveContext
     from objectives.objective import LstmObjective
-    from objectives.profiles import get_profile
-    from study.service import pruner_spec
+    from study.samplers import pruner_spec
 
     optuna.logging.set_verbosity(logging.WARNING)
-    profile = get_profile("quick")
-    epochs = args.max_epochs or profile.train.max_epochs
+    # Every experiment first: a bad override fails before the first study, not after hours.
+    experiments = {(seed, pruner): experiment_of(pruner, data=args.data,
+                                                 max_epochs=args.max_epochs, seed=seed,
+                                                 n_trials=args.trials)
+                   for seed in args.seeds for pruner in args.pruners}
+    epochs = next(iter(experiments.values())).profile.train.max_epochs
     with tempfile.TemporaryDirectory(prefix="bench-pruning-") as tmp:
         cache_dir = args.cache_dir or Path(tmp) / "cache"
         rows = []
-        for seed in args.seeds:
-            for pruner in args.pruners:
-                name = pruner.replace(":", "-").replace("=", "")
-                ctx = ObjectiveContext(data=args.data, profile="quick", cache_dir=cache_dir,
-                                       model_dir=Path(tmp) / "models",
-                                       study_name=f"bench-{name}-seed{seed}", seed=seed,
-                                       device="cpu", max_epochs=args.max_epochs)
-                objective = LstmObjective(ctx)
-                rows.append(run_study(objective, pruner=pruner, n_trials=args.trials,
-                                      seed=seed, profile=profile, max_epochs=epochs))
-                print(f"  {pruner}: {rows[-1]}", file=sys.stderr, flush=True)
+        for (seed, pruner), experiment in experiments.items():
+            name = pruner.replace(":", "-").replace("=", "")
+            ctx = ObjectiveContext(experiment=experiment, study_name=f"bench-{name}-seed{seed}",
+                                   cache_dir=cache_dir, model_dir=Path(tmp) / "models",
+                                   device="cpu", threads=args.threads)
+            objective = LstmObjective(ctx)  # the feature cache is built before the clock starts
+            rows.append(run_study(objective, experiment, pruner=pruner))
+            print(f"  {pruner}: {rows[-1]}", file=sys.stderr, flush=True)
     text = table(rows)
     print(text)
     lines = [comparison(rows, pruner, args.seeds) for pruner in args.pruners
              if pruner != "none" and "none" in args.pruners]
     median = pruner_spec("median", epochs)
     lines.append(f"- Epochs per trial capped at {epochs}; pruner settings are the service's "
-                 f"(`study.service.pruner_spec`: median = {median['n_startup_trials']} startup "
+                 f"(`study.samplers.pruner_spec`: median = {median['n_startup_trials']} startup "
                  f"trials, {median['n_warmup_steps']} warm-up epoch(s), a tenth of the epochs; "
                  "hyperband = min resource 1, reduction 3) unless the row names an override; "
                  "TPE seeded as the service seeds it; the λ = 0 baseline "

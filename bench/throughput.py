@@ -44,6 +44,8 @@ from objectives.profiles import LARGE_BATCH_SIZE as LARGE_BATCH
 from objectives.profiles import get_profile, large_batch
 
 LAMBDA, DROPOUT = 1.0, 0.3
+# The benches' precision names, as Lightning's Trainer spells them.
+LIGHTNING_PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}
 
 
 def _profile(shape: str, batch: int, lr_scale: float = 1.0):
@@ -103,30 +105,14 @@ def bare_rates(*, frames: int, n_mels: int, hidden: int, batch: int, precision: 
     return rates
 
 
-@contextlib.contextmanager
-def patched_training(precision: str, resident_device: str | None):
-    """Run `train_configuration` at a given precision, with or without device-resident batches.
-
-    The real path keeps batches on the GPU and takes its precision from the profile; forcing the
-    Trainer's precision and, for `resident_device=None`, host-side batches (the path it
-    replaced) keeps every other line of it. Forced keywords override the call's own.
-    """
-    from objectives import training
-
-    saved = training.Trainer, training.WindowBatches
-    forced_precision = "bf16-mixed" if precision == "bf16" else "32-true"
-    try:
-        training.Trainer = lambda *a, **k: saved[0](*a, **{**k, "precision": forced_precision})
-        if resident_device is None:
-            training.WindowBatches = lambda *a, **k: saved[1](*a, **{**k, "device": None})
-        yield
-    finally:
-        training.Trainer, training.WindowBatches = saved
-
-
 def ours_rates(data, profile, *, hidden: int, precision: str, device: str, epochs: int,
                resident: bool = False) -> list[float]:
-    """Samples/s of the objective's training path, one figure per epoch after the first."""
+    """Samples/s of the objective's training path, one figure per epoch after the first.
+
+    `precision` (fp32 or bf16) is forced whatever the profile says; `resident=False` keeps the
+    batches on the host (the path device residency replaced), `True` puts the padded clips in GPU
+    memory as a trial on a GPU does (no effect on a CPU).
+    """
     from bench.common import epoch_timer
     from objectives.search_space import TrialParams
     from objectives.training import quiet_lightning, train_configuration
@@ -134,9 +120,9 @@ def ours_rates(data, profile, *, hidden: int, precision: str, device: str, epoch
     quiet_lightning()
     timer = epoch_timer(device)
     params = TrialParams(lam=LAMBDA, dropout=DROPOUT, hidden=hidden)
-    with patched_training(precision, device if resident else None):
-        train_configuration(data, params, profile, seed=0, max_epochs=epochs, device=device,
-                            extra_callbacks=[timer])
+    train_configuration(data, params, profile, seed=0, max_epochs=epochs, device=device,
+                        extra_callbacks=[timer], precision=LIGHTNING_PRECISION[precision],
+                        resident=resident)
     return [n / t for n, t in zip(timer.samples[1:], timer.seconds[1:])]
 
 

@@ -1,6 +1,6 @@
 """Benchmark 4: worker scaling and storage overhead with the mocked objective.
 
-For each storage (a throwaway PostgreSQL on 127.0.0.1 started with tests/postgres_cluster.py, and
+For each storage (a throwaway PostgreSQL on 127.0.0.1 started with `tests.postgres_cluster`, and
 an SQLite file) and each worker count, the service's own commands run:
 `python -m study create --objective mock --pruner none` then
 `python -m study worker --devices cpu --per-device K` with STUDY_MOCK_DELAY (seconds of sleep per
@@ -22,14 +22,19 @@ and the budget's tail do not count:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
+
+from optuna.samplers import BaseSampler
 
 from bench.common import REPO, section, table, update_section
 
@@ -50,8 +55,7 @@ def measure(url: str, workers: int, *, per_worker: int, delay: float, tmp: Path)
     name = f"bench-scaling-{workers}-{int(time.time() * 1000) % 10**8}"
     n_trials = per_worker * workers
     # The URL travels in the environment: a password on a command line is visible in `ps`.
-    env = {**os.environ, "STUDY_MOCK_DELAY": str(delay), "PYTHONPATH": str(REPO),
-           "STUDY_STORAGE": url}
+    env = {**os.environ, "STUDY_MOCK_DELAY": str(delay), "STUDY_STORAGE": url}
     common = ["--study", name, "--objective", "mock", "--data", "synthetic",
               "--profile", "quick", "--cache-dir", str(tmp / "cache"),
               "--model-dir", str(tmp / "models")]
@@ -86,81 +90,133 @@ def measure(url: str, workers: int, *, per_worker: int, delay: float, tmp: Path)
             "worker CPU s/trial": cpu / len(trials)}
 
 
+class TimedSampler(BaseSampler):
+    """The study's sampler with every call timed: `seconds` sums them (composition, not a patch)."""
+
+    def __init__(self, inner: BaseSampler) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+
+    def _timed(self, method, *args):  # type: ignore[no-untyped-def]
+        begun = time.perf_counter()
+        try:
+            return method(*args)
+        finally:
+            self.seconds += time.perf_counter() - begun
+
+    def infer_relative_search_space(self, study, trial):  # type: ignore[no-untyped-def]
+        return self._timed(self.inner.infer_relative_search_space, study, trial)
+
+    def sample_relative(self, study, trial, search_space):  # type: ignore[no-untyped-def]
+        return self._timed(self.inner.sample_relative, study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):  # type: ignore
+        return self._timed(self.inner.sample_independent, study, trial, param_name,
+                           param_distribution)
+
+    def before_trial(self, study, trial) -> None:  # type: ignore[no-untyped-def]
+        self._timed(self.inner.before_trial, study, trial)
+
+    def after_trial(self, study, trial, state, values) -> None:  # type: ignore[no-untyped-def]
+        self._timed(self.inner.after_trial, study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.inner.reseed_rng()
+
+
+class StorageTimer:
+    """SQL statements and commits of one engine, counted and timed through SQLAlchemy's events.
+
+    A statement runs from `before_cursor_execute` to `after_cursor_execute` (the database's answer
+    included); a commit (SQLite's fsync, PostgreSQL's round trip) from the connection's `commit`
+    event to the session's `after_commit`, in the same thread (heartbeats commit from their own).
+    """
+
+    def __init__(self) -> None:
+        self.statements, self.statement_seconds = 0, 0.0
+        self.commits, self.commit_seconds = 0, 0.0
+        self._commit_began: dict[int, float] = {}
+
+    def before_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.statements += 1
+        self.statement_seconds += time.perf_counter() - conn.info.pop("bench_started")
+
+    def before_commit(self, conn) -> None:
+        self.commits += 1
+        self._commit_began[threading.get_ident()] = time.perf_counter()
+
+    def after_commit(self, session) -> None:
+        began = self._commit_began.pop(threading.get_ident(), None)
+        if began is not None:
+            self.commit_seconds += time.perf_counter() - began
+
+    @contextlib.contextmanager
+    def listening(self, engine) -> Iterator[StorageTimer]:
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
+        hooks = [(engine, "before_cursor_execute", self.before_execute),
+                 (engine, "after_cursor_execute", self.after_execute),
+                 (engine, "commit", self.before_commit),
+                 (Session, "after_commit", self.after_commit)]
+        for target, name, hook in hooks:
+            event.listen(target, name, hook)
+        try:
+            yield self
+        finally:
+            for target, name, hook in hooks:
+                event.remove(target, name, hook)
+
+
 def statement_profile(url: str, *, trials: int, tmp: Path) -> dict:
     """One in-process worker, mock objective without sleep: what a trial costs the storage.
 
-    Counts the SQL statements and commits per trial and times them (DB-API execute and commit,
-    the database's answer included: the storage time per trial); times the sampler's calls (TPE,
-    which also reads trials through the storage); and the whole per-trial time (the rest: ORM,
-    Optuna's bookkeeping, the mock).
+    Counts the SQL statements and commits per trial and times them (`StorageTimer`: the storage
+    time per trial, the database's answer included); times the sampler's calls (the service's
+    per-trial seeded TPE, which also reads trials through the storage); and the whole per-trial
+    time (the rest: ORM, Optuna's bookkeeping, the mock).
     """
 
     import logging
 
     import optuna
-    from sqlalchemy import event
 
     from objectives.context import ObjectiveContext
+    from objectives.experiment import Experiment
     from objectives.mock import MockObjective
-    from storage import open_storage
-    from study.service import build_pruner, build_sampler, pruner_spec
+    from objectives.profiles import get_profile
+    from study import defaults
+    from study.samplers import TrialSeededSampler, build_pruner, pruner_spec
+    from study.service import Heartbeat, open_storage
 
     optuna.logging.set_verbosity(logging.WARNING)
-    storage = open_storage(url)  # heartbeats on, as the workers run
+    # Heartbeats as the workers run them: the service's settings (and STUDY_HEARTBEAT_* if set,
+    # which the measured workers inherit too).
+    storage = open_storage(url, heartbeat=Heartbeat(*defaults.heartbeat()))
+    sampler = TimedSampler(TrialSeededSampler(0))
+    profile = get_profile("quick")
     study = optuna.create_study(storage=storage, study_name=f"bench-statements-{time.time_ns()}",
-                                direction="maximize", sampler=build_sampler(0),
-                                pruner=build_pruner(pruner_spec("none")))
-    ctx = ObjectiveContext(data="synthetic", profile="quick", cache_dir=tmp / "cache",
-                           model_dir=tmp / "models", study_name=study.study_name)
-    os.environ.pop("STUDY_MOCK_DELAY", None)
+                                direction="maximize", sampler=sampler,
+                                pruner=build_pruner(pruner_spec("none", profile.train.max_epochs)))
+    ctx = ObjectiveContext(experiment=Experiment(data="synthetic", profile=profile),
+                           study_name=study.study_name, cache_dir=tmp / "cache",
+                           model_dir=tmp / "models", mock_delay=0.0)
     objective = MockObjective(ctx)
     study.optimize(objective, n_trials=3)  # warm-up: connections, imports, first sampling
-    counts = {"statements": 0, "seconds": 0.0}
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        conn.info["bench_started"] = time.perf_counter()
-
-    def after(conn, cursor, statement, parameters, context, executemany):
-        counts["statements"] += 1
-        counts["seconds"] += time.perf_counter() - conn.info.pop("bench_started")
-
-    sampler_seconds = [0.0]
-
-    def timed(method):
-        def wrapper(*a, **k):
-            begun = time.perf_counter()
-            try:
-                return method(*a, **k)
-            finally:
-                sampler_seconds[0] += time.perf_counter() - begun
-        return wrapper
-
-    for name in ("infer_relative_search_space", "sample_relative", "sample_independent",
-                 "before_trial", "after_trial"):
-        setattr(study.sampler, name, timed(getattr(study.sampler, name)))
-    commits = {"count": 0, "seconds": 0.0}
-    do_commit = storage.engine.dialect.do_commit
-
-    def timed_commit(connection):  # SQLite's fsync and PostgreSQL's round trip happen here
-        begun = time.perf_counter()
-        try:
-            return do_commit(connection)
-        finally:
-            commits["count"] += 1
-            commits["seconds"] += time.perf_counter() - begun
-
-    storage.engine.dialect.do_commit = timed_commit
-    event.listen(storage.engine, "before_cursor_execute", before)
-    event.listen(storage.engine, "after_cursor_execute", after)
-    started = time.perf_counter()
-    study.optimize(objective, n_trials=trials)
-    wall = time.perf_counter() - started
-    return {"statements/trial": counts["statements"] / trials,
-            "commits/trial": commits["count"] / trials,
-            "SQL ms/trial": 1000 * counts["seconds"] / trials,
-            "commit ms/trial": 1000 * commits["seconds"] / trials,
-            "storage ms/trial": 1000 * (counts["seconds"] + commits["seconds"]) / trials,
-            "TPE ms/trial": 1000 * sampler_seconds[0] / trials,
+    sampled_before = sampler.seconds
+    with StorageTimer().listening(storage.engine) as timer:
+        started = time.perf_counter()
+        study.optimize(objective, n_trials=trials)
+        wall = time.perf_counter() - started
+    return {"statements/trial": timer.statements / trials,
+            "commits/trial": timer.commits / trials,
+            "SQL ms/trial": 1000 * timer.statement_seconds / trials,
+            "commit ms/trial": 1000 * timer.commit_seconds / trials,
+            "storage ms/trial": 1000 * (timer.statement_seconds + timer.commit_seconds) / trials,
+            "TPE ms/trial": 1000 * (sampler.seconds - sampled_before) / trials,
             "total ms/trial": 1000 * wall / trials}
 
 
@@ -192,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for backend in args.backends:
                 if backend == "postgresql":
-                    sys.path.insert(0, str(REPO))
+                    # Test scaffolding, importable because benches run from the repository
+                    # root (`python -m bench.workers`), as `bench` itself needs.
                     from tests.postgres_cluster import PostgresCluster, find_pg_bin
 
                     if find_pg_bin() is None:
