@@ -18,7 +18,7 @@ import sqlalchemy
 import sqlalchemy.exc
 from optuna.trial import TrialState
 
-from storage.errors import STORAGE_ERRORS, damaged_sqlite_error, translate
+from storage.errors import STORAGE_ERRORS, damaged_sqlite_error
 from storage.rdb import (
     SQLITE_LOCK_TIMEOUT_S,
     SQLiteConnection,
@@ -27,6 +27,7 @@ from storage.rdb import (
     prepare_url,
     sqlite_path,
 )
+from storage.translate import translate
 from storage.url import backend_of, redact_url
 
 _OPTUNA_TABLES = {"studies", "trials", "version_info", "alembic_version"}

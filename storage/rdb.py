@@ -20,11 +20,10 @@ from storage.errors import (
     STORAGE_ERRORS,
     StorageError,
     driver_error,
-    one_line,
     sqlite_content_error,
-    translate,
 )
 from storage.optuna_internals import ResilientRDBStorage, RetryStaleTrialOnce
+from storage.translate import translate
 from storage.url import SUPPORTED, backend_of, normalize_url, parse_url, redact_url
 
 SQLITE_LOCK_TIMEOUT_S = 60  # how long a writer waits for another process's lock

@@ -10,9 +10,7 @@ on another labelled data source. `python -m study.best export|evaluate` is the s
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +57,6 @@ def best_record(loaded: Any, storage_label: str) -> dict[str, Any]:
         "experiment": loaded.experiment.as_dict(),
         "trial_user_attrs": dict(trial.user_attrs), "study_user_attrs": dict(study.user_attrs),
     }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def export_command(args: argparse.Namespace) -> Output:

@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -351,6 +352,15 @@ def render(output: Output, fmt: str | None) -> str:
     return output.text.rstrip("\n") + "\n"
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` in one step: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
 def _run(args: argparse.Namespace) -> int:
     command: Command = args.command_spec
     module_name, _, function = command.target.partition(":")
@@ -359,8 +369,6 @@ def _run(args: argparse.Namespace) -> int:
         text = render(result, getattr(args, "format", None))
         destination = getattr(args, "output", None) if command.name == "export" else None
         if destination is not None:
-            from study.best import write_atomic
-
             write_atomic(destination, text)
             print(f"wrote {destination}", file=sys.stderr)
         else:

@@ -39,9 +39,9 @@ def worker_options(args: argparse.Namespace, *, search: bool = True,
 
 def _data_check(experiment, cache_dir) -> str | None:
     """The feature cache key of a new study's data, after checking its splits (no decoding)."""
+    from objectives.data import check_splits
     from objectives.data.features import cache_key
     from objectives.data.registry import parse_source
-    from objectives.data import check_splits
 
     source = parse_source(experiment.data, cache_dir=cache_dir, split=experiment.split,
                           seed=experiment.seed)

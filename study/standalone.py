@@ -57,9 +57,9 @@ def train_command(args: argparse.Namespace) -> Output:
 
 def prepare_command(args: argparse.Namespace) -> Output:
     """Build (or reuse) a source's feature cache; its summary as JSON, one line for people."""
+    from objectives.data import check_splits
     from objectives.data.features import build_cache
     from objectives.data.registry import parse_source
-    from objectives.data import check_splits
 
     started = time.perf_counter()
     experiment = _experiment(args)

@@ -17,8 +17,8 @@ from lightning.pytorch import Callback
 
 from objectives.checkpoint import load_checkpoint
 from objectives.context import ObjectiveContext
-from objectives.objective import LstmObjective
 from objectives.experiment import Experiment
+from objectives.objective import LstmObjective
 from objectives.profiles import get_profile, with_max_epochs
 from objectives.pruning import MissingMetricError, TrialPruningCallback
 from objectives.search_space import TrialParams, baseline_params

@@ -157,7 +157,8 @@ def test_artifact_keys_are_the_ones_optuna_and_the_dashboard_use(tmp_path: Path)
                                   artifact_store=store)
     assert internals.study_artifacts(study) == {"figure.png": artifact_id}
     trial = study.trials[0]
-    store.write("a1", open(figure, "rb"))
+    with open(figure, "rb") as handle:
+        store.write("a1", handle)
     internals.register_finished_trial_artifact(study, trial, {
         "artifact_id": "a1", "filename": "curve.png", "mimetype": "image/png",
         "encoding": None})

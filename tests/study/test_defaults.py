@@ -48,7 +48,7 @@ def test_every_variable_read_is_listed_for_the_tests_to_clear():
     import re
 
     source = Path(defaults.__file__).read_text()
-    named = {name for value in re.findall(r"^[A-Z_]+_ENV = (.*)$", source, re.M)
+    named = {name for value in re.findall(r"^[A-Z_]+_ENV = (.*)$", source, re.MULTILINE)
              for name in re.findall(r'"(STUDY_[A-Z_]+|OPTUNA_[A-Z_]+)"', value)}
     assert len(named) >= 10 and named <= set(defaults.ENV_VARS)
 

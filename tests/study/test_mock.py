@@ -9,8 +9,8 @@ import optuna
 import pytest
 
 from objectives.context import ObjectiveContext
-from objectives.mock import EPOCHS, MockObjective, curve, final_accuracy
 from objectives.experiment import Experiment
+from objectives.mock import EPOCHS, MockObjective, curve, final_accuracy
 from objectives.profiles import get_profile, with_max_epochs
 from objectives.search_space import TrialParams, baseline_params
 

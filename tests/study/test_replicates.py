@@ -250,7 +250,7 @@ def test_the_real_objective_answers_on_real_recordings(cli: Cli, tmp_path: Path)
     subset = tmp_path / "fsdd"
     subset.mkdir()
     for path in sorted(FSDD.iterdir()):
-        digit, speaker, take = path.stem.split("_")
+        digit, _speaker, take = path.stem.split("_")
         if digit in "0123" and int(take) < 8:  # 4 digits, 6 speakers × 8 takes each
             (subset / path.name).symlink_to(path)
     run = cli.run("run", "--data", f"folder:{subset}", "--n-trials", "4", "--max-epochs", "3",

@@ -11,8 +11,6 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
-
-from study import artifacts
 from study.ablation import (
     AblationPlan,
     AblationResult,
@@ -21,6 +19,8 @@ from study.ablation import (
     run_ablation,
     save_ablation,
 )
+
+from study import artifacts
 from study.report import LEARNING_CURVE_ARTIFACT, build_report
 from tests.study.report_studies import make_study
 
