@@ -10,7 +10,8 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS python
-# A bare Debian base (debootstrap) may lack Python; python:3.11-slim has it.
+# A bare base (debootstrap's Debian, a CUDA image) may lack Python: the distribution's python3
+# then, which must be >= 3.10 (pyproject's requires-python: pip refuses to install under less).
 RUN if ! python3 -c "import venv, ensurepip" 2>/dev/null; then \
         apt-get update \
         && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -33,12 +34,27 @@ RUN if [ -f /tmp/local/ca-certificates.crt ]; then export PIP_CERT=/tmp/local/ca
  && python3 -m venv /opt/venv \
  && if ls /tmp/local/wheels/*.whl >/dev/null 2>&1; then pip install /tmp/local/wheels/*.whl; fi \
  && pip install "$TORCH_SPEC"
-# The dependencies from pyproject.toml alone, so that editing the code keeps this layer.
+# The dependencies from pyproject.toml alone, so that editing the code keeps this layer. The
+# project supports Python >= 3.10 (a CUDA base on Ubuntu 22.04 has 3.10): before 3.11 the TOML
+# reader is tomli, installed for this step only.
 COPY pyproject.toml /tmp/build/pyproject.toml
 RUN if [ -f /tmp/local/ca-certificates.crt ]; then export PIP_CERT=/tmp/local/ca-certificates.crt; fi \
- && python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/build/pyproject.toml', 'rb'))['project']['dependencies']))" \
+ && toml=tomllib \
+ && if ! python -c "import tomllib" 2>/dev/null; then toml=tomli && pip install "tomli>=1.1"; fi \
+ && python -c "import $toml as t; print('\n'.join(t.load(open('/tmp/build/pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/build/requirements.txt \
+ && if [ "$toml" = tomli ]; then pip uninstall -y tomli; fi \
  && pip install -r /tmp/build/requirements.txt
+# librosa compiles its numba kernels (every dtype signature) on first use: half a minute in each
+# feature-extraction process of `create`. Compiled once here into a cache the image keeps; numba
+# reuses it on the CPU model it was compiled on (compose builds on the host that runs it) and
+# compiles afresh, as without it, on any other.
+ENV NUMBA_CACHE_DIR=/opt/numba-cache
+RUN python -c "import numpy, soundfile, librosa; \
+soundfile.write('/tmp/warm.wav', numpy.zeros(16000, 'float32'), 16000); \
+y, sr = librosa.load('/tmp/warm.wav', sr=8000); \
+librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr))" \
+ && rm /tmp/warm.wav
 
 FROM deps AS wheel
 COPY README.md /tmp/build/
@@ -50,6 +66,8 @@ RUN if [ -f /tmp/local/ca-certificates.crt ]; then export PIP_CERT=/tmp/local/ca
 
 FROM python
 COPY --from=deps /opt/venv /opt/venv
+# Owned by the user below (uid 1000): numba uses a cache directory only where it may write.
+COPY --from=deps --chown=1000:1000 /opt/numba-cache /opt/numba-cache
 COPY --from=wheel /tmp/wheel/ /tmp/wheel/
 RUN pip install --no-deps --no-index /tmp/wheel/*.whl && rm -rf /tmp/wheel \
  && useradd --create-home --uid 1000 study \
@@ -62,6 +80,7 @@ WORKDIR /home/study
 # The volumes of docker-compose.yml; a named volume takes these owners on first use.
 ENV STUDY_CACHE_DIR=/cache \
     STUDY_MODEL_DIR=/models \
-    STUDY_ARTIFACTS=/artifacts
+    STUDY_ARTIFACTS=/artifacts \
+    NUMBA_CACHE_DIR=/opt/numba-cache
 ENTRYPOINT ["/usr/local/bin/study-entrypoint.sh"]
 CMD ["python", "-m", "study", "--help"]

@@ -1,6 +1,9 @@
 #!/bin/sh
 # The compose file's one-shot `create` step: create the study (idempotent), then build the feature
-# cache once (shared volume). Settings come from the environment that compose passes in.
+# cache once (shared volume). Settings come from the environment that compose passes in. They
+# describe a NEW study: its search budget, then K paired replicate seeds per arm (both phases are
+# served by the same workers). An existing study keeps its own (the line `create` prints shows
+# them); data, profile, objective and epochs that contradict it are refused.
 set -eu
 
 data=${STUDY_DATA:-synthetic}
@@ -23,8 +26,12 @@ esac
 # hours of feature extraction for the wrong data or profile.
 set -- --data "$data" --profile "$profile" --n-trials "${STUDY_N_TRIALS:-100}" \
     --pruner "${STUDY_PRUNER:-median}" --objective "${STUDY_OBJECTIVE:-lstm}"
+# Empty: the profile's value (epoch cap; replicate seeds per arm: quick 3, paper 5).
 if [ -n "${STUDY_MAX_EPOCHS:-}" ]; then
     set -- "$@" --max-epochs "$STUDY_MAX_EPOCHS"
+fi
+if [ -n "${STUDY_REPLICATE_SEEDS:-}" ]; then
+    set -- "$@" --replicate-seeds "$STUDY_REPLICATE_SEEDS"
 fi
 python -m study create "$@"
 

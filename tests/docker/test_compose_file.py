@@ -59,9 +59,23 @@ def test_workers_reserve_every_gpu_and_scale(services: dict) -> None:
     devices = worker["deploy"]["resources"]["reservations"]["devices"]
     assert devices == [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
     assert "container_name" not in worker and "ports" not in worker  # `--scale` needs neither
-    assert worker["restart"] == "on-failure"
+    # Nothing uses shared memory (no DataLoader workers): Docker's default /dev/shm is enough.
+    assert "shm_size" not in worker
     command = worker["command"]
     assert "study worker" in command and "--per-device ${PER_DEVICE:-1}" in command
+
+
+def test_workers_restart_a_bounded_number_of_times(services: dict) -> None:
+    # A worker exits 1 on errors that a restart cannot fix, as on a killed trial process:
+    # plain `on-failure` would restart it forever.
+    match = re.fullmatch(r"on-failure:(\d+)", services["worker"]["restart"])
+    assert match and 1 <= int(match.group(1)) <= 5, services["worker"]["restart"]
+
+
+def test_create_passes_the_replicate_seeds_empty_by_default(services: dict) -> None:
+    # Empty: create.sh leaves K to the profile; compose must not invent a default of its own.
+    assert services["create"]["environment"]["STUDY_REPLICATE_SEEDS"] == \
+        "${STUDY_REPLICATE_SEEDS:-}"
 
 
 def test_published_ports_default_to_this_host_only(services: dict) -> None:

@@ -1,5 +1,8 @@
 """docker-compose.yml brought up for real: PostgreSQL → create → 2 worker containers → dashboard.
 
+The workers serve both phases with no further command: the search (6 trials), then the replicates
+that the first worker to finish the search plans (2 seeds per arm, in `NAME-replicates`).
+
 Images are built locally (tests/docker/images.py). Compose runs a file derived from the real
 docker-compose.yml: host networking for every service (the CI daemon has no bridge), no build
 sections, no GPU reservation; synthetic data, the quick profile and a tiny budget come through the
@@ -30,10 +33,14 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = images.REPO
 N_TRIALS = 6
 MAX_EPOCHS = 2
+REPLICATE_SEEDS = 2  # the quick profile's 3 would only make the test longer
 DATA = "synthetic:20"  # 20 clips per class: the one-shot feature preparation stays short
 STUDY_NAME = "compose-test"
-FINISH_TIMEOUT_S = 600
-TRIAL_LOG = re.compile(r"Trial (\d+) (?:finished|pruned)")
+FINISH_TIMEOUT_S = 600  # both phases
+# Optuna's log lines: search trials have parameters (and may be pruned), replicates have none.
+SEARCH_LOG = re.compile(r"Trial (\d+) (?:pruned|finished with value: .* and parameters: \{')")
+REPLICATE_LOG = re.compile(r"Trial (\d+) finished with value: .* and parameters: \{\}")
+PLANNED_LOG = re.compile(r"replicates: planned (\d+) runs")
 DAEMON_ENV = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH",
               "DOCKER_TLS_VERIFY")
 
@@ -110,6 +117,12 @@ class Stack:
         return proc.stdout[-8000:]
 
 
+def _phase_seconds(trials: list) -> float:
+    """From the first trial's start to the last one's end (one storage, one clock)."""
+    start = min(t.datetime_start for t in trials)
+    return round((max(t.datetime_complete for t in trials) - start).total_seconds(), 1)
+
+
 def _seconds_between(state: dict) -> float:
     """How long a container ran, from its State's StartedAt and FinishedAt (RFC 3339, ns)."""
     from datetime import datetime
@@ -159,6 +172,7 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         "POSTGRES_IMAGE": postgres_image, "STUDY_IMAGE": study_image,
         "STUDY_NAME": STUDY_NAME, "STUDY_DATA": DATA, "STUDY_PROFILE": "quick",
         "STUDY_N_TRIALS": str(N_TRIALS), "STUDY_MAX_EPOCHS": str(MAX_EPOCHS),
+        "STUDY_REPLICATE_SEEDS": str(REPLICATE_SEEDS),
         "STUDY_PRUNER": "median", "STUDY_OBJECTIVE": "lstm",
         "STUDY_DEVICES": "cpu", "PER_DEVICE": "1", "WORKER_ARGS": "--threads 1",
         "DASHBOARD_LISTEN": "127.0.0.1", "DASHBOARD_PORT": str(dash_port),
@@ -177,7 +191,7 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         assert create and stack.state(create[0])["ExitCode"] == 0, stack.logs()
         timings["create"] = round(_seconds_between(stack.state(create[0])), 1)
 
-        # --- poll until both workers have exited (the budget is spent) ---
+        # --- poll until both workers have exited (search and replicates done) ---
         start = time.monotonic()
         while time.monotonic() - start < FINISH_TIMEOUT_S:
             states = [stack.state(c) for c in workers]
@@ -189,6 +203,9 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         timings["study"] = round(time.monotonic() - start, 1)
         codes = [stack.state(c)["ExitCode"] for c in workers]
         assert codes == [0, 0], f"worker exit codes {codes}:\n{stack.logs(80)}"
+        # Each worker container from start to exit: start-up, both phases, waits between.
+        timings["worker_containers"] = round(max(_seconds_between(stack.state(c))
+                                              for c in workers), 1)
 
         study = optuna.load_study(study_name=STUDY_NAME, storage=url)
         trials = study.get_trials(deepcopy=False)
@@ -196,9 +213,12 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         assert len(finished) == N_TRIALS, [(t.number, t.state) for t in trials]
         assert not [t for t in trials if t.state == TrialState.RUNNING]
 
-        # Trials from both worker containers: their logs, and the worker id each trial records.
-        per_container = {c[:12]: {int(n) for n in TRIAL_LOG.findall(stack.container_log(c))}
-                         for c in workers}
+        timings["search_phase"] = _phase_seconds(finished)
+
+        # Search trials from both worker containers: their logs, and the worker id each trial
+        # records.
+        logs = {c[:12]: stack.container_log(c) for c in workers}
+        per_container = {c: {int(n) for n in SEARCH_LOG.findall(log)} for c, log in logs.items()}
         assert all(per_container.values()), f"a worker container ran no trial: {per_container}"
         assert set().union(*per_container.values()) == {t.number for t in finished}
         recorded = {str(t.user_attrs.get("worker", "")) for t in finished}
@@ -206,13 +226,37 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         tagged = {c for c in per_container if any(c in ident for ident in recorded)}
         assert tagged == set(per_container), recorded
 
+        # --- phase 2: planned once, every planned (arm, seed) COMPLETE exactly once ---
+        companion = optuna.load_study(study_name=f"{STUDY_NAME}-replicates", storage=url)
+        plan = companion.user_attrs["plan"]
+        expected = sorted((arm["key"], k) for arm in plan["arms"] for k in range(plan["seeds"]))
+        assert plan["seeds"] == REPLICATE_SEEDS, plan
+        assert companion.user_attrs["n_planned"] == len(expected) >= 2 * REPLICATE_SEEDS
+        replicate_trials = companion.get_trials(deepcopy=False)
+        assert [t.state for t in replicate_trials] == [TrialState.COMPLETE] * len(expected), \
+            [(t.number, t.state) for t in replicate_trials]
+        assert sorted((t.user_attrs["arm"], t.user_attrs["seed"])
+                      for t in replicate_trials) == expected
+        assert all(t.user_attrs["plan"] == plan["source_trial"] for t in replicate_trials)
+        planners = {c: PLANNED_LOG.findall(log) for c, log in logs.items()}
+        assert sorted(n for found in planners.values() for n in found) == [str(len(expected))], \
+            f"the replicates were not planned exactly once: {planners}"
+        # Served by the worker containers, as their logs say.
+        served = {c: {int(n) for n in REPLICATE_LOG.findall(log)} for c, log in logs.items()}
+        assert set().union(*served.values()) == {t.number for t in replicate_trials}, served
+        for trial in replicate_trials:
+            assert any(c in str(trial.user_attrs.get("worker")) for c in logs), trial.user_attrs
+        timings["replicate_phase"] = _phase_seconds(replicate_trials)
+        timings["replicates_per_container"] = {c: len(n) for c, n in served.items()}
+
         # --- the dashboard is healthy, answers, and its API lists the study ---
         dashboard = stack.containers("dashboard")
         assert stack.state(dashboard[0]).get("Health", {}).get("Status") == "healthy"
         with urllib.request.urlopen(f"http://127.0.0.1:{dash_port}/api/studies",
                                     timeout=30) as response:
             listed = json.load(response)
-        assert STUDY_NAME in [s["study_name"] for s in listed["study_summaries"]], listed
+        names = [s["study_name"] for s in listed["study_summaries"]]
+        assert {STUDY_NAME, f"{STUDY_NAME}-replicates"} <= set(names), listed
 
         # --- `python -m study.best export` in the image, against the compose PostgreSQL ---
         start = time.monotonic()
@@ -224,6 +268,12 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         assert exported["trial"] in best, exported
         assert exported["value"] == pytest.approx(study.best_value)
         assert str(exported["model_path"]).startswith("/models/"), exported  # STUDY_MODEL_DIR
+        statistics = exported["replicates"]
+        assert statistics is not None, exported
+        assert statistics["source_trial"] == plan["source_trial"] == exported["trial"]
+        assert statistics["finished"] == statistics["planned"] == len(expected), statistics
+        assert statistics["seeds_planned"] == REPLICATE_SEEDS
+        assert statistics["splits"][0]["split"] == "test" and statistics["headline"]
         assert password not in proc.stdout + proc.stderr
     finally:
         # --- down -v leaves nothing behind ---

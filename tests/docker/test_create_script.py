@@ -31,12 +31,20 @@ def run_script(tmp_path: Path, **variables: str) -> tuple[subprocess.CompletedPr
 def test_creates_the_study_then_prepares_the_cache(tmp_path: Path) -> None:
     # The study first: it refuses contradicting settings in seconds, before hours of extraction.
     proc, calls = run_script(tmp_path, STUDY_DATA="synthetic:20", STUDY_PROFILE="quick",
-                             STUDY_N_TRIALS="6", STUDY_MAX_EPOCHS="2", STUDY_OBJECTIVE="lstm")
+                             STUDY_N_TRIALS="6", STUDY_MAX_EPOCHS="2", STUDY_OBJECTIVE="lstm",
+                             STUDY_REPLICATE_SEEDS="2")
     assert proc.returncode == 0, proc.stderr
     assert calls[1] == (f"-m objectives.prepare --data synthetic:20 --profile quick "
                         f"--cache-dir {tmp_path / 'cache'} --no-progress")
     assert calls[0] == ("-m study create --data synthetic:20 --profile quick --n-trials 6 "
-                        "--pruner median --objective lstm --max-epochs 2")
+                        "--pruner median --objective lstm --max-epochs 2 --replicate-seeds 2")
+
+
+def test_zero_replicate_seeds_reaches_create(tmp_path: Path) -> None:
+    # 0 is a value (no replicate phase), not "unset".
+    proc, calls = run_script(tmp_path, STUDY_REPLICATE_SEEDS="0")
+    assert proc.returncode == 0, proc.stderr
+    assert calls[0].endswith("--objective lstm --replicate-seeds 0")
 
 
 def test_a_failed_create_prepares_nothing(tmp_path: Path) -> None:
@@ -53,8 +61,8 @@ def test_a_failed_create_prepares_nothing(tmp_path: Path) -> None:
         "--objective lstm")]
 
 
-def test_defaults_leave_max_epochs_to_the_profile(tmp_path: Path) -> None:
-    proc, calls = run_script(tmp_path, STUDY_MAX_EPOCHS="")
+def test_defaults_leave_epochs_and_replicate_seeds_to_the_profile(tmp_path: Path) -> None:
+    proc, calls = run_script(tmp_path, STUDY_MAX_EPOCHS="", STUDY_REPLICATE_SEEDS="")
     assert proc.returncode == 0, proc.stderr
     assert calls[0] == ("-m study create --data synthetic --profile quick --n-trials 100 "
                         "--pruner median --objective lstm")
