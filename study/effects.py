@@ -192,6 +192,9 @@ def answer_of(search_study: Any, *, bootstrap_seed: int = 0) -> Answer | None:
         splits.append(_split_answer(plan, runs, "holdout", bootstrap_seed))
     planned = len(plan.arms) * plan.seeds
     notes = list(plan.notes)
+    if plan.seeds == 2:
+        notes.append("with 2 seeds a 95 % t-interval spans ±12.7 standard errors (intervals can "
+                     "run past 0 or 100 %): use 3 or more seeds for an answer")
     if len(runs) < planned:
         notes.append(f"{len(runs)} of {planned} replicate runs finished: the statistics use the "
                      "seeds finished in both arms of each comparison")

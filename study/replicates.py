@@ -91,14 +91,21 @@ def _lam_text(lam: float) -> str:
     return "0" if lam == 0 else f"{lam:.3g}"
 
 
+def best_of(trials: Sequence[FrozenTrial]) -> FrozenTrial | None:
+    """The best COMPLETE trial; among equal values the first (Optuna's own `best_trial` leaves ties
+    to the database, so two commands could name different trials)."""
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    return max(complete, key=lambda t: (float(t.value), -t.number), default=None)
+
+
 def plan_arms(trials: Sequence[FrozenTrial], experiment: Experiment, *, seeds: int,
               lambdas: Sequence[float] = ()) -> Plan:
-    """The arms around the best COMPLETE search trial (ValueError if there is none)."""
+    """The arms around the best COMPLETE search trial (UserError if there is none)."""
     bounds = experiment.search
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    if not complete:
+    best = best_of(trials)
+    if best is None:
         raise UserError("the search has no complete trial yet: nothing to replicate")
-    best = max(complete, key=lambda t: float(t.value))
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     p = from_params(best.params, bounds)
     arms = [Arm("best", f"best (trial {best.number}: λ = {_lam_text(p.lam)}, dropout "
                         f"{p.dropout:.3g}, hidden {p.hidden})", None, p.lam, p.dropout, p.hidden)]
@@ -115,7 +122,7 @@ def plan_arms(trials: Sequence[FrozenTrial], experiment: Experiment, *, seeds: i
     if p.lam == 0:
         positive = [t for t in complete if (effective_lambda(t, bounds) or 0.0) > 0]
         if positive:
-            donor = max(positive, key=lambda t: float(t.value))
+            donor = best_of(positive)
             lam = float(effective_lambda(donor, bounds))
             add(f"lambda={lam:.6g}", f"λ = {_lam_text(lam)} (best λ > 0, trial {donor.number})",
                 "λ", lam=lam)

@@ -30,10 +30,8 @@ def trial_summary(trial: FrozenTrial, bounds=None) -> dict[str, Any]:
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    try:
-        return study.best_trial
-    except ValueError:  # no COMPLETE trial yet
-        return None
+    """The best COMPLETE trial (ties: the first), the one the replicates and export name."""
+    return replicates.best_of(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
 def live_workers(study: optuna.Study, trials: list[FrozenTrial]) -> dict[str, Any]:
