@@ -91,13 +91,21 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _over(info: dict[str, Any]) -> str:
+    """Why a study can hold more finished trials than its budget (the gate itself is exact)."""
+    if info["budget"] is None or info["finished"] <= info["budget"]:
+        return ""
+    return (" (over the budget: a worker ran with a larger --n-trials, or the budget was "
+            "lowered; `run --n-trials N` sets it)")
+
+
 def status_table(info: dict[str, Any]) -> str:
     states = ", ".join(f"{k} {v}" for k, v in info["trials_by_state"].items() if v)
     rep = info["replicates"]
     lines = [(f"study         {info['study']} (data {info['data']}, profile {info['profile']}, "
               f"objective {info['objective']}, pruner {info['pruner']})"),
              f"trials        {states or 'none'}",
-             f"finished      {info['finished']} / {_fmt(info['budget'])}",
+             f"finished      {info['finished']} / {_fmt(info['budget'])}{_over(info)}",
              (f"workers alive {info['workers_alive']} ({info['running_trials']} running, "
               f"{info['stale_running_trials']} stale)"),
              (f"replicates    {rep['finished']} / {rep['planned']} finished"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from tests.full_disk import tiny_filesystem
 from tests.helpers import cli_error
-from tests.study.conftest import Cli
+from tests.study.conftest import Cli, load
 
 
 def test_unknown_study_lists_existing(cli: Cli, sqlite_url: str) -> None:
@@ -137,3 +140,78 @@ def test_unwritable_cache_dir(cli: Cli, sqlite_url: str) -> None:
     assert err.strip().splitlines()[-1] == (
         f"error: cannot write the feature cache directory {cache}: [Errno 20] Not a directory: "
         f"'{cache}'; pass a writable --cache-dir or set STUDY_CACHE_DIR")
+
+
+# Commands whose result a user pipes into `head`: (arguments, module).
+PIPED = {"status": (("status",), "study"), "status-json": (("status", "--format", "json"), "study"),
+         "export": (("export",), "study.best"), "check": (("check",), "storage")}
+
+
+@pytest.fixture
+def small_study(cli: Cli, sqlite_url: str) -> str:
+    cli.run("create", "--storage", sqlite_url, "--objective", "mock", "--replicate-seeds", "0")
+    cli.run("worker", "--storage", sqlite_url, "--n-trials", "2", "--devices", "cpu",
+            "--per-device", "1", "--quiet")
+    return sqlite_url
+
+
+@pytest.mark.parametrize("command", PIPED)
+def test_reader_gone_before_the_output(cli: Cli, small_study: str, command: str) -> None:
+    """The reader closed the pipe before anything was written: exit 141, nothing on stderr."""
+    args, module = PIPED[command]
+    proc = cli.popen(*args, "--storage", small_study, module=module)
+    proc.stdout.close()  # our end was the only reader: the command's first write gets EPIPE
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (141, "")
+
+
+def test_status_piped_into_head(cli: Cli, small_study: str) -> None:
+    """`status | head -1`, as users type it: the first line and no error. The whole table usually
+    fits in the pipe before head exits (exit 0); when it does not, the exit is 141, as above."""
+    proc = cli.popen("status", "--storage", small_study)
+    head = subprocess.run(["head", "-1"], stdin=proc.stdout, capture_output=True, text=True,
+                          timeout=120, check=False)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 141) and err == "", (proc.returncode, err)
+    assert head.stdout.startswith("study         recon-lambda (data synthetic")
+    assert head.stdout.count("\n") == 1
+
+
+def test_export_warns_when_the_model_is_gone(cli: Cli, sqlite_url: str) -> None:
+    cli.run("create", "--storage", sqlite_url, "--objective",
+            "tests.study.saving_objective:SavesModels", "--replicate-seeds", "0")
+    cli.run("worker", "--storage", sqlite_url, "--n-trials", "3", "--devices", "cpu",
+            "--per-device", "1", "--quiet")
+    present = cli.run("export", "--storage", sqlite_url, module="study.best")
+    record = json.loads(present.stdout)
+    assert (record["model_exists"], present.stderr) == (True, "")
+    Path(record["model_path"]).unlink()
+    gone = cli.run("export", "--storage", sqlite_url, module="study.best")
+    assert json.loads(gone.stdout)["model_exists"] is False
+    assert gone.stderr == (f"warning: the best trial's model {record['model_path']} does not "
+                           "exist (moved, deleted, or written on another machine); the "
+                           "configuration is exported without it\n")
+
+
+def test_worker_on_a_full_disk(cli: Cli, sqlite_url: str, tmp_path: Path) -> None:
+    """Each trial's model fails to save: the trial fails with the reason, the worker goes on, and
+    stops after 3 failures in a row with that reason as its last line."""
+    cli.run("create", "--storage", sqlite_url, "--objective",
+            "tests.study.saving_objective:SavesModels", "--replicate-seeds", "0")
+    with tiny_filesystem(tmp_path / "full") as full:
+        proc = cli.run("worker", "--storage", sqlite_url, "--model-dir", str(full), "--devices",
+                       "cpu", "--per-device", "1", "--quiet", check=False)
+        left = sorted(str(p.relative_to(full)) for p in full.rglob("*"))
+    # Optuna logs each failed trial (with its traceback) as a warning; the verdict comes last.
+    err = proc.stderr
+    last = err.strip().splitlines()[-1]
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert last.startswith(
+        "error: worker stopped after 3 failed trials in a row; last error: CheckpointError: "
+        f"cannot save the model {full}/recon-lambda/trial_00002.pt: no space left on "
+        f"{full}/recon-lambda (it needs "), last
+    assert "unexpected pos" not in err and "inline_container" not in err
+    assert left == ["recon-lambda"]  # no model, no temporary file
+    trials = load(sqlite_url).get_trials()
+    assert [t.state.name for t in trials] == ["FAIL"] * 3
