@@ -124,9 +124,10 @@ def search_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def budget_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n-trials", type=positive_int, help="finished search trials "
-                        "(complete + pruned) across ALL workers (default: the study's budget; "
-                        f"a new study from `run`: {defaults.RUN_BUDGET})")
+    parser.add_argument("--n-trials", type=positive_int, help="the study's budget: finished "
+                        "search trials (complete + pruned) across ALL workers; `create` and `run` "
+                        "store it (`run` on a new study: "
+                        f"{defaults.RUN_BUDGET}), a `worker` given it only stops at that count")
 
 
 def heartbeat_flags(parser: argparse.ArgumentParser) -> None:
