@@ -10,6 +10,7 @@ with the service's own worker and the mock objective, in this process.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from objectives.search_space import baseline_params, lambda_from_log10, suggest
 from study import replicates, service
 from study.samplers import pruner_spec
 from study.worker import WorkerOptions, run_worker
+from tests.study.conftest import CLEARED, REPO, Cli
 
 PROFILE = get_profile("quick")
 EPOCHS = 8
@@ -131,3 +133,17 @@ def run_replicates(loaded: service.LoadedStudy, work_dir: Path) -> None:
     run_worker(WorkerOptions(url=loaded.url, study=loaded.name, cache_dir=work_dir / "cache",
                              model_dir=work_dir / "models", heartbeat=service.Heartbeat(30, 120),
                              storage_outage_s=10.0, quiet=True, search=False))
+
+
+def cli_mock_study(work_dir: Path, name: str, n_trials: int) -> tuple[Cli, str]:
+    """A study made by the real service in a subprocess, `python -m study run --objective mock`
+    (search, then replicates), in a hermetic environment rooted at `work_dir`; the CLI runner
+    and the storage URL."""
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    env.update(PYTHONPATH=str(REPO), STUDY_CACHE_DIR=str(work_dir / "cache"),
+               STUDY_MODEL_DIR=str(work_dir / "models"))
+    cli = Cli(env, work_dir)
+    url = f"sqlite:///{work_dir / 'studies.db'}"
+    cli.run("run", "--storage", url, "--study", name, "--objective", "mock", "--n-trials",
+            str(n_trials), "--devices", "cpu", "--per-device", "1", timeout=300)
+    return cli, url

@@ -24,7 +24,8 @@ import pytest
 
 from study import analysis, effects, replicates, service
 from tests.helpers import free_port, require_or_skip
-from tests.study.conftest import CLEARED, REPO, Cli
+from tests.study.conftest import Cli
+from tests.study.report_studies import cli_mock_study
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -66,13 +67,7 @@ def dashboard(tmp_path_factory):
     """The service's own study (search and replicates) with its report, served by
     `python -m study dashboard` (one server for the module's tests: they only read)."""
     tmp = tmp_path_factory.mktemp("dashboard")
-    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
-    env.update(PYTHONPATH=str(REPO), STUDY_CACHE_DIR=str(tmp / "cache"),
-               STUDY_MODEL_DIR=str(tmp / "models"))
-    cli = Cli(env, tmp)
-    url = f"sqlite:///{tmp / 'studies.db'}"
-    cli.run("run", "--storage", url, "--study", STUDY, "--objective", "mock", "--n-trials", "30",
-            "--devices", "cpu", "--per-device", "1", timeout=300)
+    cli, url = cli_mock_study(tmp, STUDY, n_trials=30)
     cli.run("report", "--storage", url, "--study", STUDY, "--artifacts", str(tmp / "artifacts"),
             "--output", str(tmp / "report"), timeout=300)
     proc, base = _serve(cli, url, tmp / "artifacts")

@@ -17,8 +17,7 @@ from study import artifacts, effects, replicates, service
 from study.errors import UserError
 from study.report import LEARNING_CURVE_ARTIFACT, build_report, code, finite, md
 from tests.helpers import one_line_error
-from tests.study.conftest import CLEARED, REPO, Cli
-from tests.study.report_studies import make_loaded, run_replicates
+from tests.study.report_studies import cli_mock_study, make_loaded, run_replicates
 
 ODD_NAME = "a<b>&c"  # the CLI refuses such names now; older studies may have them
 SEARCH_FIGURES = ["accuracy_vs_lambda", "lambda_x_dropout", "lambda_x_hidden", "learning_curves",
@@ -232,19 +231,8 @@ def _strict_json(text: str):
 
 @pytest.fixture(scope="module")
 def cli_study(tmp_path_factory):
-    """A study made by the real service: `python -m study run --objective mock` (search and
-    replicates), in a hermetic environment."""
-    import os
-
-    tmp = tmp_path_factory.mktemp("cli")
-    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
-    env.update(PYTHONPATH=str(REPO), STUDY_CACHE_DIR=str(tmp / "cache"),
-               STUDY_MODEL_DIR=str(tmp / "models"))
-    cli = Cli(env, tmp)
-    url = f"sqlite:///{tmp / 'studies.db'}"
-    cli.run("run", "--storage", url, "--study", "cli", "--objective", "mock", "--n-trials", "8",
-            "--devices", "cpu", "--per-device", "1", timeout=300)
-    return cli, url
+    """A study made by the real service (search and replicates of the mock objective)."""
+    return cli_mock_study(tmp_path_factory.mktemp("cli"), "cli", n_trials=8)
 
 
 def test_report_command_json_has_the_answers_numbers(cli_study):
