@@ -35,7 +35,7 @@ from study.errors import UserError
 LEARNING_CURVE_ARTIFACT = "learning_curve.png"
 # Optuna's docs: PED-ANOVA wants at least 5 trials above its target quantile (10 % by default).
 PED_ANOVA_STABLE_TRIALS = 50
-DEFAULT_SEEDS = 3  # seeds per arm of `--ablation` when neither the flag nor the study says
+DEFAULT_SEEDS = 3  # seeds per arm of `--ablation` at least, unless --seeds says otherwise
 REPLICATE_FILES = ("REPORT.md", "effects_lambda.png", "effects_differences.png", "effects.html")
 FIGURE_CAPTIONS = {
     "effects_lambda": "Replicates: mean accuracy per arm with its 95 % t-interval (λ arms on a "
@@ -176,7 +176,12 @@ def _why_not_replicated(loaded: Any) -> str:
 def answer_section(loaded: Any, answer: effects.Answer | None) -> list[str]:
     """The answer's lines (verdicts, then the arms), or why there is none and how to get it."""
     if answer is not None:
-        return effects.answer_lines(answer)
+        lines = effects.answer_lines(answer)
+        if answer.finished < answer.planned:
+            study = shlex.quote(loaded.study.study_name)
+            lines.append(f"  to finish the replicate runs: python -m study worker --study "
+                         f"{study}, or here: python -m study report --study {study} --ablation")
+        return lines
     first, second = _replicate_commands(loaded)
     return [(f"The answer: not measured yet. The replicate phase has not run "
             f"({_why_not_replicated(loaded)})."),
@@ -212,7 +217,7 @@ def _arm_text(arm: analysis.ArmBest) -> str:
     if arm.trial_number is None:
         return "no complete trial"
     lam = f", λ = {arm.lam:.3g}" if arm.lam else ""
-    return (f"best of {arm.n_trials} complete trials #{arm.trial_number}{lam}: validation "
+    return (f"trial #{arm.trial_number}{lam}, the best of {arm.n_trials} complete: validation "
             f"{_pct(arm.val_accuracy)}, its test {_pct(arm.test_accuracy)}")
 
 
@@ -449,6 +454,10 @@ def build_report(loaded: Any, output_dir: Path, *, artifact_store=None, seed: in
     if save_note:
         from optuna_dashboard import save_note as dashboard_save_note
 
+        from study import service
+
+        if study.metric_names is None:  # a study created before the service named it
+            service.name_metric(study)
         dashboard_save_note(study, report.note)
         if companion is not None:
             dashboard_save_note(companion, report.replicates_note)
@@ -478,13 +487,15 @@ def _ablation(loaded: Any, args: argparse.Namespace) -> Any:
     experiment, name = loaded.experiment, loaded.study.study_name
     finished = len(analysis.finished_trials(loaded.study))
     if experiment.n_trials is None or finished < experiment.n_trials:
-        budget = "no budget" if experiment.n_trials is None else f"a budget of " \
-                 f"{experiment.n_trials}"
+        # The worker starts the replicate phase only once the search budget is finished.
+        has = f"has {finished} finished trials" + (
+            " and no stored budget" if experiment.n_trials is None
+            else f" of a budget of {experiment.n_trials}")
         raise UserError(f"the replicate phase of study {name!r} runs once its search is "
-                        f"finished, and the search has {finished} finished trials of {budget}; "
-                        f"finish it first (python -m study run --study {shlex.quote(name)} "
-                        "--n-trials N), then run report --ablation again")
-    seeds = args.seeds or experiment.replicates.seeds or DEFAULT_SEEDS
+                        f"finished, and the search {has}; finish it first (python -m study run "
+                        f"--study {shlex.quote(name)} --n-trials N), then run report --ablation "
+                        "again")
+    seeds = args.seeds or max(experiment.replicates.seeds, DEFAULT_SEEDS)
     if experiment.replicates.seeds != seeds:
         print(f"replicates of study {name!r}: {experiment.replicates.seeds} → {seeds} seeds per "
               "arm", file=sys.stderr)

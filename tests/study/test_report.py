@@ -32,12 +32,12 @@ def _quiet_optuna():
 
 @pytest.fixture(scope="module")
 def replicated(tmp_path_factory):
-    """A mock study named like `a<b>&c` whose replicate phase ran through the service's worker
-    and the mock objective, and its report with artifacts and notes."""
+    """A mock study named like `a<b>&c` with a holdout source, whose replicate phase ran through
+    the service's worker and the mock objective, and its report with artifacts and notes."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tmp = tmp_path_factory.mktemp("replicated")
     loaded = make_loaded("lambda", storage=f"sqlite:///{tmp / 'studies.db'}", name=ODD_NAME,
-                         n_complete=40, n_pruned=4)
+                         n_complete=40, n_pruned=4, holdout_data="synthetic:4")
     run_replicates(loaded, tmp)
     (tmp / "artifacts").mkdir()
     store = FileSystemArtifactStore(tmp / "artifacts")
@@ -124,6 +124,19 @@ def test_the_effects_figure_has_error_bars_on_a_lambda_axis(replicated):
     assert whole.count("Plotly.newPlot") == len(SEARCH_FIGURES + EFFECT_FIGURES)
 
 
+def test_the_holdout_split_is_shown_beside_the_test_split(replicated):
+    out, report = replicated["out"], replicated["report"]
+    assert [split.split for split in report.answer.splits] == ["test", "holdout"]
+    assert "The answer (holdout accuracy; " in report.summary
+    holdout = report.answer.splits[1].comparison("lambda_effect")
+    assert f"**λ effect** (holdout accuracy): {md(holdout.verdict)}." in report.markdown
+    assert "| arm | seeds | holdout accuracy, % (95 % CI) |" in report.markdown
+    page = (out / "effects.html").read_text(encoding="utf-8")
+    assert "holdout: dropout 0.3 (baseline)" in page and "holdout: paired t-interval" in page
+    splits = report.data["answer"]["splits"]
+    assert [s["split"] for s in splits] == ["test", "holdout"]
+
+
 def test_notes_lead_with_the_verdict_and_the_replicates_study_has_its_own(replicated):
     loaded, report = replicated["loaded"], replicated["report"]
     effect = report.answer.test.comparison("lambda_effect")
@@ -192,6 +205,19 @@ def test_without_replicates_the_report_says_so_and_how_to_run_them(tmp_path):
     none = make_loaded("lambda", n_complete=5, n_pruned=1, seeds=0)
     assert "created with --replicate-seeds 0" in \
         build_report(none, tmp_path / "o3", save_note=False).summary
+
+
+def test_a_planned_but_unfinished_phase_says_how_to_finish_it(tmp_path):
+    loaded = make_loaded("lambda", storage=f"sqlite:///{tmp_path / 'studies.db'}",
+                         n_complete=10, n_pruned=1)
+    replicates.ensure_planned(loaded)  # planned (it takes the study's lock), none run
+    report = build_report(loaded, tmp_path / "out", save_note=False)
+    lines = report.summary.splitlines()
+    assert "0/15 runs finished" in lines[0]
+    assert lines[1].startswith("  λ effect: ") and lines[1].endswith(": no paired seed "
+                                                                       "finished yet")
+    assert "  to finish the replicate runs: python -m study worker --study mock-report, or " \
+           "here: python -m study report --study mock-report --ablation" in lines
 
 
 def test_report_where_lambda_does_not_matter(tmp_path):
