@@ -1,12 +1,13 @@
-"""How much λ matters: parameter importances, the λ = 0 vs λ > 0 effect, ablation statistics.
+"""How much λ matters in the search phase: parameter importances, and the best λ = 0 trial
+against the best λ > 0 trial (selection-biased: the report labels it so; effects come from the
+replicate phase, `study.effects`).
 
 Pure functions over a study's trials; nothing here trains, plots or writes files.
 `param_importance` rests on COMPLETE trials only (Optuna ignores pruned ones);
 `importance_all_trials` rests on every finished trial's validation accuracy at one common epoch,
 pruned ones included. Every result says which trials and how many it rests on.
-λ is decoded by `objectives.search_space.effective_lambda` alone; functions that need it take the
-study's search bounds. The statistics themselves live in `study.statistics`. (`effective_lambda`,
-`MeanCI` and `mean_ci` are still imported from here by older callers.)
+λ is decoded by `objectives.search_space.effective_lambda` alone (re-exported here); functions
+that need it take the study's search bounds.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from objectives.profiles import SearchBounds
 from objectives.search_space import LAMBDA_PARAM, effective_lambda
-from study.statistics import MeanCI, mean_ci, paired_difference
 
 EVALUATORS = ("fanova", "ped-anova")
 _LABELS = {"fanova": "fANOVA", "ped-anova": "PED-ANOVA"}
@@ -228,28 +228,3 @@ def lambda_effect(study: optuna.Study, bounds: SearchBounds | None = None) -> La
         baseline=_arm_best([t for t, lam in lams if lam == 0.0], maximize, bounds),
         with_lambda=_arm_best([t for t, lam in lams if lam is not None and lam > 0.0], maximize,
                               bounds))
-
-
-@dataclass(frozen=True)
-class AblationStats:
-    with_lambda: MeanCI
-    without_lambda: MeanCI
-    difference: MeanCI  # paired by seed: with − without
-    p_value: float  # two-sided paired t-test; nan with fewer than two pairs
-
-    def to_dict(self) -> dict:
-        return {"with_lambda": asdict(self.with_lambda),
-                "without_lambda": asdict(self.without_lambda),
-                "difference": asdict(self.difference), "p_value": self.p_value}
-
-
-def ablation_stats(with_lambda: Sequence[float], without_lambda: Sequence[float],
-                   confidence: float = 0.95) -> AblationStats:
-    """Both arms' mean ± CI and the paired difference's (runs paired by seed, same order)."""
-    try:
-        diff = paired_difference(with_lambda, without_lambda, confidence)
-    except ValueError as exc:
-        raise ValueError(f"ablation arms: {exc}") from None
-    return AblationStats(with_lambda=mean_ci(with_lambda, confidence),
-                         without_lambda=mean_ci(without_lambda, confidence),
-                         difference=diff.ci, p_value=diff.p_value)

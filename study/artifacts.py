@@ -24,8 +24,7 @@ from storage.optuna_internals import (
     study_artifacts,
     trial_artifacts,
 )
-
-ARTIFACTS_ENV = "STUDY_ARTIFACTS"  # named in messages; study.defaults resolves it
+from study.defaults import ARTIFACTS_ENV  # named in messages; study.defaults resolves it
 
 
 class ArtifactStoreError(RuntimeError):
@@ -43,7 +42,7 @@ def artifact_dir(location: str) -> Path | None:
 
 
 def open_artifact_store(location: str, *, create: bool = True):
-    """An Optuna artifact store for a resolved location (see `resolve_artifacts_location`)."""
+    """An Optuna artifact store for a resolved location (`study.defaults.artifacts`)."""
     directory = artifact_dir(location)
     if directory is not None:
         if create:

@@ -2,19 +2,28 @@
 
 Trials use the real search-space distributions (taken from `objectives.search_space.suggest` on
 a throwaway trial) and the user attributes the real objective sets, so the report sees what a
-real study holds, in milliseconds.
+real study holds, in milliseconds. Each study stores the experiment the service would have
+stored (objective `mock`, its budget used up), so `run_replicates` can serve its replicate phase
+with the service's own worker and the mock objective, in this process.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from objectives.experiment import Experiment, ReplicateSettings
 from objectives.profiles import get_profile
 from objectives.search_space import baseline_params, lambda_from_log10, suggest
+from study import replicates, service
+from study.samplers import pruner_spec
+from study.worker import WorkerOptions, run_worker
+from tests.study.conftest import CLEARED, REPO, Cli
 
 PROFILE = get_profile("quick")
 EPOCHS = 8
@@ -83,11 +92,58 @@ def add_mock_trials(study: optuna.Study, shape: str = "lambda", n_complete: int 
     study.add_trials(trials)
 
 
+def experiment(*, n_trials: int | None, seeds: int = 3,
+               holdout_data: str | None = None) -> Experiment:
+    """The experiment of a mock study on the quick profile."""
+    return Experiment(data="synthetic", profile=PROFILE, objective="mock",
+                      pruner=pruner_spec("median", PROFILE.train.max_epochs), n_trials=n_trials,
+                      replicates=ReplicateSettings(seeds=seeds), holdout_data=holdout_data)
+
+
 def make_study(shape: str = "lambda", *, storage=None, name: str = "mock-report",
-               n_complete: int = 60, n_pruned: int = 6, seed: int = 0) -> optuna.Study:
-    """A maximized study filled with mock trials (in memory unless `storage` is given)."""
+               n_complete: int = 60, n_pruned: int = 6, seed: int = 0,
+               budget: int | None = None, seeds: int = 3,
+               holdout_data: str | None = None) -> optuna.Study:
+    """A maximized study filled with mock trials (in memory unless `storage` is given), its
+    metric named and its experiment stored as the service does; the budget defaults to the
+    trials added (the search is finished)."""
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
-    study.set_user_attr("data", "synthetic")
-    study.set_user_attr("profile", PROFILE.name)
+    service.name_metric(study)
+    total = n_complete + n_pruned
+    study.set_user_attr(service.EXPERIMENT_ATTR, experiment(
+        n_trials=total if budget is None else budget, seeds=seeds,
+        holdout_data=holdout_data).as_dict())
+    study.set_user_attr(service.READY_ATTR, True)
     add_mock_trials(study, shape, n_complete, n_pruned, seed)
     return study
+
+
+def make_loaded(shape: str = "lambda", *, storage=None, name: str = "mock-report",
+                **options) -> service.LoadedStudy:
+    """`make_study`, as every command sees a study (`service.open_study`'s LoadedStudy)."""
+    study = make_study(shape, storage=storage, name=name, **options)
+    return service.LoadedStudy(study, service.read_experiment(study.user_attrs),
+                               storage or "in-memory")
+
+
+def run_replicates(loaded: service.LoadedStudy, work_dir: Path) -> None:
+    """Plan the replicate phase of a study in a real storage and serve it with the service's
+    worker and the mock objective, in this process (milliseconds per run)."""
+    replicates.ensure_planned(loaded)
+    run_worker(WorkerOptions(url=loaded.url, study=loaded.name, cache_dir=work_dir / "cache",
+                             model_dir=work_dir / "models", heartbeat=service.Heartbeat(30, 120),
+                             storage_outage_s=10.0, quiet=True, search=False))
+
+
+def cli_mock_study(work_dir: Path, name: str, n_trials: int) -> tuple[Cli, str]:
+    """A study made by the real service in a subprocess, `python -m study run --objective mock`
+    (search, then replicates), in a hermetic environment rooted at `work_dir`; the CLI runner
+    and the storage URL."""
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    env.update(PYTHONPATH=str(REPO), STUDY_CACHE_DIR=str(work_dir / "cache"),
+               STUDY_MODEL_DIR=str(work_dir / "models"))
+    cli = Cli(env, work_dir)
+    url = f"sqlite:///{work_dir / 'studies.db'}"
+    cli.run("run", "--storage", url, "--study", name, "--objective", "mock", "--n-trials",
+            str(n_trials), "--devices", "cpu", "--per-device", "1", timeout=300)
+    return cli, url

@@ -1,5 +1,8 @@
-"""optuna-dashboard in a real headless Chromium: the study, the report's note, its artifacts and
-the importance chart listing λ; and the dashboard's importances against the service's own.
+"""optuna-dashboard in a real headless Chromium, on a study made by the real service
+(`python -m study run --objective mock`, then `python -m study report`, then
+`python -m study dashboard`): the search study's note leads with the verdict, the replicates
+study is listed with its own note, the metric is named, the report's artifacts are served, and
+the dashboard's importances equal the service's own.
 
 Needs Debian's `chromium` and `chromium-driver` and selenium; nothing is downloaded
 (selenium-manager is kept offline and given the system chromedriver).
@@ -11,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,17 +21,16 @@ from pathlib import Path
 
 import optuna
 import pytest
-from optuna.artifacts import FileSystemArtifactStore
 
-from study import analysis
-from study.report import build_report
+from study import analysis, effects, replicates, service
 from tests.helpers import free_port, require_or_skip
-from tests.study.report_studies import make_study
+from tests.study.conftest import Cli
+from tests.study.report_studies import cli_mock_study
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 STUDY = "dashboard-mock"
+COMPANION = replicates.companion_name(STUDY)
 
 pytestmark = pytest.mark.browser
 
@@ -50,35 +51,32 @@ def _get_json(url: str) -> dict:
         return json.loads(response.read().decode())
 
 
+def _serve(cli: Cli, url: str, artifacts_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    log = open(cli.cwd / "dashboard.log", "w")  # noqa: SIM115 - the child keeps its own copy
+    proc = subprocess.Popen(
+        cli.argv("dashboard", "--storage", url, "--study", STUDY, "--artifacts",
+                 str(artifacts_dir), "--host", "127.0.0.1", "--port", str(port)),
+        cwd=cli.cwd, env=cli.env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return proc, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
-    """A mocked study with the report's note and artifacts, served by `python -m study.dashboard`
-    (one server for the module's tests: they only read)."""
-    tmp_path = tmp_path_factory.mktemp("dashboard")
-    url = f"sqlite:///{tmp_path / 'studies.db'}"
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = make_study("lambda", storage=url, name=STUDY, n_complete=40, n_pruned=4)
-        (tmp_path / "artifacts").mkdir()
-        build_report(study, tmp_path / "report",
-                     artifact_store=FileSystemArtifactStore(tmp_path / "artifacts"))
-    finally:
-        optuna.logging.set_verbosity(verbosity)
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    log = open(tmp_path / "dashboard.log", "w")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "study.dashboard", "--storage", url, "--study", STUDY,
-         "--artifacts", str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    """The service's own study (search and replicates) with its report, served by
+    `python -m study dashboard` (one server for the module's tests: they only read)."""
+    tmp = tmp_path_factory.mktemp("dashboard")
+    cli, url = cli_mock_study(tmp, STUDY, n_trials=30)
+    cli.run("report", "--storage", url, "--study", STUDY, "--artifacts", str(tmp / "artifacts"),
+            "--output", str(tmp / "report"), timeout=300)
+    proc, base = _serve(cli, url, tmp / "artifacts")
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"dashboard exited with {proc.returncode}: "
-                            f"{(tmp_path / 'dashboard.log').read_text()}")
+                            f"{(tmp / 'dashboard.log').read_text()}")
             try:
                 studies = _get_json(f"{base}/api/studies")["study_summaries"]
                 break
@@ -86,8 +84,14 @@ def dashboard(tmp_path_factory):
                 if time.monotonic() > deadline:
                     pytest.fail("dashboard did not answer within 60 s")
                 time.sleep(0.3)
-        study_id = next(s["study_id"] for s in studies if s["study_name"] == STUDY)
-        yield {"base": base, "study_id": study_id, "study": study}
+        ids = {s["study_name"]: s["study_id"] for s in studies}
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            study = service.open_study(url, STUDY).study
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+        yield {"base": base, "ids": ids, "study": study, "answer": effects.answer_of(study)}
     finally:
         proc.terminate()
         try:
@@ -95,32 +99,39 @@ def dashboard(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()
 
 
 def test_dashboard_importances_match_the_service(dashboard):
-    base, study_id, study = dashboard["base"], dashboard["study_id"], dashboard["study"]
-    body = _get_json(f"{base}/api/studies/{study_id}/param_importances")
+    base, study = dashboard["base"], dashboard["study"]
+    body = _get_json(f"{base}/api/studies/{dashboard['ids'][STUDY]}/param_importances")
     served = {entry["name"]: entry["importance"] for entry in body["param_importances"][0]}
     ours = analysis.param_importance(study, "ped-anova").importances
-    assert max(served, key=served.get) == next(iter(ours)) == "log10_lambda"
     assert served == pytest.approx(ours, abs=1e-9)  # same evaluator, same end of the objective
-    fanova = analysis.param_importance(study, "fanova")
-    assert next(iter(fanova.importances)) == "log10_lambda"
+    assert max(served, key=served.get) == next(iter(ours))
+    assert next(iter(analysis.param_importance(study, "fanova").importances)) == "log10_lambda"
 
 
-def test_dashboard_serves_the_report_artifacts(dashboard):
-    base, study_id = dashboard["base"], dashboard["study_id"]
-    detail = _get_json(f"{base}/api/studies/{study_id}?after=0")
+def test_dashboard_serves_both_studies_their_metric_name_and_artifacts(dashboard):
+    base, ids = dashboard["base"], dashboard["ids"]
+    assert {STUDY, COMPANION} <= set(ids)
+    detail = _get_json(f"{base}/api/studies/{ids[STUDY]}?after=0")
+    assert detail["objective_names"] == [service.METRIC_NAME]
     names = {a["filename"] for a in detail["artifacts"]}
-    assert {"REPORT.md", "figures.html", "accuracy_vs_lambda.png"} <= names
+    assert {"REPORT.md", "figures.html", "effects_lambda.png", "accuracy_vs_lambda.png"} <= names
+    assert detail["note"]["body"].startswith("**λ effect** (test accuracy): ")
+    finished = [t for t in detail["trials"] if t["state"] in ("Complete", "Pruned")]
     curves = [a for t in detail["trials"] for a in t["artifacts"]
               if a["filename"] == "learning_curve.png"]
-    assert len(curves) == len(detail["trials"]) == 44  # complete and pruned trials
+    assert len(curves) == len(finished) == 30  # complete and pruned trials
     png = urllib.request.urlopen(
-        f"{base}/artifacts/{study_id}/{detail['trials'][0]['trial_id']}/"
-        f"{curves[0]['artifact_id']}", timeout=10).read()
+        f"{base}/artifacts/{ids[STUDY]}/{finished[0]['trial_id']}/"
+        f"{finished[0]['artifacts'][0]['artifact_id']}", timeout=10).read()
     assert png[:4] == b"\x89PNG"
+    companion = _get_json(f"{base}/api/studies/{ids[COMPANION]}?after=0")
+    assert companion["objective_names"] == [service.METRIC_NAME]
+    assert {a["filename"] for a in companion["artifacts"]} == {
+        "REPORT.md", "effects.html", "effects_lambda.png", "effects_differences.png"}
+    assert len(companion["trials"]) == dashboard["answer"].planned
 
 
 @pytest.fixture
@@ -145,14 +156,23 @@ def browser(tmp_path, monkeypatch):
         driver.quit()
 
 
-def test_dashboard_shows_study_note_artifacts_and_importance(dashboard, browser, tmp_path):
+def _note_lines(browser, base: str, study_id: int, wait_for) -> list[str]:
+    """The lines of a study's note page, from the line after its "Note" heading."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{base}/dashboard/studies/{study_id}/note")
+    wait_for(["Note", "λ effect (test accuracy): "], None, f"note_{study_id}_failure.png")
+    lines = browser.find_element(By.TAG_NAME, "body").text.splitlines()
+    return lines[lines.index("Note") + 1:]
+
+
+def test_dashboard_shows_the_verdict_first_the_replicates_and_the_metric(dashboard, browser,
+                                                                       tmp_path):
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    base, study_id = dashboard["base"], dashboard["study_id"]
-    browser.get(f"{base}/dashboard")
-    WebDriverWait(browser, 30).until(lambda d: STUDY in d.find_element(By.TAG_NAME, "body").text)
+    base, ids, answer = dashboard["base"], dashboard["ids"], dashboard["answer"]
 
     def wait_for(wanted: list[str], svg_label: str | None, shot: str) -> None:
         def ready(d) -> bool:
@@ -170,10 +190,15 @@ def test_dashboard_shows_study_note_artifacts_and_importance(dashboard, browser,
             missing = [w for w in wanted if w not in text] or [f"{svg_label} in a chart"]
             pytest.fail(f"dashboard page lacks {missing}; screenshot in {tmp_path / shot}")
 
-    # The study page: its name, the importance chart with λ, the report's artifacts.
-    browser.get(f"{base}/dashboard/studies/{study_id}")
-    wait_for([STUDY, "Hyperparameter Importance", "Study Artifacts", "accuracy_vs"],
-             "log10_lambda", "dashboard_failure.png")
+    # The study list holds the search study and its replicates study.
+    browser.get(f"{base}/dashboard")
+    wait_for([STUDY, COMPANION], None, "list_failure.png")
+
+    # The study page: the metric's name, the importance chart with λ, the report's artifacts.
+    browser.get(f"{base}/dashboard/studies/{ids[STUDY]}")
+    wait_for([STUDY, "validation accuracy", "Hyperparameter Importance", "Study Artifacts",
+              "effects_lambda.png"], "log10_lambda", "dashboard_failure.png")
+    assert "Objective 0" not in browser.find_element(By.TAG_NAME, "body").text
     heading = browser.find_element(By.XPATH, "//*[normalize-space(text())="
                                              "'Hyperparameter Importance']")
     card = heading.find_element(By.XPATH, "./ancestor::*[.//*[name()='svg']][1]")
@@ -182,12 +207,21 @@ def test_dashboard_shows_study_note_artifacts_and_importance(dashboard, browser,
     shot = tmp_path / "dashboard.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
 
-    # The study's note: the report's summary.
-    browser.get(f"{base}/dashboard/studies/{study_id}/note")
-    wait_for([STUDY, "How much λ matters", "rank 1 of 3", "PED-ANOVA"], None,
-             "note_failure.png")
+    # The search study's note starts with the verdict on λ, as the service computes it.
+    verdict = answer.test.comparison("lambda_effect").verdict
+    lines = _note_lines(browser, base, ids[STUDY], wait_for)
+    assert lines[0].startswith(f"λ effect (test accuracy): {verdict}"), lines[:3]
+    assert any(line.startswith("reference's claim (test accuracy): ") for line in lines[:3])
     note_shot = tmp_path / "dashboard_note.png"
     assert browser.save_screenshot(str(note_shot)) and note_shot.stat().st_size > 10_000
+
+    # The replicates study has its own note: the verdict, then its arms.
+    lines = _note_lines(browser, base, ids[COMPANION], wait_for)
+    assert lines[0].startswith(f"λ effect (test accuracy): {verdict}"), lines[:3]
+    assert f"Replicate runs of study {STUDY}" in lines
+    assert any(line.startswith("dropout 0.3 (baseline) ") for line in lines)
+    replicates_shot = tmp_path / "dashboard_replicates_note.png"
+    assert browser.save_screenshot(str(replicates_shot))
     if os.environ.get("DASHBOARD_SCREENSHOT_DIR"):  # to look at them after the run
-        for path in (shot, note_shot):
+        for path in (shot, note_shot, replicates_shot):
             shutil.copy(path, Path(os.environ["DASHBOARD_SCREENSHOT_DIR"]) / path.name)
