@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -341,15 +342,26 @@ def error_message(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+def finite(data: Any) -> Any:
+    """`data` with every nan or infinite float replaced by None (JSON has neither)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite(value) for value in data]
+    return data
+
+
 def render(output: Output, fmt: str | None) -> str:
     if fmt == "yaml":
         import yaml
 
-        return yaml.safe_dump(output.data, sort_keys=False, allow_unicode=True)
+        return yaml.safe_dump(finite(output.data), sort_keys=False, allow_unicode=True)
     if fmt == "json" or output.text is None:
-        if output.compact_json:
-            return json.dumps(output.data, ensure_ascii=False) + "\n"
-        return json.dumps(output.data, indent=2, ensure_ascii=False) + "\n"
+        indent = None if output.compact_json else 2
+        return json.dumps(finite(output.data), indent=indent, ensure_ascii=False,
+                          allow_nan=False) + "\n"
     return output.text.rstrip("\n") + "\n"
 
 

@@ -209,31 +209,43 @@ def _pct(ci: statistics.MeanCI | None) -> str:
     return f"{ci.mean * 100:.1f} ± {ci.half_width * 100:.1f} %"
 
 
+def _signed(fraction: float) -> str:
+    return f"{fraction * 100:+.1f}".replace("-", "−")
+
+
+def _holm_cell(c: Comparison) -> str:
+    if statistics.significance(c.diff, p_adjusted=c.p_adjusted) == "no spread":
+        return "no spread"
+    return "< 0.001" if c.p_adjusted < 0.001 else f"{c.p_adjusted:.3f}"
+
+
 def answer_lines(answer: Answer) -> list[str]:
     """The answer as text: verdicts first, then the table of arms."""
     lines = []
+    width = max(len(arm.label) for arm in answer.plan.arms)
     for split in answer.splits:
         where = "test accuracy" if split.split == "test" else "holdout accuracy"
         lines.append(f"The answer ({where}; replicates of trial {answer.plan.source_trial}'s "
                      f"configuration, {answer.plan.seeds} paired seeds per arm, "
                      f"{answer.finished}/{answer.planned} runs finished):")
         for c in split.comparisons:
-            if c.key in ("lambda_effect", "reference_claim"):
-                lines.append(f"  {c.title + ':':<19} {c.verdict}")
-                if c.bootstrap is not None and c.diff is not None and c.diff.n >= 1:
-                    b = c.bootstrap
-                    lines.append(f"  {'':<19} over test clips and seeds (bootstrap): "
-                                 f"{b.low * 100:+.1f} … {b.high * 100:+.1f} points")
-        lines.append(f"  {'arm':<44} {'n':>2}  {'accuracy (95 % CI)':<18} "
-                     f"{'arm − best, points (95 % CI)':<30} Holm p")
+            if c.key not in ("lambda_effect", "reference_claim"):
+                continue
+            lines.append(f"  {c.title + ':':<19} {c.verdict}")
+            b = c.bootstrap
+            if b is not None and c.diff is not None and "over test clips" not in c.verdict:
+                lines.append(f"  {'':<19} over test clips and seeds (bootstrap): "
+                             f"{_signed(b.low)} … {_signed(b.high)} points")
+        lines.append(f"  {'arm':<{width}}  {'n':>2}  {'accuracy (95 % CI)':<18}  "
+                     f"{'arm − best, points (95 % CI)':<28}  Holm p")
         for summary in split.arms:
             c = split.comparison(f"{summary.arm.key} vs best")
             cells = ("—", "") if summary.arm.key == "best" else ("-", "")
             if c is not None and c.diff is not None and c.diff.n >= 2:
                 d = c.diff
-                cells = (f"{d.mean * 100:+.1f} ({d.low * 100:+.1f} … {d.high * 100:+.1f})",
-                         f"{c.p_adjusted:.3g}")
-            lines.append(f"  {summary.arm.label[:44]:<44} {summary.n:>2}  "
-                         f"{_pct(summary.accuracy):<18} {cells[0]:<30} {cells[1]}")
+                cells = (f"{_signed(d.mean)} ({_signed(d.low)} … {_signed(d.high)})",
+                         _holm_cell(c))
+            lines.append(f"  {summary.arm.label:<{width}}  {summary.n:>2}  "
+                         f"{_pct(summary.accuracy):<18}  {cells[0]:<28}  {cells[1]}")
     lines += [f"  note: {note}" for note in answer.notes]
     return lines

@@ -107,8 +107,8 @@ def plan_arms(trials: Sequence[FrozenTrial], experiment: Experiment, *, seeds: i
         raise UserError("the search has no complete trial yet: nothing to replicate")
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     p = from_params(best.params, bounds)
-    arms = [Arm("best", f"best (trial {best.number}: λ = {_lam_text(p.lam)}, dropout "
-                        f"{p.dropout:.3g}, hidden {p.hidden})", None, p.lam, p.dropout, p.hidden)]
+    arms = [Arm("best", f"best: λ = {_lam_text(p.lam)}, dropout {p.dropout:.3g}, hidden "
+                        f"{p.hidden}", None, p.lam, p.dropout, p.hidden)]
     notes, lambda_arm = [], "best"
 
     def add(key: str, label: str, factor: str, **change: Any) -> None:

@@ -30,6 +30,7 @@ from optuna.trial import FrozenTrial
 
 from objectives.search_space import from_params
 from study import analysis, artifacts, effects, figures, replicates, statistics
+from study.cli import finite
 from study.errors import UserError
 
 LEARNING_CURVE_ARTIFACT = "learning_curve.png"
@@ -77,17 +78,6 @@ class Report:
             "files": [str(p) for p in self.files], "study_artifacts": self.study_artifacts,
             "replicates_artifacts": self.replicates_artifacts,
             "trial_artifacts": self.trial_artifacts})
-
-
-def finite(data: Any) -> Any:
-    """`data` with every nan or infinite float replaced by None (JSON has neither)."""
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {key: finite(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [finite(value) for value in data]
-    return data
 
 
 # --------------------------------------------------------------------------- Markdown safety

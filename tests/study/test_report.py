@@ -14,8 +14,9 @@ from optuna_dashboard import get_note
 
 from objectives.search_space import from_params
 from study import artifacts, effects, replicates, service
+from study.cli import finite
 from study.errors import UserError
-from study.report import LEARNING_CURVE_ARTIFACT, build_report, code, finite, md
+from study.report import LEARNING_CURVE_ARTIFACT, build_report, code, md
 from tests.helpers import one_line_error
 from tests.study.report_studies import cli_mock_study, make_loaded, run_replicates
 
