@@ -262,6 +262,10 @@ def verdict(comparison: str, diff: PairedDifference, *, p_adjusted: float | None
     head = (f"{comparison}: {_points(diff.mean)} points, {_pct_label(diff.confidence)} CI "
             f"{_points(diff.low)} … {_points(diff.high)}, {diff.n} paired seeds")
     if call == "none":
+        if p_adjusted is not None and diff.p_value < alpha <= p_adjusted:
+            # Significant alone, not among the comparisons made together: say both.
+            return (f"{head}: no significant effect once corrected for the other comparisons "
+                    f"({p_line}; alone, p {_p_text(diff.p_value)})")
         return f"{head}: no significant effect ({p_line})"
     if call == "no spread":
         line = f"{head}: the same difference on every seed, which a t-test cannot judge"

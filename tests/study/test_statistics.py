@@ -189,7 +189,8 @@ def test_verdict_wording():
         "significant gain (paired t-test p = 0.033)")
     assert st.verdict("λ = 8.5 vs λ = 0", d, p_adjusted=0.099) == (
         "λ = 8.5 vs λ = 0: +2.6 points, 95 % CI +0.3 … +4.9, 5 paired seeds: "
-        "no significant effect (Holm-adjusted p = 0.099)")
+        "no significant effect once corrected for the other comparisons "
+        "(Holm-adjusted p = 0.099; alone, p = 0.033)")
     assert st.verdict("λ = 0 vs λ = 8.5", st.paired_difference(B, A), p_adjusted=0.004) == (
         "λ = 0 vs λ = 8.5: −2.6 points, 95 % CI −4.9 … −0.3, 5 paired seeds: "
         "significant loss (Holm-adjusted p = 0.004)")
