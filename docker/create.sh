@@ -26,7 +26,7 @@ esac
 # hours of feature extraction for the wrong data or profile.
 set -- --data "$data" --profile "$profile" --n-trials "${STUDY_N_TRIALS:-100}" \
     --pruner "${STUDY_PRUNER:-median}" --objective "${STUDY_OBJECTIVE:-lstm}"
-# Empty: the profile's value (epoch cap; replicate seeds per arm: quick 3, paper 5).
+# Empty: the profile's value (epoch cap; replicate seeds per arm: quick 4, paper 5).
 if [ -n "${STUDY_MAX_EPOCHS:-}" ]; then
     set -- "$@" --max-epochs "$STUDY_MAX_EPOCHS"
 fi
