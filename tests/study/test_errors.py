@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.full_disk import tiny_filesystem
-from tests.helpers import cli_error
+from tests.helpers import cli_error, one_line_error
 from tests.study.conftest import Cli, load
 
 
@@ -215,3 +215,19 @@ def test_worker_on_a_full_disk(cli: Cli, sqlite_url: str, tmp_path: Path) -> Non
     assert left == ["recon-lambda"]  # no model, no temporary file
     trials = load(sqlite_url).get_trials()
     assert [t.state.name for t in trials] == ["FAIL"] * 3
+
+
+def test_create_refuses_a_source_whose_val_split_would_be_empty(cli: Cli, sqlite_url: str,
+                                                               tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    for label in ("a", "b"):
+        (tmp_path / "tiny" / label).mkdir(parents=True)
+        for i in range(3):
+            sf.write(tmp_path / "tiny" / label / f"{i}.wav",
+                     0.3 * np.sin(np.arange(8000) / (3.0 + i)), 8000)
+    one_line_error(cli.run("create", "--storage", sqlite_url, "--data",
+                           f"folder:{tmp_path / 'tiny'}", check=False),
+                   "the val split", "files per class: a 3, b 3", ">= 5 files")
+    assert not (cli.cwd / "studies.db").exists()  # refused before anything was stored
