@@ -69,6 +69,7 @@ class WorkerOptions:
     search: bool = True  # phase 1
     replicate: bool = True  # phase 2 (when the study plans replicates)
     watch_parent: bool = False  # stop when the launcher that started us dies
+    debug: bool = False  # keep the tracebacks of interrupted trials in Optuna's log
 
 
 def worker_id(options: WorkerOptions) -> str:
@@ -87,6 +88,7 @@ class _Guard:
     finished: int = 0  # trials this worker finished (complete or pruned)
     requeued: set[int] = field(default_factory=set)  # trials re-queued after a storage outage
     retry_failures: bool = False  # replicates: a failed run is re-queued (a planned slot)
+    interrupted: int | None = None  # the trial an interrupt cut off inside the objective
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         failed = trial.state == TrialState.FAIL
@@ -127,6 +129,25 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+class _InterruptWithoutTraceback(logging.Filter):
+    """Optuna logs an interrupted trial as failed, with the traceback of the interrupt: on
+    Ctrl-C every worker would print one. The line naming the trial stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _configure_logging(options: WorkerOptions) -> None:
+    optuna.logging.set_verbosity(logging.WARNING if options.quiet else logging.INFO)
+    if options.debug:
+        return
+    for handler in logging.getLogger("optuna").handlers:  # Optuna's own, made just above
+        if not any(isinstance(f, _InterruptWithoutTraceback) for f in handler.filters):
+            handler.addFilter(_InterruptWithoutTraceback())
+
+
 def _watch_parent() -> None:
     """A launched worker whose launcher died (even by SIGKILL) stops like on SIGTERM."""
     parent = os.getppid()
@@ -145,7 +166,7 @@ def run_worker(options: WorkerOptions) -> int:
         signal.signal(signal.SIGTERM, _raise_interrupt)
     if options.watch_parent:
         _watch_parent()
-    optuna.logging.set_verbosity(logging.WARNING if options.quiet else logging.INFO)
+    _configure_logging(options)
     loaded = service.open_study(options.url, options.study, heartbeat=options.heartbeat)
     deadline = None if options.timeout is None else time.monotonic() + options.timeout
     worker = _Worker(options, loaded, deadline)
@@ -225,9 +246,13 @@ class _Worker:
             guard.last_error = None
             try:
                 return run(trial)
+            except KeyboardInterrupt:
+                guard.interrupted = trial_id(trial)
+                raise
             except SystemExit as exc:
                 # A library ending training with sys.exit (Lightning does on Ctrl-C) would
                 # leave the trial RUNNING: Optuna records only exceptions and interrupts.
+                guard.interrupted = trial_id(trial)
                 raise KeyboardInterrupt(f"training exited ({exc.code})") from exc
             except Exception as exc:
                 guard.last_error = exc
@@ -246,7 +271,7 @@ class _Worker:
             except budget_mod.BudgetReached:
                 break
             except KeyboardInterrupt:
-                self._interrupted(gated)
+                self._interrupted(gated, guard)
                 raise
             except Exception as exc:
                 if not (is_storage_outage(exc) or self._trial_taken(gated, exc)):
@@ -305,14 +330,28 @@ class _Worker:
             guard.requeue(gated, trial_id(trial), already_failed=False)
         print(f"storage {where} answers again; going on", file=sys.stderr, flush=True)
 
-    def _interrupted(self, gated: GatedStudy) -> None:
-        """Mark this worker's trial FAIL if still RUNNING (interrupted outside the objective)."""
+    def _interrupted(self, gated: GatedStudy, guard: _Guard) -> None:
+        """Mark this worker's trial FAIL if still RUNNING (interrupted outside the objective); a
+        planned one (a replicate, the λ = 0 baseline, a retry) goes back to the queue."""
         for name in ("SIGINT", "SIGTERM"):  # a second signal must not cut the clean-up short
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_IGN)
-        if gated.last_trial_id is not None:
+        last = gated.last_trial_id
+        if last is not None:
             try:
-                fail_if_running(gated, gated.last_trial_id)
+                cut = fail_if_running(gated, last) or guard.interrupted == last
+                if cut and self._planned(gated, last, guard):
+                    guard.requeue(gated, last, already_failed=True)
             except Exception as exc:  # noqa: BLE001 - the heartbeat grace period fails it instead
                 print(f"warning: could not mark trial failed: {one_line(exc)}", file=sys.stderr)
         self.say(f"worker {self.ident} interrupted; its running trial was marked FAIL")
+
+    @staticmethod
+    def _planned(gated: GatedStudy, storage_id: int, guard: _Guard) -> bool:
+        """A trial the study asked for by name: an interrupt must not lose it (a sampled one is
+        simply sampled again)."""
+        if guard.retry_failures:
+            return True
+        trial = backend_of(gated).get_trial(storage_id)
+        return bool(trial.user_attrs.get(service.BASELINE_ATTR)) or \
+            optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(trial) is not None
