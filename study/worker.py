@@ -42,6 +42,7 @@ from storage.optuna_internals import (
 from storage.url import scrub
 from study import budget as budget_mod
 from study import replicates, service
+from study.defaults import STORAGE_OUTAGE_ENV
 from study.errors import UserError
 from study.samplers import TrialSeededSampler, trial_seed
 
@@ -321,7 +322,8 @@ class _Worker:
                     raise UserError(
                         f"lost the storage {where} for more than {limit:.0f} s "
                         f"({scrub(one_line(error_behind(error)), url)}); check the database "
-                        "server and restart the worker (or raise --storage-outage)") from None
+                        "server and restart the worker (or raise --storage-outage / "
+                        f"{STORAGE_OUTAGE_ENV})") from None
                 time.sleep(pause)
                 pause = min(pause * 2, 8.0)
         if trial is not None and trial.state == TrialState.RUNNING:

@@ -19,7 +19,6 @@ from optuna.trial import FrozenTrial, TrialState
 from tests.study.conftest import FINISHED, Cli, load
 
 
-
 def retried_from(trial: FrozenTrial) -> int | None:
     """The number of the trial that `trial` retries (None if it is no retry)."""
     with warnings.catch_warnings():
