@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,5 +356,7 @@ class _Worker:
         if guard.retry_failures:
             return True
         trial = backend_of(gated).get_trial(storage_id)
-        return bool(trial.user_attrs.get(service.BASELINE_ATTR)) or \
-            optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(trial) is not None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retried = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)
+        return bool(trial.user_attrs.get(service.BASELINE_ATTR)) or retried is not None

@@ -22,6 +22,7 @@ from tests.study.processes import (
     cleaned_up,
     in_training,
     pid_of,
+    retried_from,
     start_group,
     trials_of,
 )
@@ -98,6 +99,9 @@ def test_signal_to_run_stops_real_training_and_fails_its_trials(
     trials = load(url).trials
     assert [t.number for t in trials if t.state == TrialState.RUNNING] == [], err
     assert [trials[t.number].state for t in training] == [TrialState.FAIL] * 2, err
+    # The λ = 0 baseline (trial 0) was one of them: re-queued, so the next run starts with it.
+    waiting = [(t.number, retried_from(t)) for t in trials if t.state == TrialState.WAITING]
+    assert waiting == [(len(trials) - 1, 0)], waiting
     assert "Traceback" not in err, err
 
 

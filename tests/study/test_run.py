@@ -74,3 +74,21 @@ def test_run_finishes_without_a_killed_worker_and_says_so(cli: Cli) -> None:
     trials = load(url).trials
     assert_exact_budget(trials, budget)
     assert assert_failures_retried(trials) == [trials[victim.number]]
+
+
+@pytest.mark.slow
+def test_run_exits_1_when_its_workers_die_before_the_study_is_done(cli: Cli) -> None:
+    """Every worker killed: nobody finishes the study; the answer so far is still printed."""
+    url = f"sqlite:///{cli.cwd / 'studies.db'}"
+    proc = start_group(cli, "run", "--objective", "mock", "--n-trials", "6", "--devices", "cpu",
+                       "--per-device", "2", *NO_REPLICATES, env={"STUDY_MOCK_DELAY": "30"})
+    with cleaned_up(proc):
+        wait_for(lambda: len(in_training(url)) == 2 or proc.poll() is not None,
+                 "two trials running", timeout=120)
+        for trial in in_training(url):
+            os.kill(pid_of(trial), signal.SIGKILL)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert "0 finished search trials of a budget of 6" in out, out
+    assert err.strip().splitlines()[-1].startswith("error: worker processes failed: "), err
+    assert "the study is not finished" in err and "run again to continue" in err, err
