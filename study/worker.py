@@ -3,8 +3,9 @@
 Phase 1 runs search trials until the study's budget is finished; phase 2 runs the study's
 replicates (`study.replicates`), planned once by whichever worker finishes the search first.
 Both run through `study.optimize`, so heartbeats, the stale-trial retry and the exact budget work
-the same way in each. SIGTERM becomes KeyboardInterrupt, which Optuna records as a failed trial;
-a trial interrupted outside the objective is failed here, so nothing is left RUNNING.
+the same way in each. The first Ctrl-C or SIGTERM becomes KeyboardInterrupt, which Optuna records
+as a failed trial; a trial interrupted outside the objective is failed here, so nothing is left
+RUNNING, and a planned one (a replicate, the λ = 0 baseline, a retry) is queued again.
 
 A database outage (a restarted or briefly unreachable server) does not end the worker: it waits
 for the storage with backoff, for at most `storage_outage_s`, fails and re-queues its own trial if
@@ -109,7 +110,9 @@ class _Guard:
     def requeue(self, study: optuna.Study, storage_id: int, *, already_failed: bool) -> None:
         if storage_id not in self.requeued:
             self.requeued.add(storage_id)
-            fail_and_requeue(study, storage_id, already_failed=already_failed)
+            with warnings.catch_warnings():  # Optuna's retry history is "experimental"
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                fail_and_requeue(study, storage_id, already_failed=already_failed)
 
 
 def is_storage_outage(exc: BaseException | None) -> bool:
@@ -127,7 +130,17 @@ def is_storage_outage(exc: BaseException | None) -> bool:
     return False
 
 
+_interrupt_seen = threading.Event()
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
+    """The first Ctrl-C or SIGTERM becomes KeyboardInterrupt; later ones are ignored. Ctrl-C
+    reaches a launched worker twice (from the terminal, then forwarded by the launcher), and a
+    second interrupt inside the clean-up's database calls could leave the trial RUNNING, or a
+    half-finished write holding SQLite's lock until the launcher kills the worker."""
+    if _interrupt_seen.is_set():
+        return
+    _interrupt_seen.set()
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -164,19 +177,24 @@ def _watch_parent() -> None:
 
 def run_worker(options: WorkerOptions) -> int:
     """Serve the study's phases in this process until done or the timeout; the exit code."""
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-    if options.watch_parent:
-        _watch_parent()
-    _configure_logging(options)
-    loaded = service.open_study(options.url, options.study, heartbeat=options.heartbeat)
-    deadline = None if options.timeout is None else time.monotonic() + options.timeout
-    worker = _Worker(options, loaded, deadline)
-    if options.search:
-        worker.search()
-    if options.replicate and worker.may_replicate():
-        worker.replicates()
-    return 0
+    _interrupt_seen.clear()
+    names = [name for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)]
+    previous = {name: signal.signal(getattr(signal, name), _raise_interrupt) for name in names}
+    try:
+        if options.watch_parent:
+            _watch_parent()
+        _configure_logging(options)
+        loaded = service.open_study(options.url, options.study, heartbeat=options.heartbeat)
+        deadline = None if options.timeout is None else time.monotonic() + options.timeout
+        worker = _Worker(options, loaded, deadline)
+        if options.search:
+            worker.search()
+        if options.replicate and worker.may_replicate():
+            worker.replicates()
+        return 0
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
 
 
 class _Worker:

@@ -18,5 +18,9 @@ class SlowReplicates(MockObjective):
         self.replicate_delay, self.delay = self.delay, 0.0
 
     def replicate(self, params: TrialParams, seed: int) -> ReplicateOutcome:
-        time.sleep(self.replicate_delay)
+        # In short steps, like training: a signal that lands on another thread (the heartbeat's)
+        # reaches the main thread only when it next runs Python code, not inside a long sleep.
+        end = time.monotonic() + self.replicate_delay
+        while time.monotonic() < end:
+            time.sleep(0.1)
         return super().replicate(params, seed)

@@ -122,15 +122,13 @@ def test_workers_ride_out_a_postgres_restart(cli: Cli, postgres_db_url: str,
 
 _READER = textwrap.dedent("""
     import sys, time
-    import optuna
-    from storage import open_storage
+    from study.service import open_study
     from study.summary import status
     url, budget = sys.argv[1], int(sys.argv[2])
-    study = optuna.load_study(study_name="recon-lambda",
-                              storage=open_storage(url, heartbeat_interval=None))
+    loaded = open_study(url, "recon-lambda")
     reads, deadline = 0, time.monotonic() + 240
     while time.monotonic() < deadline:
-        info = status(study)  # every trial, counts, best, live workers: what a dashboard reads
+        info = status(loaded)  # every trial, counts, best, live workers: what a dashboard reads
         reads += 1
         if info["finished"] >= budget and info["running_trials"] == 0:
             break
