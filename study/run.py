@@ -34,7 +34,7 @@ def worker_options(args: argparse.Namespace, *, search: bool = True,
         storage_outage_s=outage, n_trials=getattr(args, "n_trials", None),
         timeout=getattr(args, "timeout", None), host=defaults.worker_host(), threads=threads,
         mock_delay=delay, quiet=getattr(args, "quiet", False), search=search,
-        replicate=replicate)
+        replicate=replicate, debug=getattr(args, "debug", False))
 
 
 def _data_check(experiment, cache_dir) -> str | None:
@@ -123,7 +123,7 @@ def _work(args: argparse.Namespace, options: WorkerOptions,
             argv.append("--only-replicates")
         if options.quiet or progress is not None:
             argv.append("--quiet")
-        if args.debug:
+        if options.debug:
             argv.append("--debug")
         return argv
 

@@ -3,8 +3,9 @@
 Phase 1 runs search trials until the study's budget is finished; phase 2 runs the study's
 replicates (`study.replicates`), planned once by whichever worker finishes the search first.
 Both run through `study.optimize`, so heartbeats, the stale-trial retry and the exact budget work
-the same way in each. SIGTERM becomes KeyboardInterrupt, which Optuna records as a failed trial;
-a trial interrupted outside the objective is failed here, so nothing is left RUNNING.
+the same way in each. The first Ctrl-C or SIGTERM becomes KeyboardInterrupt, which Optuna records
+as a failed trial; a trial interrupted outside the objective is failed here, so nothing is left
+RUNNING, and a planned one (a replicate, the λ = 0 baseline, a retry) is queued again.
 
 A database outage (a restarted or briefly unreachable server) does not end the worker: it waits
 for the storage with backoff, for at most `storage_outage_s`, fails and re-queues its own trial if
@@ -20,6 +21,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ from storage.optuna_internals import (
 from storage.url import scrub
 from study import budget as budget_mod
 from study import replicates, service
+from study.defaults import STORAGE_OUTAGE_ENV
 from study.errors import UserError
 from study.samplers import TrialSeededSampler, trial_seed
 
@@ -69,6 +72,7 @@ class WorkerOptions:
     search: bool = True  # phase 1
     replicate: bool = True  # phase 2 (when the study plans replicates)
     watch_parent: bool = False  # stop when the launcher that started us dies
+    debug: bool = False  # keep the tracebacks of interrupted trials in Optuna's log
 
 
 def worker_id(options: WorkerOptions) -> str:
@@ -87,6 +91,7 @@ class _Guard:
     finished: int = 0  # trials this worker finished (complete or pruned)
     requeued: set[int] = field(default_factory=set)  # trials re-queued after a storage outage
     retry_failures: bool = False  # replicates: a failed run is re-queued (a planned slot)
+    interrupted: int | None = None  # the trial an interrupt cut off inside the objective
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         failed = trial.state == TrialState.FAIL
@@ -105,7 +110,9 @@ class _Guard:
     def requeue(self, study: optuna.Study, storage_id: int, *, already_failed: bool) -> None:
         if storage_id not in self.requeued:
             self.requeued.add(storage_id)
-            fail_and_requeue(study, storage_id, already_failed=already_failed)
+            with warnings.catch_warnings():  # Optuna's retry history is "experimental"
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                fail_and_requeue(study, storage_id, already_failed=already_failed)
 
 
 def is_storage_outage(exc: BaseException | None) -> bool:
@@ -123,8 +130,37 @@ def is_storage_outage(exc: BaseException | None) -> bool:
     return False
 
 
+_interrupt_seen = threading.Event()
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
+    """The first Ctrl-C or SIGTERM becomes KeyboardInterrupt; later ones are ignored. Ctrl-C
+    reaches a launched worker twice (from the terminal, then forwarded by the launcher), and a
+    second interrupt inside the clean-up's database calls could leave the trial RUNNING, or a
+    half-finished write holding SQLite's lock until the launcher kills the worker."""
+    if _interrupt_seen.is_set():
+        return
+    _interrupt_seen.set()
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+class _InterruptWithoutTraceback(logging.Filter):
+    """Optuna logs an interrupted trial as failed, with the traceback of the interrupt: on
+    Ctrl-C every worker would print one. The line naming the trial stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _configure_logging(options: WorkerOptions) -> None:
+    optuna.logging.set_verbosity(logging.WARNING if options.quiet else logging.INFO)
+    if options.debug:
+        return
+    for handler in logging.getLogger("optuna").handlers:  # Optuna's own, made just above
+        if not any(isinstance(f, _InterruptWithoutTraceback) for f in handler.filters):
+            handler.addFilter(_InterruptWithoutTraceback())
 
 
 def _watch_parent() -> None:
@@ -141,19 +177,24 @@ def _watch_parent() -> None:
 
 def run_worker(options: WorkerOptions) -> int:
     """Serve the study's phases in this process until done or the timeout; the exit code."""
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-    if options.watch_parent:
-        _watch_parent()
-    optuna.logging.set_verbosity(logging.WARNING if options.quiet else logging.INFO)
-    loaded = service.open_study(options.url, options.study, heartbeat=options.heartbeat)
-    deadline = None if options.timeout is None else time.monotonic() + options.timeout
-    worker = _Worker(options, loaded, deadline)
-    if options.search:
-        worker.search()
-    if options.replicate and worker.may_replicate():
-        worker.replicates()
-    return 0
+    _interrupt_seen.clear()
+    names = [name for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)]
+    previous = {name: signal.signal(getattr(signal, name), _raise_interrupt) for name in names}
+    try:
+        if options.watch_parent:
+            _watch_parent()
+        _configure_logging(options)
+        loaded = service.open_study(options.url, options.study, heartbeat=options.heartbeat)
+        deadline = None if options.timeout is None else time.monotonic() + options.timeout
+        worker = _Worker(options, loaded, deadline)
+        if options.search:
+            worker.search()
+        if options.replicate and worker.may_replicate():
+            worker.replicates()
+        return 0
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
 
 
 class _Worker:
@@ -225,9 +266,13 @@ class _Worker:
             guard.last_error = None
             try:
                 return run(trial)
+            except KeyboardInterrupt:
+                guard.interrupted = trial_id(trial)
+                raise
             except SystemExit as exc:
                 # A library ending training with sys.exit (Lightning does on Ctrl-C) would
                 # leave the trial RUNNING: Optuna records only exceptions and interrupts.
+                guard.interrupted = trial_id(trial)
                 raise KeyboardInterrupt(f"training exited ({exc.code})") from exc
             except Exception as exc:
                 guard.last_error = exc
@@ -246,7 +291,7 @@ class _Worker:
             except budget_mod.BudgetReached:
                 break
             except KeyboardInterrupt:
-                self._interrupted(gated)
+                self._interrupted(gated, guard)
                 raise
             except Exception as exc:
                 if not (is_storage_outage(exc) or self._trial_taken(gated, exc)):
@@ -296,7 +341,8 @@ class _Worker:
                     raise UserError(
                         f"lost the storage {where} for more than {limit:.0f} s "
                         f"({scrub(one_line(error_behind(error)), url)}); check the database "
-                        "server and restart the worker (or raise --storage-outage)") from None
+                        "server and restart the worker (or raise --storage-outage / "
+                        f"{STORAGE_OUTAGE_ENV})") from None
                 time.sleep(pause)
                 pause = min(pause * 2, 8.0)
         if trial is not None and trial.state == TrialState.RUNNING:
@@ -305,14 +351,30 @@ class _Worker:
             guard.requeue(gated, trial_id(trial), already_failed=False)
         print(f"storage {where} answers again; going on", file=sys.stderr, flush=True)
 
-    def _interrupted(self, gated: GatedStudy) -> None:
-        """Mark this worker's trial FAIL if still RUNNING (interrupted outside the objective)."""
+    def _interrupted(self, gated: GatedStudy, guard: _Guard) -> None:
+        """Mark this worker's trial FAIL if still RUNNING (interrupted outside the objective); a
+        planned one (a replicate, the λ = 0 baseline, a retry) goes back to the queue."""
         for name in ("SIGINT", "SIGTERM"):  # a second signal must not cut the clean-up short
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_IGN)
-        if gated.last_trial_id is not None:
+        last = gated.last_trial_id
+        if last is not None:
             try:
-                fail_if_running(gated, gated.last_trial_id)
+                cut = fail_if_running(gated, last) or guard.interrupted == last
+                if cut and self._planned(gated, last, guard):
+                    guard.requeue(gated, last, already_failed=True)
             except Exception as exc:  # noqa: BLE001 - the heartbeat grace period fails it instead
                 print(f"warning: could not mark trial failed: {one_line(exc)}", file=sys.stderr)
         self.say(f"worker {self.ident} interrupted; its running trial was marked FAIL")
+
+    @staticmethod
+    def _planned(gated: GatedStudy, storage_id: int, guard: _Guard) -> bool:
+        """A trial the study asked for by name: an interrupt must not lose it (a sampled one is
+        simply sampled again)."""
+        if guard.retry_failures:
+            return True
+        trial = backend_of(gated).get_trial(storage_id)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retried = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)
+        return bool(trial.user_attrs.get(service.BASELINE_ATTR)) or retried is not None
