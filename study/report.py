@@ -29,7 +29,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from objectives.search_space import from_params
-from study import analysis, artifacts, effects, figures, replicates, statistics
+from study import analysis, artifacts, effects, figures, replicates, statistics, summary
 from study.cli import finite
 from study.errors import UserError
 
@@ -126,7 +126,7 @@ def _state_counts(study: optuna.Study) -> dict[str, int]:
 
 def _search_facts(loaded: Any, effect: analysis.LambdaEffect) -> dict[str, Any]:
     study, bounds = loaded.study, loaded.experiment.search
-    best = study.best_trial
+    best = summary.best_trial(study)
     p = from_params(best.params, bounds)
     return {"study": study.study_name, "trials_by_state": _state_counts(study),
             "budget": loaded.experiment.n_trials,
@@ -391,7 +391,7 @@ def _write_files(loaded: Any, answer: effects.Answer | None, output_dir: Path) -
     study = loaded.study
     effect_specs = [] if answer is None else figures.effect_figures(answer)
     specs = effect_specs + figures.report_figures(
-        study, study.best_trial, _best_baseline(study, loaded.experiment.search))
+        study, summary.best_trial(study), _best_baseline(study, loaded.experiment.search))
     title = f"Study {study.study_name}"
     files = figures.write_figures(specs, output_dir, title=title)
     if effect_specs:

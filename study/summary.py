@@ -164,11 +164,15 @@ def answer_text(loaded: service.LoadedStudy) -> tuple[str, dict[str, Any]]:
     info = status(loaded)
     label = redact_url(loaded.url)
     rep = info["replicates"]
-    lines = [f"study {study.study_name}: {info['finished']} finished trials"
+    if rep["planned"]:
+        replicate_state = f"replicates {rep['finished']}/{rep['planned']}"
+    else:
+        replicate_state = ("no replicates yet" if experiment.replicates.seeds
+                           else "no replicate phase")
+    lines = [f"study {study.study_name}: {info['finished']} finished search trials"
              + (f" of a budget of {experiment.n_trials}" if experiment.n_trials else "")
              + f" ({_fmt({k: v for k, v in info['trials_by_state'].items() if v})}); "
-             + (f"replicates {rep['finished']}/{rep['planned']}" if rep["planned"]
-                else "no replicates yet")]
+             + replicate_state]
     best = info["best"]
     if best is None:
         lines.append("no complete trial yet: nothing to report")

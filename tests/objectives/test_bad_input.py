@@ -201,14 +201,14 @@ def test_unwritable_cache_dir_is_one_line(tmp_path: Path) -> None:
 
 _SLOW_PREPARE = """
 import sys, time
-from objectives import prepare
 from objectives.data import features
+from study.cli import main
 real = features.featurize
 def slow(path, settings):  # a decode that takes a while, so the kill lands mid-build
     time.sleep(0.02)
     return real(path, settings)
 features.featurize = slow
-raise SystemExit(prepare.main(sys.argv[1:]))
+raise SystemExit(main(["prepare", *sys.argv[1:]]))
 """
 
 

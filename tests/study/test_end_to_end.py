@@ -16,7 +16,7 @@ TINY = "synthetic:6"  # 6 clips per class keeps a trial to seconds on a CPU
 def test_run_export_evaluate_with_lstm(cli: Cli) -> None:
     run = cli.run("run", "--data", TINY, "--n-trials", "2", "--max-epochs", "2", "--devices",
                   "cpu", "--per-device", "1", "--replicate-seeds", "0", timeout=900)
-    assert "2 finished trials of a budget of 2" in run.stdout, run.stderr
+    assert "2 finished search trials of a budget of 2" in run.stdout, run.stderr
     exported = json.loads(cli.run("export", module="study.best").stdout)
     assert exported["experiment"]["objective"] == "lstm"
     model = Path(exported["model_path"])

@@ -17,6 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from study import effects, experiments, replicates, service, statistics
+from study.summary import best_trial
 from study.worker import WorkerOptions, run_worker
 from tests.helpers import wait_for
 from tests.study.conftest import Cli
@@ -41,7 +42,7 @@ def _trial(log10_lambda: float, value: float, dropout: float = 0.3, hidden: int 
 
 def test_the_plan_replicates_the_best_configuration_and_its_variants() -> None:
     study = make_study("lambda")
-    best = study.best_trial
+    best = best_trial(study)
     plan = replicates.plan_arms(study.trials, _experiment(), seeds=3)
     arms = {arm.key: arm for arm in plan.arms}
     assert plan.source_trial == best.number and plan.lambda_arm == "best"

@@ -17,6 +17,7 @@ from study import artifacts, effects, replicates, service
 from study.cli import finite
 from study.errors import UserError
 from study.report import LEARNING_CURVE_ARTIFACT, build_report, code, md
+from study.summary import best_trial
 from tests.helpers import one_line_error
 from tests.study.report_studies import cli_mock_study, make_loaded, run_replicates
 
@@ -54,7 +55,7 @@ def test_the_summary_leads_with_the_answer(replicated):
     lines = report.summary.splitlines()
     assert lines[:len(effects.answer_lines(answer))] == effects.answer_lines(answer)
     assert lines[0].startswith(f"The answer (test accuracy; replicates of trial "
-                               f"{loaded.study.best_trial.number}'s configuration")
+                               f"{best_trial(loaded.study).number}'s configuration")
     effect = answer.test.comparison("lambda_effect")
     assert lines[1] == f"  {'λ effect:':<19} {effect.verdict}"
     assert "significant gain" in effect.verdict  # the mock's λ helps by ~12 points
@@ -273,7 +274,7 @@ def test_report_command_json_has_the_answers_numbers(cli_study):
     assert data["answer"]["headline"] == answer.headline
     assert [r["evaluator"] for r in data["importances"]] == ["fanova", "ped-anova", "fanova"]
     assert [r["epoch"] for r in data["importances"]][:2] == [None, None]
-    assert data["search"]["best_trial"]["number"] == loaded.study.best_trial.number
+    assert data["search"]["best_trial"]["number"] == best_trial(loaded.study).number
     assert data["search"]["selection_biased_lambda_gap"]["caveat"].startswith("the best single")
     assert str(cli.cwd / "json-report" / "REPORT.md") in data["files"]
 
@@ -314,7 +315,7 @@ def _check_ablation(url: str, name: str, data: dict, seeds: int) -> list:
     """The facts the old ablation promised: the best trial's configuration is replicated, and
     λ = 0 runs against the λ arm seed by seed."""
     loaded = service.open_study(url, name)
-    best = loaded.study.best_trial
+    best = best_trial(loaded.study)
     plan = replicates.current_plan(replicates.open_companion(loaded.study, create=False))
     assert data["answer"]["source_trial"] == plan.source_trial == best.number
     p = from_params(best.params, loaded.experiment.search)
