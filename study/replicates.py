@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import math
+import shlex
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -178,6 +179,20 @@ def open_companion(study: optuna.Study, *, create: bool) -> optuna.Study | None:
         companion.set_user_attr("search_study", study.study_name)
         return companion
     return optuna.Study(name, storage, pruner=optuna.pruners.NopPruner())
+
+
+def require_finished_search(loaded: Any, then: str) -> None:
+    """Replicates measure the search's best configuration: refuse before the search is done."""
+    experiment, name = loaded.experiment, loaded.study.study_name
+    finished = budget_mod.n_finished(loaded.study)
+    if experiment.n_trials is not None and finished >= experiment.n_trials:
+        return
+    has = f"has {finished} finished trials" + (
+        " and no stored budget" if experiment.n_trials is None
+        else f" of a budget of {experiment.n_trials}")
+    raise UserError(f"the replicate phase of study {name!r} runs once its search is finished, "
+                    f"and the search {has}; finish it first (python -m study run --study "
+                    f"{shlex.quote(name)} --n-trials N), then {then} again")
 
 
 def ensure_planned(loaded: Any, *, seeds: int | None = None, lambdas: Sequence[float] | None = None,

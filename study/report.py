@@ -457,39 +457,20 @@ def build_report(loaded: Any, output_dir: Path, *, artifact_store=None, seed: in
 # --------------------------------------------------------------------------- command line
 
 
-def _with_replicate_seeds(loaded: Any, seeds: int) -> Any:
-    """The study's replicate phase set to `seeds` per arm, for every worker from now on."""
-    from study import service
-
-    settings = dataclasses.replace(loaded.experiment.replicates, seeds=seeds)
-    experiment = dataclasses.replace(loaded.experiment, replicates=settings)
-    loaded.study.set_user_attr(service.EXPERIMENT_ATTR, experiment.as_dict())
-    return dataclasses.replace(loaded, experiment=experiment)
-
-
 def _ablation(loaded: Any, args: argparse.Namespace) -> Any:
     """`--ablation`: plan (or extend) the replicate phase to --seeds K per arm and serve it in
     this process, through the worker's replicate phase (the real objective of the study)."""
-    from study import launcher
+    from study import launcher, service
     from study.run import worker_options
     from study.worker import run_worker
 
     experiment, name = loaded.experiment, loaded.study.study_name
-    finished = len(analysis.finished_trials(loaded.study))
-    if experiment.n_trials is None or finished < experiment.n_trials:
-        # The worker starts the replicate phase only once the search budget is finished.
-        has = f"has {finished} finished trials" + (
-            " and no stored budget" if experiment.n_trials is None
-            else f" of a budget of {experiment.n_trials}")
-        raise UserError(f"the replicate phase of study {name!r} runs once its search is "
-                        f"finished, and the search {has}; finish it first (python -m study run "
-                        f"--study {shlex.quote(name)} --n-trials N), then run report --ablation "
-                        "again")
+    replicates.require_finished_search(loaded, then="python -m study report --ablation")
     seeds = args.seeds or max(experiment.replicates.seeds, DEFAULT_SEEDS)
-    if experiment.replicates.seeds != seeds:
+    if experiment.replicates.seeds < seeds:
         print(f"replicates of study {name!r}: {experiment.replicates.seeds} → {seeds} seeds per "
               "arm", file=sys.stderr)
-        loaded = _with_replicate_seeds(loaded, seeds)
+        loaded = service.save_replicates(loaded, seeds=seeds)
     replicates.ensure_planned(loaded, seeds=seeds,
                               log=lambda message: print(message, file=sys.stderr))
     slot = launcher.plan("cpu" if args.device == "cpu" else "auto", 1)[0]

@@ -161,10 +161,14 @@ def replicate(args: argparse.Namespace) -> Output | int:
     from study.progress import Progress
 
     loaded = open_checked(args)
-    phase = replicates.ensure_planned(loaded, seeds=args.seeds, lambdas=args.lambdas,
-                                      log=lambda message: print(message, file=sys.stderr))
-    if phase is None:
-        raise UserError(f"study {loaded.name!r} plans no replicates: pass --seeds K")
+    if not (args.seeds or loaded.experiment.replicates.seeds):
+        raise UserError(f"study {loaded.name!r} plans no replicates (--replicate-seeds 0): "
+                        "pass --seeds K")
+    replicates.require_finished_search(loaded, then="python -m study replicate")
+    # Stored first: every worker, here or on another host, then serves the extended plan.
+    loaded = service.save_replicates(loaded, seeds=args.seeds or 0,
+                                     lambdas=tuple(args.lambdas or ()))
+    replicates.ensure_planned(loaded, log=lambda message: print(message, file=sys.stderr))
     progress = Progress(loaded)
     try:
         outcome = _work(args, worker_options(args, search=False), progress)

@@ -231,5 +231,19 @@ def save_budget(loaded: LoadedStudy, n_trials: int) -> LoadedStudy:
     return dataclasses.replace(loaded, experiment=experiment)
 
 
+def save_replicates(loaded: LoadedStudy, *, seeds: int,
+                    lambdas: tuple[float, ...] = ()) -> LoadedStudy:
+    """Raise the replicate phase to `seeds` per arm with `lambdas` added, for every worker from
+    now on (a worker on another host reads it too); never fewer seeds or arms than stored."""
+    stored = loaded.experiment.replicates
+    merged = tuple(stored.lambdas) + tuple(v for v in lambdas if v not in stored.lambdas)
+    settings = dataclasses.replace(stored, seeds=max(seeds, stored.seeds), lambdas=merged)
+    if settings == stored:
+        return loaded
+    experiment = dataclasses.replace(loaded.experiment, replicates=settings)
+    loaded.study.set_user_attr(EXPERIMENT_ATTR, experiment.as_dict())
+    return dataclasses.replace(loaded, experiment=experiment)
+
+
 def finished_states() -> tuple[TrialState, ...]:
     return (TrialState.COMPLETE, TrialState.PRUNED)

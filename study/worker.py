@@ -14,6 +14,7 @@ that was left RUNNING, and goes on. Longer outages end it with one clear error.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -238,8 +239,9 @@ class _Worker:
 
     def may_replicate(self) -> bool:
         """Phase 2 starts once the search budget is finished (by any worker)."""
-        # Read again: another command may have extended the budget meanwhile.
+        # Read again: another command may have extended the budget or the replicates meanwhile.
         experiment = service.read_experiment(self.loaded.study.user_attrs)
+        self.loaded = dataclasses.replace(self.loaded, experiment=experiment)
         return (experiment.replicates.seeds > 0 and experiment.n_trials is not None
                 and budget_mod.n_finished(self.loaded.study) >= experiment.n_trials)
 
@@ -250,6 +252,8 @@ class _Worker:
         done, planned = replicates.progress(phase.study)
         if done >= planned:
             return
+        self.say(f"replicates: {planned - done} of {planned} planned runs left, of trial "
+                 f"{phase.plan.source_trial}'s configuration ({phase.plan.seeds} seeds per arm)")
         _ = self.objective  # built before the first trial: a bad factory or data fails no trial
 
         def run_replicate(trial: optuna.Trial) -> float:

@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 from study import effects, experiments, replicates, service, statistics
 from study.summary import best_trial
 from study.worker import WorkerOptions, run_worker
-from tests.helpers import wait_for
+from tests.helpers import one_line_error, wait_for
 from tests.study.conftest import Cli
 from tests.study.report_studies import make_study, search_distributions
 
@@ -243,6 +243,26 @@ def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
     assert "4 paired seeds" in more.stdout
     again = json.loads(cli.run("status", "--format", "json").stdout)["replicates"]
     assert again["planned"] == status["replicates"]["planned"] // 3 * 4 == again["finished"]
+
+
+def test_replicate_by_hand_turns_on_a_phase_that_was_off(cli: Cli) -> None:
+    """`replicate --seeds K` on a `--replicate-seeds 0` study stores K, plans and runs them."""
+    run = ("--objective", "mock", "--n-trials", "6", "--replicate-seeds", "0")
+    early = cli.run("create", *run)
+    assert early.returncode == 0
+    one_line_error(cli.run("replicate", "--seeds", "2", check=False),
+                   "runs once its search is finished", "0 finished trials of a budget of 6",
+                   "then python -m study replicate again")
+    cli.run("run", "--per-device", "1")
+    one_line_error(cli.run("replicate", check=False), "plans no replicates", "--seeds K")
+    more = cli.run("replicate", "--seeds", "2", "--devices", "cpu", "--per-device", "1")
+    assert "λ effect:" in more.stdout and "2 paired seeds" in more.stdout, more.stdout
+    info = json.loads(cli.run("status", "--format", "json").stdout)["replicates"]
+    assert info["seeds_per_arm"] == 2 and info["finished"] == info["planned"] > 0
+    # Fewer seeds later never shrink the plan.
+    cli.run("replicate", "--seeds", "1", "--devices", "cpu", "--per-device", "1")
+    again = json.loads(cli.run("status", "--format", "json").stdout)["replicates"]
+    assert (again["seeds_per_arm"], again["planned"]) == (2, info["planned"])
 
 
 @pytest.mark.slow
