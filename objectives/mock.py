@@ -73,6 +73,7 @@ class MockObjective:
     lambda_gain = LAMBDA_GAIN
     seed_sd = 0.02  # replicates: noise shared by all arms of one seed
     run_sd = 0.01  # replicates: noise of each run
+    gc_after_trial = False  # a mock trial leaves no tensors or trainers behind to collect
 
     def __init__(self, ctx: ObjectiveContext) -> None:
         self.ctx = ctx

@@ -11,6 +11,8 @@ import contextlib
 import fcntl
 import json
 import logging
+import threading
+import warnings
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -61,9 +63,28 @@ def _lock_key(study_name: str) -> int:
     return (0x5245434C << 32 | zlib.crc32(study_name.encode())) - (1 << 63)
 
 
+_held = threading.local()  # the study locks this thread holds
+
+
 @contextlib.contextmanager
 def study_lock(study: optuna.Study) -> Iterator[None]:
-    """Held by one process of the study at a time; released if the process dies."""
+    """Held by one process of the study at a time; released if the process dies. Re-entrant:
+    the stale-trial sweep holds it and calls the retry callback, which takes it too."""
+    key = (str(backend_of(study).engine.url), study.study_name)
+    held = _held.__dict__.setdefault("keys", set())
+    if key in held:
+        yield
+        return
+    held.add(key)
+    try:
+        with _cross_process_lock(study):
+            yield
+    finally:
+        held.discard(key)
+
+
+@contextlib.contextmanager
+def _cross_process_lock(study: optuna.Study) -> Iterator[None]:
     engine = backend_of(study).engine
     backend, name = engine.dialect.name, study.study_name
     if backend == "postgresql":
@@ -114,14 +135,41 @@ def stale_trial_ids(study: optuna.Study) -> set[int]:
     storage = study._storage
     if getattr(storage, "get_heartbeat_interval", lambda: None)() is None:
         return set()
-    return set(storage._get_stale_trial_ids(study._study_id))
+    with _sweep():
+        return set(storage._get_stale_trial_ids(study._study_id))
 
 
 # --- 4. stale trials retried exactly once --------------------------------------------------
-# Optuna's `fail_stale_trials` runs at the start of every trial of every worker. On SQLite two
-# workers can both fail the same stale trial (no row lock), and each then runs the retry
-# callback: two retries of one trial. The callback below re-queues under the study lock, and
-# only if no retry of that trial exists yet.
+# Optuna's `fail_stale_trials` runs at the start of every trial of every worker, outside any
+# lock. On SQLite two workers can both fail the same stale trial (no row lock), and each then
+# runs the retry callback: two retries of one trial. The callback below re-queues under the
+# study lock, and only if no retry of that trial exists yet; `fail_stale` runs the whole sweep
+# under that lock, so no budget gate counts between a trial's FAIL and its retry.
+
+
+_sweeping = threading.local()
+
+
+@contextlib.contextmanager
+def _sweep() -> Iterator[None]:
+    _sweeping.active = True
+    try:
+        yield
+    finally:
+        _sweeping.active = False
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail the study's stale trials and re-queue each once, all under the study lock.
+
+    Optuna sweeps before every ask of `optimize` too, but outside any lock: between its FAIL and
+    its re-queue another worker's budget gate sees a free place and starts a new trial, and the
+    retry, queued a moment later, waits beyond the budget for good. `ResilientRDBStorage` shows
+    stale trials to this sweep only, and the gates run it under the lock they count under.
+    """
+    with study_lock(study), _sweep(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def is_retry_of(trial: FrozenTrial, original_number: int) -> bool:
@@ -151,18 +199,19 @@ def fail_and_requeue(study: optuna.Study, storage_id: int, *,
     finished meanwhile (another worker failed it as stale, and re-queued it) is left alone.
     """
     storage = backend_of(study)
-    if storage.get_trial(storage_id).state == TrialState.RUNNING:
-        try:
-            if not storage.set_trial_state_values(storage_id, TrialState.FAIL):
-                return
-        except optuna.exceptions.UpdateFinishedTrialError:
-            return  # failed as stale by another worker just now, which re-queues it
-    elif not already_failed:
-        return
-    trial = storage.get_trial(storage_id)
-    callback = storage.get_heartbeat_stale_trial_callback()
-    if trial.state == TrialState.FAIL and callback is not None:
-        callback(study, trial)
+    with study_lock(study):  # failed and re-queued in one step, as in `fail_stale`
+        if storage.get_trial(storage_id).state == TrialState.RUNNING:
+            try:
+                if not storage.set_trial_state_values(storage_id, TrialState.FAIL):
+                    return
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return  # failed as stale by another worker just now, which re-queues it
+        elif not already_failed:
+            return
+        trial = storage.get_trial(storage_id)
+        callback = storage.get_heartbeat_stale_trial_callback()
+        if trial.state == TrialState.FAIL and callback is not None:
+            callback(study, trial)
 
 
 def fail_if_running(study: optuna.Study, storage_id: int) -> bool:
@@ -206,6 +255,9 @@ class GatedStudy(optuna.Study):
                  gate: Callable[[GatedStudy, Callable[[], optuna.Trial]], optuna.Trial]) -> None:
         super().__init__(study.study_name, study._storage, study.sampler, study.pruner)
         self._gate = gate
+        backend = backend_of(study)
+        if isinstance(backend, ResilientRDBStorage):
+            backend.sweeps_under_lock_only = True  # the gate sweeps (see `fail_stale`)
         self.last_trial_id: int | None = None
 
     def ask(self, fixed_distributions=None):  # type: ignore[no-untyped-def]
@@ -240,6 +292,15 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         if changed and state == TrialState.RUNNING:  # a WAITING trial was taken
             self._first_heartbeat(trial_id)
         return changed
+
+    sweeps_under_lock_only = False  # set by a GatedStudy, whose gate sweeps under its lock
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        # Behind a gate only `fail_stale` (under the study lock) and `stale_trial_ids` see stale
+        # trials; the unlocked sweep Optuna runs before each ask finds none (see `fail_stale`).
+        if self.sweeps_under_lock_only and not getattr(_sweeping, "active", False):
+            return []
+        return super()._get_stale_trial_ids(study_id)
 
     def _first_heartbeat(self, trial_id: int) -> None:
         if self.heartbeat_interval is not None:

@@ -34,6 +34,7 @@ from storage.optuna_internals import (
     GatedStudy,
     backend_of,
     count_trials,
+    fail_stale,
     running_with_heartbeat,
     study_lock,
 )
@@ -259,6 +260,7 @@ def gated(phase: ReplicatePhase, deadline: float | None,
         unbeating = 0
         while True:
             with study_lock(study):
+                fail_stale(study)  # a stale replicate's retry is queued before the count
                 if count_trials(study, (TrialState.WAITING,)):
                     return ask()
                 if count_trials(study, budget_mod.FINISHED) >= phase.budget:
@@ -268,7 +270,6 @@ def gated(phase: ReplicatePhase, deadline: float | None,
                     deadline is not None and time.monotonic() + poll > deadline):
                 raise budget_mod.BudgetReached
             time.sleep(poll)
-            budget_mod.fail_stale(study)
 
     return GatedStudy(phase.study, planned_only)
 

@@ -68,7 +68,7 @@ def test_heartbeat_queries_read_optunas_tables(tmp_path: Path) -> None:
     internals.backend_of(study).record_heartbeat(trial._trial_id)
     assert internals.running_with_heartbeat(study) == 1
     assert internals.stale_trial_ids(study) == set()
-    time.sleep(2.5)  # past the 2 s grace period
+    time.sleep(3.5)  # past the 2 s grace period, at SQLite's whole-second clock
     assert internals.stale_trial_ids(study) == {trial._trial_id}
 
 
@@ -87,6 +87,24 @@ def test_a_stale_trial_is_retried_once_however_often_it_is_failed(tmp_path: Path
     assert len(retries) == 1
     assert retries[0].state == TrialState.WAITING
     assert retries[0].params == {"x": 0.5} and retries[0].user_attrs["arm"] == "best"
+
+
+def test_behind_a_gate_only_the_locked_sweep_fails_stale_trials(tmp_path: Path) -> None:
+    """Optuna's own sweep before each ask (unlocked) finds nothing behind a gate; `fail_stale`
+    fails the stale trial and queues its retry in one step under the re-entrant study lock."""
+    study = _beating(f"sqlite:///{tmp_path / 's.db'}")
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    internals.backend_of(study).record_heartbeat(trial._trial_id)
+    gated = internals.GatedStudy(study, lambda gated, ask: ask())
+    time.sleep(3.5)  # past the 2 s grace period, at SQLite's whole-second clock
+    optuna.storages.fail_stale_trials(gated)  # what `optimize` runs before each ask
+    assert [t.state for t in study.get_trials()] == [TrialState.RUNNING]
+    assert internals.stale_trial_ids(gated) == {trial._trial_id}  # status still sees it
+    with internals.study_lock(gated):  # held, as by a gate that counts: the sweep re-enters it
+        internals.fail_stale(gated)
+        assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.WAITING]
+    assert internals.is_retry_of(study.get_trials()[1], trial.number)
 
 
 def test_fail_and_requeue_and_fail_if_running(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Importances, the λ effect and the ablation statistics, on mocked studies and by-hand cases."""
+"""Importances (over complete and over every finished trial), the search's λ comparison and λ's
+decoding, on mocked studies and by-hand cases."""
 
 from __future__ import annotations
 

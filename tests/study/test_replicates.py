@@ -157,11 +157,12 @@ def fast_dir(tmp_path: Path):
 
 
 def _answer(directory: Path, seed: int, objective: str) -> effects.Answer:
-    url = f"sqlite:///{directory / f's{seed}.db'}"
+    url, name = f"sqlite:///{directory / 'studies.db'}", f"s{seed}"  # one file, many studies
     # A short search is enough: the statistics judge the replicates of whatever it finds.
-    _create(url, objective=objective, seed=seed, replicate_seeds=5, n_trials=4, pruner="none")
-    run_worker(_options(url, directory))
-    answer = effects.answer_of(service.open_study(url, "s").study)
+    _create(url, name, objective=objective, seed=seed, replicate_seeds=5, n_trials=4,
+            pruner="none")
+    run_worker(_options(url, directory, name))
+    answer = effects.answer_of(service.open_study(url, name).study)
     assert answer is not None and answer.finished == answer.planned
     return answer
 
