@@ -173,8 +173,18 @@ def fail_stale(study: optuna.Study) -> None:
 
 
 def is_retry_of(trial: FrozenTrial, original_number: int) -> bool:
-    history = optuna.storages.RetryHeartbeatStaleTrialCallback.retry_history(trial)
+    """`trial` re-runs `original_number` itself (the last of its retry history)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        history = optuna.storages.RetryHeartbeatStaleTrialCallback.retry_history(trial)
     return bool(history) and history[-1] == original_number
+
+
+def retried_from(trial: FrozenTrial) -> int | None:
+    """The number of the first failed trial of the series `trial` retries; None if no retry."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)
 
 
 class RetryStaleTrialOnce:
@@ -211,7 +221,9 @@ def fail_and_requeue(study: optuna.Study, storage_id: int, *,
         trial = storage.get_trial(storage_id)
         callback = storage.get_heartbeat_stale_trial_callback()
         if trial.state == TrialState.FAIL and callback is not None:
-            callback(study, trial)
+            with warnings.catch_warnings():  # Optuna's retry history is "experimental"
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                callback(study, trial)
 
 
 def fail_if_running(study: optuna.Study, storage_id: int) -> bool:

@@ -3,7 +3,8 @@
 `MaxTrialsCallback` alone stops a worker only after its trial finished, so workers that start at
 the same moment overshoot. Here every `ask` of a worker runs under a lock shared by all workers of
 the study: it fails stale trials (and queues their retries), counts finished (COMPLETE, PRUNED)
-plus RUNNING trials and starts a trial only while that sum is below the budget. A trial that fails frees its place; none is started beyond it.
+plus RUNNING trials and starts a trial only while that sum is below the budget. A trial that
+fails frees its place; none is started beyond it.
 
 When the rest of the budget is held by RUNNING trials, a worker waits instead of leaving: one of
 those trials may still fail, or belong to a killed worker (its heartbeat goes stale, the wait

@@ -226,9 +226,7 @@ def open_study(url: str, name: str, *, heartbeat: Heartbeat | None = None,
 
 def save_budget(loaded: LoadedStudy, n_trials: int) -> LoadedStudy:
     """Extend (or shrink) the study's budget, for every worker from now on."""
-    experiment = loaded.experiment.with_budget(n_trials)
-    loaded.study.set_user_attr(EXPERIMENT_ATTR, experiment.as_dict())
-    return dataclasses.replace(loaded, experiment=experiment)
+    return _store(loaded, loaded.experiment.with_budget(n_trials))
 
 
 def save_replicates(loaded: LoadedStudy, *, seeds: int,
@@ -240,7 +238,10 @@ def save_replicates(loaded: LoadedStudy, *, seeds: int,
     settings = dataclasses.replace(stored, seeds=max(seeds, stored.seeds), lambdas=merged)
     if settings == stored:
         return loaded
-    experiment = dataclasses.replace(loaded.experiment, replicates=settings)
+    return _store(loaded, dataclasses.replace(loaded.experiment, replicates=settings))
+
+
+def _store(loaded: LoadedStudy, experiment: Experiment) -> LoadedStudy:
     loaded.study.set_user_attr(EXPERIMENT_ATTR, experiment.as_dict())
     return dataclasses.replace(loaded, experiment=experiment)
 

@@ -22,7 +22,6 @@ import socket
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from storage.optuna_internals import (
     error_behind,
     fail_and_requeue,
     fail_if_running,
+    retried_from,
     tell_was_refused,
     trial_id,
 )
@@ -111,9 +111,7 @@ class _Guard:
     def requeue(self, study: optuna.Study, storage_id: int, *, already_failed: bool) -> None:
         if storage_id not in self.requeued:
             self.requeued.add(storage_id)
-            with warnings.catch_warnings():  # Optuna's retry history is "experimental"
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                fail_and_requeue(study, storage_id, already_failed=already_failed)
+            fail_and_requeue(study, storage_id, already_failed=already_failed)
 
 
 def is_storage_outage(exc: BaseException | None) -> bool:
@@ -381,7 +379,4 @@ class _Worker:
         if guard.retry_failures:
             return True
         trial = backend_of(gated).get_trial(storage_id)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            retried = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)
-        return bool(trial.user_attrs.get(service.BASELINE_ATTR)) or retried is not None
+        return bool(trial.user_attrs.get(service.BASELINE_ATTR)) or retried_from(trial) is not None

@@ -8,22 +8,14 @@ import contextlib
 import os
 import signal
 import subprocess
-import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from storage.optuna_internals import retried_from
 from tests.study.conftest import FINISHED, Cli, load
-
-
-def retried_from(trial: FrozenTrial) -> int | None:
-    """The number of the trial that `trial` retries (None if it is no retry)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)
 
 
 def start_group(cli: Cli, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
