@@ -45,7 +45,7 @@ def run_study(objective, experiment, *, pruner: str) -> dict:
     import optuna
 
     from objectives.search_space import baseline_params
-    from study.samplers import TrialSeededSampler, build_pruner
+    from study.search.samplers import TrialSeededSampler, build_pruner
 
     seed = experiment.seed
     # A fixed name: Hyperband assigns trials to brackets by a hash of the study name.
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from objectives.context import ObjectiveContext
     from objectives.objective import LstmObjective
-    from study.samplers import pruner_spec
+    from study.search.samplers import pruner_spec
 
     optuna.logging.set_verbosity(logging.WARNING)
     # Every experiment first: a bad override fails before the first study, not after hours.
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
              if pruner != "none" and "none" in args.pruners]
     median = pruner_spec("median", epochs)
     lines.append(f"- Epochs per trial capped at {epochs}; pruner settings are the service's "
-                 f"(`study.samplers.pruner_spec`: median = {median['n_startup_trials']} startup "
+                 f"(`study.search.samplers.pruner_spec`: median = {median['n_startup_trials']} startup "
                  f"trials, {median['n_warmup_steps']} warm-up epoch(s), a tenth of the epochs; "
                  "hyperband = min resource 1, reduction 3) unless the row names an override; "
                  "TPE seeded as the service seeds it; the λ = 0 baseline "

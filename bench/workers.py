@@ -189,7 +189,7 @@ def statement_profile(url: str, *, trials: int, tmp: Path) -> dict:
     from objectives.mock import MockObjective
     from objectives.profiles import get_profile
     from study import defaults
-    from study.samplers import TrialSeededSampler, build_pruner, pruner_spec
+    from study.search.samplers import TrialSeededSampler, build_pruner, pruner_spec
     from study.service import Heartbeat, open_storage
 
     optuna.logging.set_verbosity(logging.WARNING)

@@ -1,6 +1,6 @@
 """The experiment: everything that defines a study, as one frozen value.
 
-Built once from flags and environment (`study.cli`), stored with the study as one attribute, and
+Built once from flags and environment (`study.experiments`), stored with the study as one attribute, and
 read back by every worker, objective, report, replicate run and export, so nothing downstream
 re-derives it from strings. The profile is stored resolved (features, training settings with the
 epoch cap applied, the study's own search bounds), so a later change of a profile's defaults

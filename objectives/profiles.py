@@ -62,7 +62,7 @@ class Profile:
     features: FeatureSettings
     train: TrainSettings
     search: SearchBounds
-    replicate_seeds: int = 3  # seeds per arm of the replicate phase (see study/replicates.py)
+    replicate_seeds: int = 3  # seeds per arm of the replicate phase (see study/replicates/plan.py)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "features": self.features.as_dict(),

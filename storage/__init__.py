@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from storage.errors import StorageError
 from storage.rdb import open_storage
-from storage.url import backend_of, normalize_url, redact_url
+from storage.url import StorageURL, backend_name, normalize_url, redact_url
 
-__all__ = ["StorageError", "backend_of", "normalize_url", "open_storage", "redact_url"]
+__all__ = ["StorageError", "StorageURL", "backend_name", "normalize_url", "open_storage",
+           "redact_url"]

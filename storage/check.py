@@ -25,10 +25,8 @@ from storage.rdb import (
     check_sqlite_location,
     engine_kwargs,
     prepare_url,
-    sqlite_path,
 )
 from storage.translate import translate
-from storage.url import backend_of, redact_url
 
 _OPTUNA_TABLES = {"studies", "trials", "version_info", "alembic_version"}
 _STATES = [state.name for state in TrialState]
@@ -102,8 +100,8 @@ def inspect_storage(url: str) -> dict[str, Any]:
     """
     url = prepare_url(url)
     report: dict[str, Any] = {
-        "backend": backend_of(url),
-        "url": redact_url(url),
+        "backend": url.backend,
+        "url": url.redacted,
         "exists": True,
         "reachable": False,
         "optuna_version": optuna.__version__,
@@ -112,7 +110,7 @@ def inspect_storage(url: str) -> dict[str, Any]:
         "note": None,
     }
     kwargs = engine_kwargs(url)
-    sqlite_file = sqlite_path(url) if report["backend"] == "sqlite" else None
+    sqlite_file = url.sqlite_file
     if (path := sqlite_file) is not None:
         check_sqlite_location(path)
         report["path"] = str(path.resolve())
@@ -127,7 +125,7 @@ def inspect_storage(url: str) -> dict[str, Any]:
             return report
         kwargs = _read_only_sqlite(path)
     try:
-        engine = sqlalchemy.create_engine(url, **kwargs)
+        engine = sqlalchemy.create_engine(url.url, **kwargs)
         try:
             if sqlite_file is not None:
                 _check_sqlite_pages(engine, sqlite_file)
@@ -146,7 +144,7 @@ def inspect_storage(url: str) -> dict[str, Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             storage = optuna.storages.RDBStorage(
-                url, engine_kwargs=kwargs, skip_compatibility_check=True, skip_table_creation=True
+                url.url, engine_kwargs=kwargs, skip_compatibility_check=True, skip_table_creation=True
             )
         try:
             current, head = storage.get_current_version(), storage.get_head_version()

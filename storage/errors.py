@@ -22,8 +22,19 @@ STORAGE_ERRORS = (
 )
 
 
+# Errors of two processes creating the same tables or study at once; worth a retry.
+_RACE_MARKERS = ("already exists", "duplicate key", "unique constraint", "integrityerror",
+                 "database is locked", "deadlock")
+
+
 class StorageError(RuntimeError):
     """A storage problem the user can fix; the message is one line and never holds a password."""
+
+
+def is_creation_race(exc: BaseException) -> bool:
+    """`exc` comes from another process creating the same tables or study at the same moment."""
+    text = f"{type(exc).__name__} {exc} {exc.__cause__ or ''}".lower()
+    return any(marker in text for marker in _RACE_MARKERS)
 
 
 # Driver module → how to get it.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import sqlite3
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,16 +22,17 @@ from storage.errors import (
     STORAGE_ERRORS,
     StorageError,
     driver_error,
+    is_creation_race,
     sqlite_content_error,
 )
+from storage.heartbeats import MAX_RETRY, Heartbeat
 from storage.optuna_internals import ResilientRDBStorage, RetryStaleTrialOnce
 from storage.translate import translate
-from storage.url import SUPPORTED, backend_of, normalize_url, parse_url, redact_url
+from storage.url import SUPPORTED, StorageURL
 
 SQLITE_LOCK_TIMEOUT_S = 60  # how long a writer waits for another process's lock
 CONNECT_TIMEOUT_S = 10  # an unreachable server fails after this, not after minutes
 POOL_RECYCLE_S = 1800  # below common firewall/NAT idle cut-offs
-GRACE_FACTOR = 4  # grace period when none is given: 4 heartbeat intervals
 _NOTHING_STORED = (
     "nothing was stored there yet — create a study first (python -m study create) "
     "or pass --storage"
@@ -111,14 +114,6 @@ def _content_errors(path: str) -> Iterator[None]:
         raise error from exc
 
 
-def sqlite_path(url: str) -> Path | None:
-    """The file of an `sqlite:` URL (relative to the CWD, as SQLite resolves it); None in memory."""
-    database = sqlalchemy.engine.make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database)
-
-
 def check_sqlite_location(path: Path) -> None:
     """Fail with a clear message when the SQLite file cannot be created or written."""
     directory = path.parent if str(path.parent) else Path(".")
@@ -137,43 +132,39 @@ def check_sqlite_location(path: Path) -> None:
         raise StorageError(f"SQLite file {str(path)!r} is not readable and writable")
 
 
-def prepare_url(url: str) -> str:
-    """Normalise the URL and check its syntax, scheme and driver (no connection is made).
+def prepare_url(url: str | StorageURL) -> StorageURL:
+    """The URL parsed once, its scheme and driver checked (no connection is made).
 
     Raises StorageError (one line, no password) for a URL that cannot be parsed, e.g. one whose
     password holds an unencoded `@`.
     """
-    parse_url(url.strip())  # errors show the URL as the user wrote it
-    url = normalize_url(url.strip())
-    parsed = sqlalchemy.engine.make_url(url)
+    prepared = url if isinstance(url, StorageURL) else StorageURL.parse(url)
     try:
-        dialect = parsed.get_dialect()
+        dialect = prepared.parsed.get_dialect()
     except sqlalchemy.exc.NoSuchModuleError:
-        raise StorageError(
-            f"unknown storage scheme {parsed.drivername + '://'!r}: supported are {SUPPORTED}"
-        ) from None
+        raise StorageError(f"unknown storage scheme {prepared.parsed.drivername + '://'!r}: "
+                           f"supported are {SUPPORTED}") from None
     try:
         dialect.import_dbapi()
     except ImportError as exc:
-        raise driver_error(url, exc) from None
-    return url
+        raise driver_error(prepared.url, exc) from None
+    return prepared
 
 
-def engine_kwargs(url: str, *, wal: bool = True) -> dict[str, Any]:
+def engine_kwargs(url: str | StorageURL, *, wal: bool = True) -> dict[str, Any]:
     """SQLAlchemy `create_engine` arguments for the URL's backend.
 
     `wal`: switch an SQLite file to WAL on connect (WAL is stored in the file, so a file that
     was created by `open_storage` stays WAL; `wal=False` leaves a file as it is).
     """
-    backend = backend_of(url)
-    query = sqlalchemy.engine.make_url(url).query
-    if backend == "sqlite":
+    url = url if isinstance(url, StorageURL) else StorageURL.parse(url)
+    if url.backend == "sqlite":
         connect_args: dict[str, Any] = {"timeout": SQLITE_LOCK_TIMEOUT_S}
-        if sqlite_path(url) is not None:
+        if url.sqlite_file is not None:
             connect_args["factory"] = _WalConnection if wal else SQLiteConnection
         return {"connect_args": connect_args}
     kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": POOL_RECYCLE_S}
-    if backend == "postgresql":
+    if url.backend == "postgresql":
         # Values given in the URL's query win over these defaults.
         defaults = {
             "connect_timeout": CONNECT_TIMEOUT_S,
@@ -184,44 +175,20 @@ def engine_kwargs(url: str, *, wal: bool = True) -> dict[str, Any]:
             "keepalives_interval": 10,
             "keepalives_count": 3,
         }
-        kwargs["connect_args"] = {k: v for k, v in defaults.items() if k not in query}
-    elif backend == "mysql":
+        kwargs["connect_args"] = {k: v for k, v in defaults.items() if k not in url.parsed.query}
+    elif url.backend == "mysql":
         kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     return kwargs
 
 
-def _heartbeat_settings(
-    heartbeat_interval: int | None, grace_period: int | None, max_retry: int | None
-) -> dict[str, Any]:
-    if max_retry is not None and max_retry < 0:
-        raise StorageError(f"max retry must be >= 0, got {max_retry}")
-    if heartbeat_interval is None:
-        if grace_period is not None:
-            raise StorageError("a grace period needs a heartbeat interval")
-        return {}
-    if heartbeat_interval <= 0:
-        raise StorageError(f"heartbeat interval must be positive, got {heartbeat_interval}")
-    if grace_period is None:
-        grace_period = GRACE_FACTOR * heartbeat_interval
-    if grace_period <= heartbeat_interval:
-        raise StorageError(
-            f"grace period ({grace_period} s) must exceed the heartbeat interval "
-            f"({heartbeat_interval} s), or live trials are failed between two heartbeats"
-        )
-    return {
-        "heartbeat_interval": heartbeat_interval,
-        "grace_period": grace_period,
-        "heartbeat_stale_trial_callback": RetryStaleTrialOnce(max_retry=max_retry),
-    }
-
-
 def open_storage(
-    url: str,
+    url: str | StorageURL,
     *,
     create: bool = True,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
-    max_retry: int | None = 3,
+    max_retry: int | None = MAX_RETRY,
+    attempts: int = 5,
 ) -> optuna.storages.RDBStorage:
     """Open the Optuna RDBStorage for `url`, creating the SQLite file and Optuna's tables if needed.
 
@@ -229,38 +196,53 @@ def open_storage(
     database without Optuna's tables, is a StorageError saying nothing was stored there yet.
     SQLite gets a 60 s lock timeout and WAL; PostgreSQL (`postgresql://`/`postgres://` use
     psycopg 3) gets pre-ping, pool recycling and a 10 s connect timeout. With a heartbeat
-    interval (the service passes its setting; none by default), trials whose worker stopped
-    beating for `grace_period` seconds (default 4 intervals) are failed by the next worker and
-    re-queued, exactly once each, up to `max_retry` times.
+    interval (the service passes its settings; none by default), trials whose worker stopped
+    beating are failed by the next worker and re-queued (`storage.heartbeats.Heartbeat`).
+    Another process creating the tables at the same moment is waited for (`attempts` tries).
     Raises StorageError with a one-line, password-free message.
     """
+    heartbeat = Heartbeat.of(heartbeat_interval, grace_period, max_retry)
     url = prepare_url(url)
-    if backend_of(url) == "sqlite" and (path := sqlite_path(url)) is not None:
+    if (path := url.sqlite_file) is not None:
         check_sqlite_location(path)
         if not create and not path.exists():
             raise StorageError(f"no SQLite file {str(path)!r}: {_NOTHING_STORED}")
+    for attempt in range(attempts):
+        try:
+            return _open(url, create, heartbeat)
+        except StorageError as exc:
+            if attempt + 1 == attempts or not is_creation_race(exc):
+                raise
+            time.sleep(0.1 + random.random() * 0.4)
+    raise AssertionError("unreachable")
+
+
+def _open(url: StorageURL, create: bool, heartbeat: Heartbeat | None) -> ResilientRDBStorage:
     with warnings.catch_warnings():
         # Heartbeats and the retry callback are stable in practice; the warning is noise per worker.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        settings = _heartbeat_settings(heartbeat_interval, grace_period, max_retry)
+        settings: dict[str, Any] = {}
+        if heartbeat is not None:
+            settings = {"heartbeat_interval": heartbeat.interval, "grace_period": heartbeat.grace,
+                        "heartbeat_stale_trial_callback": RetryStaleTrialOnce(heartbeat.max_retry)}
         kwargs = engine_kwargs(url, wal=create)
         try:
             return ResilientRDBStorage(
-                url, engine_kwargs=kwargs, skip_table_creation=not create, **settings
+                url.url, engine_kwargs=kwargs, skip_table_creation=not create, **settings
             )
         except STORAGE_ERRORS as exc:
             if not create and not _has_optuna_tables(url, kwargs):
                 raise StorageError(
-                    f"no Optuna tables in {redact_url(url)}: {_NOTHING_STORED}"
+                    f"no Optuna tables in {url.redacted}: {_NOTHING_STORED}"
                 ) from None
             raise translate(exc, url) from None
 
 
-def _has_optuna_tables(url: str, kwargs: dict[str, Any]) -> bool:
+def _has_optuna_tables(url: StorageURL, kwargs: dict[str, Any]) -> bool:
     # True when that cannot be told: the caller then reports the original error. `version_info`
     # is the table RDBStorage reads first when it opens a storage.
     try:
-        engine = sqlalchemy.create_engine(url, **kwargs)
+        engine = sqlalchemy.create_engine(url.url, **kwargs)
         try:
             return sqlalchemy.inspect(engine).has_table("version_info")
         finally:

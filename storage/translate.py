@@ -10,7 +10,7 @@ import sqlalchemy.engine
 import sqlalchemy.exc
 
 from storage.errors import StorageError, driver_error, first_line, sqlite_content_error
-from storage.url import backend_of, parse_url, redact_url, scrub
+from storage.url import StorageURL, scrub
 
 _UNREACHABLE = (
     ("connection refused", "connection refused"),
@@ -32,7 +32,7 @@ def _endpoint(parsed: sqlalchemy.engine.URL) -> str:
     return f"{parsed.host or 'localhost'}:{parsed.port or default_port}"
 
 
-def translate(exc: BaseException, url: str) -> StorageError:
+def translate(exc: BaseException, url: StorageURL) -> StorageError:
     """Turn an exception raised while opening or using `url` into a one-line, password-free
     StorageError."""
     if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__ is not None:
@@ -41,16 +41,11 @@ def translate(exc: BaseException, url: str) -> StorageError:
         return exc
     if isinstance(exc, ImportError):
         cause = exc.__cause__ if isinstance(exc.__cause__, ImportError) else exc
-        return driver_error(url, cause)
+        return driver_error(url.url, cause)
     orig = getattr(exc, "orig", None) or exc
     message = first_line(str(orig))
     lowered = str(orig).lower()
-    backend = backend_of(url)
-    safe_url = redact_url(url)
-    try:
-        parsed: sqlalchemy.engine.URL | None = parse_url(url)
-    except StorageError:
-        parsed = None
+    backend, safe_url, parsed = url.backend, url.redacted, url.parsed
 
     if isinstance(exc, RuntimeError) and "no longer compatible with the table schema" in message:
         if "optuna storage upgrade" in message:
@@ -64,7 +59,7 @@ def translate(exc: BaseException, url: str) -> StorageError:
                 "install the optuna version that created it (every worker must run one version)"
             )
     elif backend == "sqlite":
-        path = (parsed.database if parsed is not None else None) or url
+        path = parsed.database or url.url
         content = sqlite_content_error(orig, path) if isinstance(orig, sqlite3.Error) else None
         if content is not None:
             return content
@@ -82,11 +77,11 @@ def translate(exc: BaseException, url: str) -> StorageError:
             text = f"SQLite file {path!r} is read-only: make it (and its directory) writable"
         else:
             text = f"cannot open {safe_url}: {message}"
-    elif parsed is not None and isinstance(exc, sqlalchemy.exc.DBAPIError | ConnectionError):
+    elif isinstance(exc, sqlalchemy.exc.DBAPIError | ConnectionError):
         text = _server_error(parsed, backend, safe_url, message, lowered)
     else:
         text = f"cannot open {safe_url}: {type(exc).__name__}: {message}"
-    return StorageError(scrub(text, url))
+    return StorageError(scrub(text, url.url))
 
 
 def _server_error(

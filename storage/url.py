@@ -7,6 +7,8 @@ userinfo of URLs (`scheme://user:***@host`) and the value of `password=` setting
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy.engine
 import sqlalchemy.exc
@@ -38,10 +40,49 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def backend_of(url: str) -> str:
+def backend_name(url: str) -> str:
     """The backend name of a URL: `sqlite`, `postgresql`, `mysql`, ... (the scheme sans driver)."""
     scheme = url.partition("://")[0].partition("+")[0].lower()
     return "postgresql" if scheme == "postgres" else scheme
+
+
+@dataclass(frozen=True)
+class StorageURL:
+    """A storage URL parsed once: `url` with its driver (what SQLAlchemy connects to), its parts,
+    and the forms that may be shown. `StorageURL.parse` is where every URL is checked."""
+
+    given: str  # as the user wrote it, stripped
+    url: str  # normalised: PostgreSQL with the installed psycopg 3 driver
+    parsed: sqlalchemy.engine.URL
+
+    @classmethod
+    def parse(cls, text: str) -> StorageURL:
+        """Raises StorageError (one line, no password) for a URL that cannot be parsed."""
+        given = text.strip()
+        parse_url(given)  # errors show the URL as the user wrote it
+        url = normalize_url(given)
+        return cls(given=given, url=url, parsed=sqlalchemy.engine.make_url(url))
+
+    @property
+    def backend(self) -> str:
+        return backend_name(self.url)
+
+    @property
+    def redacted(self) -> str:
+        return redact_url(self.url)
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The file of an `sqlite:` URL (relative to the CWD, as SQLite resolves it); None in
+        memory or for other backends."""
+        database = self.parsed.database
+        if self.backend != "sqlite" or not database or database == ":memory:" \
+                or database.startswith("file:"):
+            return None
+        return Path(database)
+
+    def __str__(self) -> str:  # never the password, wherever it is formatted
+        return self.redacted
 
 
 def parse_url(url: str) -> sqlalchemy.engine.URL:

@@ -1,4 +1,13 @@
-"""The study service: create a study, fill it from parallel workers, report and export the best.
+"""The study service: a code map (the command table is `study.cli`; `python -m study COMMAND`).
 
-Commands: `python -m study create|worker|run|status` and `python -m study.best export|evaluate`.
+- `commands/`   one module per command: create, work (worker, run, replicate), status, report,
+                export (+ evaluate), standalone (train, prepare, check), dashboard
+- `execution/`  the worker loop serving both phases, the launcher over devices, progress
+- `search/`     phase 1: the study-wide budget, the sampler and the pruner
+- `replicates/` phase 2: the plan (arms, seeds, the companion study) and its runs
+- `analysis/`   the answer's numbers: statistics (pure), effects, importance
+- `reporting/`  status, `run`'s summary, the report, figures, dashboard notes and artifacts
+- `service.py` (create and open studies), `experiments.py` (the experiment from flags),
+  `trials.py` (states, the best trial), `gate.py` (the gate both phases ask through),
+  `defaults.py`, `output.py`, `errors.py`; `best.py` is the `python -m study.best` entry point.
 """

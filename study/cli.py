@@ -13,32 +13,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import math
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from objectives.profiles import PROFILES
+from objectives.profiles import PROFILES, Profile
+from storage.heartbeats import GRACE_FACTOR
 from study import defaults
 from study.errors import UserError
+from study.output import Output, render, write_atomic
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 1, 130, 141
-
-
-@dataclass
-class Output:
-    """What a command prints: `data` for --format json/yaml, `text` for people."""
-
-    data: Any
-    text: str | None = None
-    code: int = 0
-    compact_json: bool = False  # one JSON line (scripts read `train` line by line)
 
 
 # --- flag groups: each defined once, shared by the commands that take it -------------------
@@ -66,6 +54,25 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
     return value
+
+
+def _per_profile(describe: Callable[[Profile], str]) -> str:
+    """A profile-dependent default for help texts, from the profiles themselves:
+    "paper/paper-large-batch 32 256 32, quick 16 96 16" (one value: just the value)."""
+    groups: dict[str, list[str]] = {}
+    for name, profile in PROFILES.items():
+        groups.setdefault(describe(profile), []).append(name)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return ", ".join(f"{'/'.join(names)} {value}" for value, names in groups.items())
+
+
+def _numbers(values) -> str:
+    return " ".join(f"{value:g}" for value in values)
+
+
+def _lambda_range(profile: Profile) -> str:
+    return _numbers((10 ** profile.search.lambda_off_below, 10 ** profile.search.log10_lambda[1]))
 
 
 def study_flags(parser: argparse.ArgumentParser) -> None:
@@ -105,21 +112,23 @@ def experiment_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def search_flags(parser: argparse.ArgumentParser) -> None:
-    from study.samplers import PRUNERS
+    from study.search.samplers import PRUNERS
 
     group = parser.add_argument_group("search and replicates of a new study (default: the "
                                       "profile's)")
     group.add_argument("--pruner", choices=PRUNERS, help=f"default {defaults.PRUNER}")
     group.add_argument("--lambda-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
                        help="λ searched log-uniformly from LOW to HIGH (> 0); the decade below "
-                            "LOW means λ = 0 (default 0.01 100)")
+                            "LOW means λ = 0 (default " + _per_profile(_lambda_range) + ")")
     group.add_argument("--dropout-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                       help="dropout range, 0 <= LOW <= HIGH < 1 (default 0 0.6)")
+                       help="dropout range, 0 <= LOW <= HIGH < 1 (default "
+                            + _per_profile(lambda p: _numbers(p.search.dropout)) + ")")
     group.add_argument("--hidden-range", nargs=3, type=int, metavar=("LOW", "HIGH", "STEP"),
-                       help="hidden sizes LOW..HIGH in steps of STEP (quick 16 96 16, "
-                            "paper 32 256 32)")
+                       help="hidden sizes LOW..HIGH in steps of STEP ("
+                            + _per_profile(lambda p: _numbers(p.search.hidden)) + ")")
     group.add_argument("--replicate-seeds", type=non_negative_int, metavar="K", help="paired "
-                       "seeds per replicate arm after the search (quick 4, paper 5; 0: none)")
+                       "seeds per replicate arm after the search ("
+                       + _per_profile(lambda p: str(p.replicate_seeds)) + "; 0: none)")
     group.add_argument("--replicate-lambdas", nargs="+", type=float, metavar="λ", help="extra "
                        "λ arms of the replicate phase, beside λ = 0 and the reference's 10")
 
@@ -138,7 +147,7 @@ def heartbeat_flags(parser: argparse.ArgumentParser) -> None:
         f"else {defaults.HEARTBEAT_INTERVAL_S})"))
     group.add_argument("--heartbeat-grace", type=int, metavar="S", help=(
         "a RUNNING trial without a heartbeat for this long is failed and retried (else "
-        f"{defaults.HEARTBEAT_GRACE_ENV}, else {defaults.HEARTBEAT_GRACE_FACTOR} intervals)"))
+        f"{defaults.HEARTBEAT_GRACE_ENV}, else {GRACE_FACTOR} intervals)"))
 
 
 def worker_flags(parser: argparse.ArgumentParser) -> None:
@@ -237,36 +246,36 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("create", "create the study (idempotent) and enqueue the λ = 0 baseline",
-            "study.run:create", (*STUDY_COMMAND, search_flags, budget_flags)),
+            "study.commands.create:create", (*STUDY_COMMAND, search_flags, budget_flags)),
     Command("worker", "serve an existing study: search trials, then its replicates",
-            "study.run:worker", (*STUDY_COMMAND, budget_flags, worker_flags, heartbeat_flags)),
+            "study.commands.work:worker", (*STUDY_COMMAND, budget_flags, worker_flags, heartbeat_flags)),
     Command("run", "create if missing, search and replicate with progress, print the answer",
-            "study.run:run", (*STUDY_COMMAND, search_flags, budget_flags, worker_flags,
+            "study.commands.work:run", (*STUDY_COMMAND, search_flags, budget_flags, worker_flags,
                               heartbeat_flags)),
     Command("replicate", "plan (or extend) the replicate runs by hand and serve them",
-            "study.run:replicate", (*STUDY_COMMAND, replicate_flags, worker_flags,
+            "study.commands.work:replicate", (*STUDY_COMMAND, replicate_flags, worker_flags,
                                     heartbeat_flags)),
     Command("status", "trials by state, best so far, replicates, workers alive",
-            "study.summary:status_command", (*STUDY_COMMAND, heartbeat_flags),
+            "study.commands.status:status_command", (*STUDY_COMMAND, heartbeat_flags),
             formats=("table", "json", "yaml")),
     Command("report", "the answer: effects with intervals, importances, figures, notes",
-            "study.report:report_command", (*STUDY_COMMAND, report_flags),
+            "study.commands.report:report_command", (*STUDY_COMMAND, report_flags),
             formats=("text", "json")),
     Command("dashboard", "optuna-dashboard on the study's storage and artifacts",
-            "study.dashboard:dashboard_command", (*STUDY_COMMAND, dashboard_flags)),
+            "study.commands.dashboard:dashboard_command", (*STUDY_COMMAND, dashboard_flags)),
     Command("export", "the best configuration, its model and its replicate statistics",
-            "study.best:export_command", (*STUDY_COMMAND, export_flags),
+            "study.commands.export:export_command", (*STUDY_COMMAND, export_flags),
             formats=("json", "yaml")),
     Command("evaluate", "accuracy of the best (or a given) model on another labelled source",
-            "study.best:evaluate_command", (*STUDY_COMMAND, evaluate_flags),
+            "study.commands.export:evaluate_command", (*STUDY_COMMAND, evaluate_flags),
             formats=("json", "yaml")),
     Command("train", "train one configuration without a study; prints its results",
-            "study.standalone:train_command", (data_flags, train_flags), formats=("json", "yaml")),
+            "study.commands.standalone:train_command", (data_flags, train_flags), formats=("json", "yaml")),
     Command("prepare", "build (or reuse) the feature cache of a data source once",
-            "study.standalone:prepare_command", (data_flags, prepare_flags),
+            "study.commands.standalone:prepare_command", (data_flags, prepare_flags),
             formats=("json", "yaml")),
     Command("check", "what a storage URL points at: backend, reachability, schema, studies",
-            "study.standalone:check_command", (study_flags,), formats=("table", "json", "yaml")),
+            "study.commands.standalone:check_command", (study_flags,), formats=("table", "json", "yaml")),
 )
 
 
@@ -289,35 +298,6 @@ def build_parser(prog: str = "recon-study",
     return parser
 
 
-# --- what study commands share once parsed ----------------------------------------------
-
-
-def location(args: argparse.Namespace) -> tuple[str, str]:
-    """(storage URL, study name) from the flags, the environment or the defaults."""
-    return defaults.storage_url(args.storage), defaults.study_name(args.study)
-
-
-def heartbeat(args: argparse.Namespace):
-    """The heartbeat settings (flags, environment, defaults), checked."""
-    from study.service import Heartbeat
-
-    try:
-        return Heartbeat(*defaults.heartbeat(getattr(args, "heartbeat_interval", None),
-                                             getattr(args, "heartbeat_grace", None)))
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def open_checked(args: argparse.Namespace, *, with_heartbeat: bool = False):
-    """The study the flags name (never created), refusing flags that contradict its experiment."""
-    from study import experiments, service
-
-    url, name = location(args)
-    loaded = service.open_study(url, name, heartbeat=heartbeat(args) if with_heartbeat else None)
-    experiments.check_flags(loaded.experiment, args, name)
-    return loaded
-
-
 # --- the one error path --------------------------------------------------------------------
 
 
@@ -329,7 +309,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from objectives.experiment import ExperimentFormatError
     from objectives.profiles import UnknownProfileError
     from storage import StorageError
-    from study.artifacts import ArtifactStoreError
+    from study.reporting.artifacts import ArtifactStoreError
 
     return (UserError, StorageError, DataSourceError, FeatureCacheError, CheckpointError,
             ExperimentFormatError, UnknownProfileError, ArtifactStoreError)
@@ -340,38 +320,6 @@ def error_message(exc: BaseException) -> str:
     text = str(exc) if isinstance(exc, _known_errors()) else \
         f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
     return " ".join(text.split())
-
-
-def finite(data: Any) -> Any:
-    """`data` with every nan or infinite float replaced by None (JSON has neither)."""
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {key: finite(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [finite(value) for value in data]
-    return data
-
-
-def render(output: Output, fmt: str | None) -> str:
-    if fmt == "yaml":
-        import yaml
-
-        return yaml.safe_dump(finite(output.data), sort_keys=False, allow_unicode=True)
-    if fmt == "json" or output.text is None:
-        indent = None if output.compact_json else 2
-        return json.dumps(finite(output.data), indent=indent, ensure_ascii=False,
-                          allow_nan=False) + "\n"
-    return output.text.rstrip("\n") + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` in one step: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def _run(args: argparse.Namespace) -> int:

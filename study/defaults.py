@@ -2,7 +2,9 @@
 
 A value comes from its flag, else its environment variable, else the default below; each is
 resolved at call time by the small functions at the end of this module, the only code of the
-project that reads `os.environ` (library code in objectives/ and storage/ is handed values).
+project that reads settings from `os.environ` (library code in objectives/ and storage/ is handed
+values; the launcher copies the environment for its children). The heartbeat's grace factor and
+retry count belong to the storage (`storage.heartbeats`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from storage.heartbeats import Heartbeat, HeartbeatSettingsError
 
 # --- where studies live --------------------------------------------------------------------
 STORAGE_ENV = ("STUDY_STORAGE", "OPTUNA_STORAGE")  # the first one set wins
@@ -43,8 +47,6 @@ MOCK_DELAY_ENV = "STUDY_MOCK_DELAY"  # seconds per mock trial, for tests and ben
 HEARTBEAT_INTERVAL_ENV = "STUDY_HEARTBEAT_INTERVAL"
 HEARTBEAT_INTERVAL_S = 30  # seconds between a running trial's heartbeats
 HEARTBEAT_GRACE_ENV = "STUDY_HEARTBEAT_GRACE"
-HEARTBEAT_GRACE_FACTOR = 4  # a trial silent for 4 intervals is failed and retried
-MAX_RETRY = 3  # re-runs of a trial whose worker died
 STORAGE_OUTAGE_ENV = "STUDY_STORAGE_OUTAGE"
 STORAGE_OUTAGE_S = 120  # how long a worker waits for a lost database before giving up
 MAX_AUTO_CPU_WORKERS = 8  # each process holds the feature cache and a database connection
@@ -122,13 +124,12 @@ def heartbeat(interval: int | None = None, grace: int | None = None,
         if value is not None and value < 1:
             raise ValueError(f"{source} must be at least 1 second, got {value}")
         values.append(value)
-    interval = int(values[0] or HEARTBEAT_INTERVAL_S)
-    grace = int(values[1] or HEARTBEAT_GRACE_FACTOR * interval)
-    if grace <= interval:
-        raise ValueError(f"the heartbeat grace period ({grace} s) must exceed the heartbeat "
-                         f"interval ({interval} s), or live trials would be failed between two "
-                         "heartbeats: raise --heartbeat-grace")
-    return interval, grace
+    try:
+        settings = Heartbeat.of(int(values[0] or HEARTBEAT_INTERVAL_S),
+                                None if values[1] is None else int(values[1]))
+    except HeartbeatSettingsError as exc:
+        raise ValueError(f"{exc}: raise --heartbeat-grace") from None
+    return settings.interval, settings.grace
 
 
 def storage_outage(flag: float | None = None, environ: Mapping[str, str] | None = None) -> float:
@@ -137,6 +138,11 @@ def storage_outage(flag: float | None = None, environ: Mapping[str, str] | None 
     if value is not None and value <= 0:
         raise ValueError(f"{source} must be a positive number of seconds, got {value}")
     return float(STORAGE_OUTAGE_S if value is None else value)
+
+
+def cuda_visible_devices(environ: Mapping[str, str] | None = None) -> str | None:
+    """CUDA_VISIBLE_DEVICES as set (None: not set, every GPU is visible)."""
+    return _env(environ).get("CUDA_VISIBLE_DEVICES")
 
 
 def threads(environ: Mapping[str, str] | None = None) -> int:

@@ -18,7 +18,7 @@ from objectives.profiles import Profile, SearchBounds, get_profile, with_max_epo
 from objectives.search_space import with_ranges
 from study import defaults
 from study.errors import UserError
-from study.samplers import pruner_spec
+from study.search.samplers import pruner_spec
 
 OBJECTIVES = {"lstm": "objectives.objective:LstmObjective",
               "mock": "objectives.mock:MockObjective"}

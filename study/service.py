@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
+import storage
 from objectives.experiment import Experiment, ExperimentFormatError
 from objectives.search_space import baseline_params
+from storage.errors import is_creation_race
+from storage.heartbeats import Heartbeat
 from study import experiments
 from study.errors import UserError
-from study.samplers import build_pruner
+from study.search.samplers import build_pruner
 
 READY_ATTR = "ready"
 EXPERIMENT_ATTR = "experiment"
@@ -34,15 +36,6 @@ BASELINE_ATTR = "baseline"  # user attribute of the enqueued λ = 0 trial
 METRIC_NAME = "validation accuracy"  # what the dashboard calls the objective value
 # Study names become directory names (models) and appear in HTML: a conservative alphabet.
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-# Errors of two processes creating the same tables or study at once; worth a retry.
-_RACE_MARKERS = ("already exists", "duplicate key", "unique constraint", "integrityerror",
-                 "database is locked", "deadlock")
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    interval: int  # seconds between a running trial's heartbeats
-    grace: int  # a RUNNING trial silent this long is failed and retried
 
 
 @dataclass
@@ -74,30 +67,12 @@ def name_on_disk(name: str) -> str:
     return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
-def open_storage(url: str, *, heartbeat: Heartbeat | None = None, create: bool = True,
-                 attempts: int = 5):
-    """`storage.open_storage`, retried while another process is creating the tables."""
-    from storage import StorageError
-    from storage import open_storage as _open
-    from study import defaults
-
-    options: dict[str, Any] = {"heartbeat_interval": None}
-    if heartbeat is not None:
-        options = {"heartbeat_interval": heartbeat.interval, "grace_period": heartbeat.grace,
-                   "max_retry": defaults.MAX_RETRY}
-    for attempt in range(attempts):
-        try:
-            return _open(url, create=create, **options)
-        except StorageError as exc:
-            if attempt + 1 == attempts or not _is_race(exc):
-                raise
-            time.sleep(0.1 + random.random() * 0.4)
-    raise AssertionError("unreachable")
-
-
-def _is_race(exc: BaseException) -> bool:
-    text = f"{type(exc).__name__} {exc} {exc.__cause__ or ''}".lower()
-    return any(marker in text for marker in _RACE_MARKERS)
+def open_storage(url: str, *, heartbeat: Heartbeat | None = None, create: bool = True):
+    """The storage at `url`, with the study's heartbeat settings (None: no heartbeats)."""
+    if heartbeat is None:
+        return storage.open_storage(url, create=create)
+    return storage.open_storage(url, create=create, heartbeat_interval=heartbeat.interval,
+                                grace_period=heartbeat.grace, max_retry=heartbeat.max_retry)
 
 
 def unknown_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> UserError:
@@ -150,7 +125,7 @@ def create(url: str, name: str, experiment: Experiment, *, feature_cache_key: st
                 _finish_setup(study, experiment, feature_cache_key)
             return LoadedStudy(study, read_experiment(study.user_attrs), url), False
         except Exception as exc:  # a concurrent create won the race on tables or the study row
-            if attempt + 1 == attempts or not _is_race(exc):
+            if attempt + 1 == attempts or not is_creation_race(exc):
                 raise
             time.sleep(0.1 + random.random() * 0.4)
             continue
@@ -244,7 +219,3 @@ def save_replicates(loaded: LoadedStudy, *, seeds: int,
 def _store(loaded: LoadedStudy, experiment: Experiment) -> LoadedStudy:
     loaded.study.set_user_attr(EXPERIMENT_ATTR, experiment.as_dict())
     return dataclasses.replace(loaded, experiment=experiment)
-
-
-def finished_states() -> tuple[TrialState, ...]:
-    return (TrialState.COMPLETE, TrialState.PRUNED)

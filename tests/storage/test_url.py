@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from storage import StorageError, backend_of, normalize_url, redact_url
+from storage import StorageError, StorageURL, backend_name, normalize_url, redact_url
 from storage.url import parse_url, scrub
 from tests.storage.faults import AWKWARD_PASSWORDS
 
@@ -25,10 +26,10 @@ def test_normalize_url(url: str, expected: str) -> None:
     assert normalize_url(url) == expected
 
 
-def test_backend_of() -> None:
-    assert backend_of("postgres://h/db") == "postgresql"
-    assert backend_of("postgresql+psycopg://h/db") == "postgresql"
-    assert backend_of("sqlite:///x.db") == "sqlite"
+def test_backend_name() -> None:
+    assert backend_name("postgres://h/db") == "postgresql"
+    assert backend_name("postgresql+psycopg://h/db") == "postgresql"
+    assert backend_name("sqlite:///x.db") == "sqlite"
 
 
 @pytest.mark.parametrize(
@@ -119,3 +120,16 @@ def test_scrub_hides_libpq_password_settings() -> None:
 
 def test_storage_error_is_a_runtime_error() -> None:
     assert issubclass(StorageError, RuntimeError)
+
+
+def test_a_storage_url_is_parsed_once_into_one_value() -> None:
+    url = StorageURL.parse("  postgres://user:s3cret@db.example:5433/optuna  ")
+    assert url.given == "postgres://user:s3cret@db.example:5433/optuna"
+    assert url.url == "postgresql+psycopg://user:s3cret@db.example:5433/optuna"
+    assert (url.backend, url.parsed.host, url.parsed.port) == ("postgresql", "db.example", 5433)
+    assert "s3cret" not in url.redacted and "s3cret" not in str(url)
+    assert url.sqlite_file is None
+    assert StorageURL.parse("sqlite:///dir/s.db").sqlite_file == Path("dir/s.db")
+    assert StorageURL.parse("sqlite:///:memory:").sqlite_file is None
+    with pytest.raises(StorageError, match="percent-encoded"):
+        StorageURL.parse("postgresql://user:p@ss@host/db")

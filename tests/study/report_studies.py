@@ -20,9 +20,10 @@ from optuna.trial import TrialState
 from objectives.experiment import Experiment, ReplicateSettings
 from objectives.profiles import get_profile
 from objectives.search_space import baseline_params, lambda_from_log10, suggest
-from study import replicates, service
-from study.samplers import pruner_spec
-from study.worker import WorkerOptions, run_worker
+from study import service
+from study.execution.worker import WorkerOptions, run_worker
+from study.replicates.plan import ensure_planned
+from study.search.samplers import pruner_spec
 from tests.study.conftest import CLEARED, REPO, Cli
 
 PROFILE = get_profile("quick")
@@ -129,7 +130,7 @@ def make_loaded(shape: str = "lambda", *, storage=None, name: str = "mock-report
 def run_replicates(loaded: service.LoadedStudy, work_dir: Path) -> None:
     """Plan the replicate phase of a study in a real storage and serve it with the service's
     worker and the mock objective, in this process (milliseconds per run)."""
-    replicates.ensure_planned(loaded)
+    ensure_planned(loaded)
     run_worker(WorkerOptions(url=loaded.url, study=loaded.name, cache_dir=work_dir / "cache",
                              model_dir=work_dir / "models", heartbeat=service.Heartbeat(30, 120),
                              storage_outage_s=10.0, quiet=True, search=False))

@@ -123,7 +123,7 @@ def test_workers_ride_out_a_postgres_restart(cli: Cli, postgres_db_url: str,
 _READER = textwrap.dedent("""
     import sys, time
     from study.service import open_study
-    from study.summary import status
+    from study.reporting.status import status
     url, budget = sys.argv[1], int(sys.argv[2])
     loaded = open_study(url, "recon-lambda")
     reads, deadline = 0, time.monotonic() + 240
@@ -191,7 +191,7 @@ def test_heartbeat_settings_reach_the_storage(cli: Cli) -> None:
 
 def test_launcher_passes_heartbeat_settings_to_children(cli: Cli, monkeypatch) -> None:
     from study import cli as study_cli
-    from study import launcher
+    from study.execution import launcher
 
     seen: list[list[str]] = []
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from objectives.profiles import get_profile
 from objectives.search_space import baseline_params
 from study import service
-from study.summary import best_trial
+from study.trials import best_trial
 from tests.study.conftest import FINISHED, Cli, load
 
 

@@ -1,0 +1,120 @@
+"""The answer's figures (`study.analysis.effects`): each arm's mean test accuracy with its 95 %
+t-interval as error bars (the λ arms as a dose-response on the λ axis), and the paired
+differences (arm − best, the λ effect, the reference's claim) with their t-intervals and their
+bootstrap intervals over seeds and test clips."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from study.analysis.effects import Answer, Comparison, SplitAnswer
+from study.reporting.drawing import ZERO_LABEL, FigureSpec, Trace, lambda_x
+
+
+def _finite_or_nan(value: float | None) -> float:
+    return math.nan if value is None or not math.isfinite(value) else value
+
+
+def _points(values: Sequence[float]) -> list[float]:
+    return [_finite_or_nan(v) * 100.0 for v in values]
+
+
+def _arm_hover(split: SplitAnswer, key: str) -> str:
+    summary = next(s for s in split.arms if s.arm.key == key)
+    ci = summary.accuracy
+    if ci is None:
+        return f"{summary.arm.label}<br>no finished seed"
+    interval = "no interval (1 seed)" if ci.n < 2 else \
+        f"95 % CI {ci.low * 100:.1f} … {ci.high * 100:.1f} %"
+    return f"{summary.arm.label}<br>{split.split}: {ci.mean * 100:.1f} %, {interval}, n = {ci.n}"
+
+
+def _lambda_positions(lams: Sequence[float]) -> tuple[float, list[float], list[str]]:
+    """Where λ = 0 is drawn (one decade below the lowest decade of the λs), and the ticks."""
+    positive = [lam for lam in lams if lam > 0]
+    lo = math.floor(math.log10(min(positive))) if positive else 0
+    hi = math.ceil(math.log10(max(positive))) if positive else 1
+    zero_x = 10.0 ** (lo - 1)
+    decades = [10.0**k for k in range(lo, hi + 1)]
+    return zero_x, [zero_x, *decades], [ZERO_LABEL, *(f"{d:g}" for d in decades)]
+
+
+# Splits and side-by-side series are drawn slightly apart so their error bars do not overlap.
+_SPLIT_SHIFT = {"test": 0.0, "holdout": 0.025}  # decades on the λ axis
+_SPLIT_SYMBOL = {"test": "circle", "holdout": "diamond"}
+
+
+def dose_response(answer: Answer) -> FigureSpec:
+    """Each arm's mean accuracy ± its 95 % t-interval; the λ arms (the best's dropout and hidden
+    size) along a log λ axis, the dropout and hidden-size arms at the best's λ."""
+    arms = answer.plan.arms
+    zero_x, ticks, labels = _lambda_positions([a.lam for a in arms])
+    best = next(a for a in arms if a.key == "best")
+    traces = []
+    for split in answer.splits:
+        shift = 10.0 ** _SPLIT_SHIFT[split.split]
+        done = [s for s in split.arms if s.accuracy is not None]
+        family = sorted((s for s in done if s.arm.factor in (None, "λ")), key=lambda s: s.arm.lam)
+        if family:
+            traces.append(Trace(
+                f"{split.split}: λ arms (dropout {best.dropout:.3g}, hidden {best.hidden})",
+                [lambda_x(s.arm.lam, zero_x) * shift for s in family],
+                _points([s.accuracy.mean for s in family]), lines=True,
+                symbol=_SPLIT_SYMBOL[split.split],
+                low=_points([s.accuracy.low for s in family]),
+                high=_points([s.accuracy.high for s in family]),
+                text=[_arm_hover(split, s.arm.key) for s in family]))
+        for k, s in enumerate(x for x in done if x.arm.factor not in (None, "λ")):
+            # beside the best's λ, alternating left and right
+            x = lambda_x(best.lam, zero_x) * shift * 10.0 ** (0.07 * (k // 2 + 1) * (-1) ** k)
+            traces.append(Trace(f"{split.split}: {s.arm.label}", [x], _points([s.accuracy.mean]),
+                                symbol=f"{_SPLIT_SYMBOL[split.split]}-open",
+                                low=_points([s.accuracy.low]), high=_points([s.accuracy.high]),
+                                text=[_arm_hover(split, s.arm.key)]))
+    return FigureSpec("effects_lambda", "Replicates: mean accuracy per arm (95 % t-interval)",
+                      "λ", "accuracy, %", traces, lambda_axis=zero_x, x_ticks=(ticks, labels))
+
+
+def _comparison_label(c: Comparison) -> str:
+    return c.text.replace(" vs ", " − ") if c.key.endswith(" vs best") else \
+        f"{c.title}: {c.text.replace(' vs ', ' − ')}"
+
+
+def effect_differences(answer: Answer) -> FigureSpec:
+    """The paired differences with their t-interval and, beside it, their bootstrap interval."""
+    keys = [c.key for c in answer.test.comparisons]
+    labels = [_comparison_label(c) for c in answer.test.comparisons]
+    series = [(split, kind) for split in answer.splits for kind in ("t", "bootstrap")]
+    width = 0.6 / max(len(series), 1)
+    traces = []
+    for i, (split, kind) in enumerate(series):
+        offset = (i - (len(series) - 1) / 2) * width
+        xs, ys, lows, highs, text = [], [], [], [], []
+        for position, key in enumerate(keys):
+            c = split.comparison(key)
+            if c is None or c.diff is None:
+                continue
+            interval = c.diff if kind == "t" else c.bootstrap
+            if interval is None:
+                continue
+            xs.append(position + offset)
+            ys.append(c.diff.mean if kind == "t" else c.bootstrap.estimate)
+            lows.append(interval.low)
+            highs.append(interval.high)
+            text.append(f"{_comparison_label(c)}<br>{split.split}: {c.verdict}")
+        if xs:
+            name = "paired t-interval" if kind == "t" else "bootstrap over seeds and clips"
+            traces.append(Trace(f"{split.split}: {name}", xs, _points(ys),
+                                symbol=_SPLIT_SYMBOL[split.split] + ("" if kind == "t" else "-open"),
+                                low=_points(lows), high=_points(highs), text=text))
+    return FigureSpec("effects_differences", "Replicates: paired differences (95 % intervals)",
+                      "", "difference, accuracy points", traces,
+                      x_ticks=(list(map(float, range(len(keys)))), labels), zero_line=True)
+
+
+def effect_figures(answer: Answer) -> list[FigureSpec]:
+    """The answer's figures: the dose-response of the arms and the paired differences."""
+    return [dose_response(answer), effect_differences(answer)]
+
+

@@ -1,0 +1,295 @@
+"""The replicate phase: which arms, planned once, run exactly once, and statistics that find a known
+effect and no more false ones than they promise."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import threading
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from study import experiments, service
+from study.analysis import effects, statistics
+from study.execution.worker import WorkerOptions, run_worker
+from study.replicates.plan import (
+    BUDGET_ATTR,
+    ReplicatePhase,
+    ensure_planned,
+    open_companion,
+    plan_arms,
+)
+from study.replicates.runs import decode_labels, encode_labels
+from study.trials import best_trial
+from tests.helpers import one_line_error, wait_for
+from tests.study.conftest import Cli
+from tests.study.report_studies import make_study, search_distributions
+
+T_975_DF3 = 3.182446305284263
+FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+
+
+def _experiment(**flags) -> object:
+    args = argparse.Namespace(**{"objective": "mock", **flags})
+    return experiments.from_flags(args, n_trials=flags.pop("n_trials", 8))
+
+
+def _trial(log10_lambda: float, value: float, dropout: float = 0.3, hidden: int = 64):
+    lam = 0.0 if log10_lambda < -2 else 10.0 ** log10_lambda
+    return optuna.trial.create_trial(
+        params={"log10_lambda": log10_lambda, "dropout": dropout, "hidden": hidden},
+        distributions=search_distributions(), value=value, user_attrs={"lambda": lam})
+
+
+def test_the_plan_replicates_the_best_configuration_and_its_variants() -> None:
+    study = make_study("lambda")
+    best = best_trial(study)
+    plan = plan_arms(study.trials, _experiment(), seeds=3)
+    arms = {arm.key: arm for arm in plan.arms}
+    assert plan.source_trial == best.number and plan.lambda_arm == "best"
+    assert arms["best"].lam == best.user_attrs["lambda"] > 0
+    assert (arms["best"].dropout, arms["best"].hidden) == (best.params["dropout"],
+                                                           best.params["hidden"])
+    zero = arms["lambda=0"]
+    assert (zero.lam, zero.dropout, zero.hidden) == (0.0, arms["best"].dropout,
+                                                     arms["best"].hidden)
+    assert arms["lambda=10"].lam == 10.0 and "reference" in arms["lambda=10"].label
+    others = {k: a for k, a in arms.items() if a.factor in ("dropout", "hidden")}
+    for arm in others.values():  # one factor changed, to the baseline's value
+        changed = {f for f in ("lam", "dropout", "hidden")
+                   if getattr(arm, f) != getattr(arms["best"], f)}
+        assert len(changed) <= 1
+    assert arms.get("dropout=0.3", arms["best"]).dropout == 0.3
+
+
+def test_when_the_best_trial_has_no_lambda_the_best_positive_lambda_is_measured() -> None:
+    trials = [_trial(-3.0, 0.70), _trial(0.0, 0.60), _trial(1.0, 0.65)]
+    for number, trial in enumerate(trials):
+        trial.number = number
+    plan = plan_arms(trials, _experiment(), seeds=2)
+    assert plan.source_trial == 0 and plan.arms[0].lam == 0.0
+    lam_arm = next(a for a in plan.arms if a.key == plan.lambda_arm)
+    assert lam_arm.lam == pytest.approx(10.0) and (lam_arm.dropout, lam_arm.hidden) == (0.3, 64)
+    assert any("λ = 0" in note and "#2" in note for note in plan.notes)
+    assert sum(a.lam == pytest.approx(10.0) for a in plan.arms) == 1  # the reference is that arm
+
+
+def test_the_reference_outside_the_range_is_skipped_and_user_lambdas_are_arms() -> None:
+    study = make_study("lambda")
+    experiment = _experiment(lambda_range=(0.1, 5.0))
+    plan = plan_arms(study.trials, experiment, seeds=2, lambdas=(0.5, 0.5))
+    keys = [arm.key for arm in plan.arms]
+    assert "lambda=10" not in keys and any("outside the study's λ range" in n for n in plan.notes)
+    assert keys.count("lambda=0.5") == 1
+
+
+def test_paired_statistics_by_hand() -> None:
+    with_lam, without = [0.80, 0.82, 0.78, 0.84], [0.76, 0.80, 0.77, 0.79]
+    assert statistics.mean_ci(with_lam).mean == pytest.approx(0.81)
+    assert statistics.mean_ci(without).mean == pytest.approx(0.78)
+    diff = statistics.paired_difference(with_lam, without)
+    # differences 0.04, 0.02, 0.01, 0.05: mean 0.03, s = sqrt(0.001 / 3)
+    half = T_975_DF3 * math.sqrt(0.001 / 3) / 2
+    assert diff.mean == pytest.approx(0.03)
+    assert (diff.low, diff.high) == (pytest.approx(0.03 - half), pytest.approx(0.03 + half))
+    assert diff.low > 0  # 0.000948: just above zero
+    assert diff.p_value == pytest.approx(0.0462, abs=5e-4)  # t = 3.2863, 3 degrees of freedom
+    same = statistics.paired_difference([0.75, 0.5], [0.5, 0.25])  # identical differences
+    assert same.ci.half_width == pytest.approx(0.0) and same.p_value == 0.0
+    assert statistics.significance(same) == "no spread"  # no verdict from two equal numbers
+
+
+def test_labels_travel_compactly() -> None:
+    labels = [0, 7, 3, 3, 1] * 320
+    text = encode_labels(labels)
+    assert len(text) < 2.2 * len(labels)
+    assert decode_labels(text).tolist() == labels
+    assert decode_labels(encode_labels([300, 1])).tolist() == [300, 1]
+
+
+def _create(url: str, name: str = "s", **flags) -> service.LoadedStudy:
+    loaded, _ = service.create(url, name, _experiment(**flags))
+    return loaded
+
+
+def _options(url: str, tmp_path: Path, name: str = "s") -> WorkerOptions:
+    return WorkerOptions(url=url, study=name, cache_dir=tmp_path / "cache",
+                         model_dir=tmp_path / "models", heartbeat=service.Heartbeat(2, 6),
+                         storage_outage_s=10, quiet=True)
+
+
+def test_replicates_are_planned_once_from_many_workers(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    loaded = _create(url, replicate_seeds=3)
+    loaded.study.add_trials([_trial(0.5, 0.7), _trial(-3.0, 0.6), _trial(1.5, 0.65, 0.1, 32)])
+    phases: list[ReplicatePhase] = []
+
+    def plan() -> None:
+        phases.append(ensure_planned(service.open_study(url, "s")))
+
+    threads = [threading.Thread(target=plan) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    companion = open_companion(loaded.study, create=False)
+    held = Counter((t.user_attrs["arm"], t.user_attrs["seed"]) for t in companion.trials)
+    n_arms = len(phases[0].plan.arms)
+    assert len(held) == n_arms * 3 and set(held.values()) == {1}
+    assert {p.budget for p in phases} <= {n_arms * 3}
+    assert ensure_planned(service.open_study(url, "s")).budget == n_arms * 3
+    extended = ensure_planned(service.open_study(url, "s"), seeds=5)
+    assert extended.budget == n_arms * 5 == len(companion.get_trials())
+
+
+@pytest.fixture
+def fast_dir(tmp_path: Path):
+    """A directory in memory where the machine has one: 40 SQLite studies commit a lot."""
+    import shutil
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    directory = Path(tempfile.mkdtemp(dir=shm, prefix="replicates-"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _answer(directory: Path, seed: int, objective: str) -> effects.Answer:
+    url, name = f"sqlite:///{directory / 'studies.db'}", f"s{seed}"  # one file, many studies
+    # A short search is enough: the statistics judge the replicates of whatever it finds.
+    _create(url, name, objective=objective, seed=seed, replicate_seeds=5, n_trials=4,
+            pruner="none")
+    run_worker(_options(url, directory, name))
+    answer = effects.answer_of(service.open_study(url, name).study)
+    assert answer is not None and answer.finished == answer.planned
+    return answer
+
+
+@pytest.mark.slow
+def test_a_known_lambda_effect_is_covered_and_called_significant(fast_dir: Path) -> None:
+    covered = significant = 0
+    for seed in range(10):
+        effect = _answer(fast_dir, seed, "tests.study.mock_effects:KnownGain").test.comparison(
+            "lambda_effect")
+        assert effect.diff.n == 5
+        covered += effect.diff.low <= 0.03 <= effect.diff.high
+        significant += statistics.significance(effect.diff, p_adjusted=effect.p_adjusted) == "gain"
+        if seed == 0:
+            assert "significant gain" in effect.verdict and "5 paired seeds" in effect.verdict
+    assert covered >= 8 and significant >= 8, (covered, significant)
+
+
+@pytest.mark.slow
+def test_without_an_effect_few_studies_call_one_significant(fast_dir: Path) -> None:
+    # 40 seeded studies: at the nominal 5 %, 7 or more false calls happen with probability 0.014.
+    calls = Counter()
+    for seed in range(40):
+        effect = _answer(fast_dir, seed, "tests.study.mock_effects:NoEffect").test.comparison(
+            "lambda_effect")
+        calls[statistics.significance(effect.diff, p_adjusted=effect.p_adjusted)] += 1
+    assert calls["gain"] + calls["loss"] <= 6, calls
+
+
+@pytest.mark.slow
+def test_a_worker_killed_during_the_replicates_loses_and_repeats_nothing(cli: Cli) -> None:
+    url = f"sqlite:///{cli.cwd / 'studies.db'}"
+    beat = ("--heartbeat-interval", "1", "--heartbeat-grace", "3")
+    cli.run("create", "--storage", url, "--objective", "mock", "--n-trials", "4",
+            "--replicate-seeds", "2", "--pruner", "none")
+    workers = [cli.popen("worker", "--storage", url, "--devices", "cpu", "--per-device", "1",
+                         "--quiet", *beat, env={"STUDY_MOCK_DELAY": "1.5"}) for _ in range(2)]
+    victim = workers[0]
+
+    def victim_replicating() -> bool:
+        companion = optuna.load_study(study_name="recon-lambda-replicates", storage=url) \
+            if "recon-lambda-replicates" in optuna.get_all_study_names(url) else None
+        return companion is not None and any(
+            t.state == TrialState.RUNNING and f":{victim.pid}:" in t.user_attrs.get("worker", "")
+            for t in companion.get_trials(deepcopy=False))
+
+    try:
+        wait_for(victim_replicating, "the victim to run a replicate", timeout=120)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        _, err = workers[1].communicate(timeout=180)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert workers[1].returncode == 0, err
+    companion = optuna.load_study(study_name="recon-lambda-replicates", storage=url)
+    trials = companion.get_trials()
+    done = Counter((t.user_attrs["arm"], t.user_attrs["seed"]) for t in trials
+                   if t.state == TrialState.COMPLETE)
+    planned = int(companion.user_attrs[BUDGET_ATTR])
+    assert len(done) == planned and set(done.values()) == {1}
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(failed) == 1 and not [t for t in trials if t.state in (TrialState.RUNNING,
+                                                                      TrialState.WAITING)]
+
+
+def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
+    run = cli.run("run", "--objective", "mock", "--n-trials", "8", "--replicate-seeds", "3")
+    assert "The answer (test accuracy" in run.stdout and "λ effect:" in run.stdout, run.stdout
+    assert "3 paired seeds" in run.stdout and "one run: it ranks configurations" in run.stdout
+    status = json.loads(cli.run("status", "--format", "json").stdout)
+    assert status["replicates"]["finished"] == status["replicates"]["planned"] > 0
+    exported = json.loads(cli.run("export", module="study.best").stdout)
+    answer = exported["replicates"]
+    assert answer["source_trial"] == exported["trial"] and answer["finished"] == answer["planned"]
+    assert answer["headline"].startswith("λ = ")
+    more = cli.run("replicate", "--seeds", "4", "--devices", "cpu", "--per-device", "1")
+    assert "4 paired seeds" in more.stdout
+    again = json.loads(cli.run("status", "--format", "json").stdout)["replicates"]
+    assert again["planned"] == status["replicates"]["planned"] // 3 * 4 == again["finished"]
+
+
+def test_replicate_by_hand_turns_on_a_phase_that_was_off(cli: Cli) -> None:
+    """`replicate --seeds K` on a `--replicate-seeds 0` study stores K, plans and runs them."""
+    run = ("--objective", "mock", "--n-trials", "6", "--replicate-seeds", "0")
+    early = cli.run("create", *run)
+    assert early.returncode == 0
+    one_line_error(cli.run("replicate", "--seeds", "2", check=False),
+                   "runs once its search is finished", "0 finished trials of a budget of 6",
+                   "then python -m study replicate again")
+    cli.run("run", "--per-device", "1")
+    one_line_error(cli.run("replicate", check=False), "plans no replicates", "--seeds K")
+    more = cli.run("replicate", "--seeds", "2", "--devices", "cpu", "--per-device", "1")
+    assert "λ effect:" in more.stdout and "2 paired seeds" in more.stdout, more.stdout
+    info = json.loads(cli.run("status", "--format", "json").stdout)["replicates"]
+    assert info["seeds_per_arm"] == 2 and info["finished"] == info["planned"] > 0
+    # Fewer seeds later never shrink the plan.
+    cli.run("replicate", "--seeds", "1", "--devices", "cpu", "--per-device", "1")
+    again = json.loads(cli.run("status", "--format", "json").stdout)["replicates"]
+    assert (again["seeds_per_arm"], again["planned"]) == (2, info["planned"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FSDD.is_dir(), reason=f"FSDD recordings not found at {FSDD}")
+def test_the_real_objective_answers_on_real_recordings(cli: Cli, tmp_path: Path) -> None:
+    subset = tmp_path / "fsdd"
+    subset.mkdir()
+    for path in sorted(FSDD.iterdir()):
+        digit, _speaker, take = path.stem.split("_")
+        if digit in "0123" and int(take) < 8:  # 4 digits, 6 speakers × 8 takes each
+            (subset / path.name).symlink_to(path)
+    run = cli.run("run", "--data", f"folder:{subset}", "--n-trials", "4", "--max-epochs", "3",
+                  "--replicate-seeds", "2", "--devices", "cpu", "--per-device", "2",
+                  timeout=1500)
+    assert "λ effect:" in run.stdout and "2 paired seeds" in run.stdout, run.stdout + run.stderr
+    companion = optuna.load_study(study_name="recon-lambda-replicates",
+                                  storage=f"sqlite:///{cli.cwd / 'studies.db'}")
+    states = Counter(t.state for t in companion.get_trials())
+    assert states[TrialState.COMPLETE] == int(companion.user_attrs[BUDGET_ATTR])
+    assert all(0 <= t.user_attrs["test_accuracy"] <= 1 for t in companion.get_trials())
