@@ -1,0 +1,1 @@
+"""The numbers of the answer: statistics (pure), effects, importance."""
