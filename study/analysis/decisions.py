@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from study import statistics
+from study.analysis import statistics
 from study.analysis.simultaneous import Arms, check_arms, paired_values, t_interval
 
 _ZERO = 1e-12  # as in study.statistics: spreads below this are float rounding

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from study import statistics
+from study.analysis import statistics
 
 Arms = Mapping[str, Mapping[int, float]]
 _ZERO = 1e-12  # as in study.statistics: spreads below this are float rounding

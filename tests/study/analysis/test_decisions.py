@@ -10,8 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from study import statistics
-from study.analysis import decisions
+from study.analysis import decisions, statistics
 from tests.study.analysis import simulated as sim
 
 T_DF2_975 = math.sqrt(2 * 0.975**2 / (1 - 0.975**2))  # two-sided 95 % over 2, df 2 (closed form)
