@@ -53,6 +53,22 @@ def suggest(trial: optuna.trial.BaseTrial, bounds: SearchBounds) -> TrialParams:
     return params
 
 
+def params_of(params: TrialParams, bounds: SearchBounds) -> dict[str, Any]:
+    """The searched parameters of a configuration (λ = 0 at the bottom of the λ range)."""
+    log10_lambda = math.log10(params.lam) if params.lam > 0 else bounds.log10_lambda[0]
+    return {LAMBDA_PARAM: log10_lambda, "dropout": params.dropout, "hidden": params.hidden}
+
+
+def record_fixed(trial: optuna.trial.BaseTrial, bounds: SearchBounds) -> None:
+    """Suggest the three parameters of a trial enqueued with fixed values (`params_of`): a
+    replicate run then shows in the search's own space (the dashboard's importance and slices
+    need parameters), while training takes its configuration from the plan."""
+    trial.suggest_float(LAMBDA_PARAM, *bounds.log10_lambda)
+    trial.suggest_float("dropout", *bounds.dropout)
+    low, high, step = bounds.hidden
+    trial.suggest_int("hidden", low, high, step=step)
+
+
 def from_params(params: dict[str, Any], bounds: SearchBounds) -> TrialParams:
     """Rebuild a configuration from stored parameters (for example `study.best_params`)."""
     return TrialParams(lam=lambda_from_log10(float(params[LAMBDA_PARAM]), bounds),

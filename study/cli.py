@@ -71,6 +71,11 @@ def _numbers(values) -> str:
     return " ".join(f"{value:g}" for value in values)
 
 
+def _budget_text(profile: Profile) -> str:
+    seconds = profile.replicate_budget_s
+    return "none" if seconds is None else f"{seconds / 60:g}m"
+
+
 def _lambda_range(profile: Profile) -> str:
     return _numbers((10 ** profile.search.lambda_off_below, 10 ** profile.search.log10_lambda[1]))
 
@@ -130,7 +135,29 @@ def search_flags(parser: argparse.ArgumentParser) -> None:
                        "seeds per replicate arm after the search ("
                        + _per_profile(lambda p: str(p.replicate_seeds)) + "; 0: none)")
     group.add_argument("--replicate-lambdas", nargs="+", type=float, metavar="λ", help="extra "
-                       "λ arms of the replicate phase, beside λ = 0 and the reference's 10")
+                       "points of the λ curve, beside λ = 0, the reference's 10 and the grid")
+    group.add_argument("--curve-points", type=positive_int, metavar="N", help="λ > 0 points of "
+                       "the curve, log-spaced over the λ range ("
+                       + _per_profile(lambda p: str(p.curve_points)) + ")")
+    group.add_argument("--replicate-candidates", type=positive_int, metavar="K", help="the top K "
+                       "distinct search configurations that enter the race (default 3)")
+    group.add_argument("--replicate-dropouts", nargs="+", type=float, metavar="D", help="one-"
+                       "factor dropout arms (default: the ends of the searched range)")
+    group.add_argument("--replicate-hidden", nargs="+", type=int, metavar="H", help="one-factor "
+                       "hidden-size arms (default: the ends of the searched range)")
+    group.add_argument("--target-ci", type=float, metavar="POINTS", help="more seeds go to the "
+                       "comparisons whose 95 %% interval is still wider than ±POINTS ("
+                       + _per_profile(lambda p: f"{p.replicate_target * 100:g}") + ")")
+    group.add_argument("--max-seeds", type=positive_int, metavar="N", help="seeds per arm at "
+                       "most (" + _per_profile(lambda p: str(p.replicate_max_seeds)) + ")")
+    group.add_argument("--replicate-budget", metavar="TIME", help="the replicate phase's budget: "
+                       "wall time (90s, 20m, 2h) or GPU-hours (4gpuh) ("
+                       + _per_profile(_budget_text) + ")")
+
+
+def force_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help="lower a study's budget below the "
+                        "search trials it has already finished")
 
 
 def budget_flags(parser: argparse.ArgumentParser) -> None:
@@ -250,8 +277,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("worker", "serve an existing study: search trials, then its replicates",
             "study.commands.work:worker", (*STUDY_COMMAND, budget_flags, worker_flags, heartbeat_flags)),
     Command("run", "create if missing, search and replicate with progress, print the answer",
-            "study.commands.work:run", (*STUDY_COMMAND, search_flags, budget_flags, worker_flags,
-                              heartbeat_flags)),
+            "study.commands.work:run", (*STUDY_COMMAND, search_flags, budget_flags, force_flag,
+                                        worker_flags, heartbeat_flags)),
     Command("replicate", "plan (or extend) the replicate runs by hand and serve them",
             "study.commands.work:replicate", (*STUDY_COMMAND, replicate_flags, worker_flags,
                                     heartbeat_flags)),
@@ -281,14 +308,16 @@ COMMANDS: tuple[Command, ...] = (
 
 def build_parser(prog: str = "recon-study",
                  only: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=(
+    # allow_abbrev=False: `run --n-trial 5` was once taken for --n-trials and lowered a budget.
+    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False, description=(
         "The reconstruction-λ study service: how much does an input-reconstruction loss help, "
         "relative to dropout and model size, and which configuration is best."))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         if only is not None and command.name not in only:
             continue
-        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        sub = commands.add_parser(command.name, help=command.help, description=command.help,
+                                  allow_abbrev=False)
         for add in command.flags:
             add(sub)
         if command.formats:

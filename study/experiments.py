@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,10 +59,6 @@ def from_flags(args: argparse.Namespace, *, n_trials: int | None) -> Experiment:
     objective = getattr(args, "objective", None) or defaults.OBJECTIVE
     check_objective_name(objective)
     profile = _profile(args)
-    seeds = getattr(args, "replicate_seeds", None)
-    lambdas = tuple(getattr(args, "replicate_lambdas", None) or ())
-    if any(lam < 0 for lam in lambdas):
-        raise UserError(f"--replicate-lambdas must be >= 0, got {', '.join(map(str, lambdas))}")
     holdout = getattr(args, "holdout_data", None)
     seed = getattr(args, "seed", None)
     return Experiment(
@@ -73,9 +70,62 @@ def from_flags(args: argparse.Namespace, *, n_trials: int | None) -> Experiment:
         pruner=pruner_spec(getattr(args, "pruner", None) or defaults.PRUNER,
                            profile.train.max_epochs),
         n_trials=n_trials,
-        replicates=ReplicateSettings(seeds=profile.replicate_seeds if seeds is None else seeds,
-                                     lambdas=lambdas),
+        replicates=replicate_settings(args, profile),
         holdout_data=_normalize(holdout) if holdout else None)
+
+
+_BUDGET = re.compile(r"\s*(\d+(?:\.\d*)?)\s*(s|m|min|h|gpuh)?\s*", re.IGNORECASE)
+_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "gpuh": 3600.0}
+
+
+def parse_budget(text: str) -> tuple[float, str]:
+    """`20m`, `2h`, `90s` (wall time of the phase) or `4gpuh` (summed device time of its runs):
+    (seconds, "wall" or "device")."""
+    match = _BUDGET.fullmatch(text)
+    if match is None or not float(match.group(1)) > 0:
+        raise UserError(f"--replicate-budget must be a positive duration like 20m, 2h, 90s or "
+                        f"4gpuh (GPU-hours), got {text!r}")
+    unit = (match.group(2) or "s").lower()
+    return float(match.group(1)) * _UNITS[unit], "device" if unit == "gpuh" else "wall"
+
+
+def replicate_settings(args: argparse.Namespace, profile: Profile) -> ReplicateSettings:
+    """The replicate phase of a new study: the flags, else the profile's defaults; checked."""
+    seeds = _flag(args, "replicate_seeds", profile.replicate_seeds)
+    max_seeds = _flag(args, "max_seeds", max(profile.replicate_max_seeds, seeds))
+    target = _flag(args, "target_ci", None)
+    budget = getattr(args, "replicate_budget", None)
+    seconds, kind = parse_budget(budget) if budget else (profile.replicate_budget_s, "wall")
+    if target is not None and not target > 0:
+        raise UserError(f"--target-ci must be a positive half-width in points, got {target:g}")
+    if max_seeds < seeds:
+        raise UserError(f"--max-seeds ({max_seeds}) must be at least the first round's seeds "
+                        f"(--replicate-seeds {seeds})")
+    bounds = profile.search
+    low, high = 10 ** bounds.lambda_off_below, 10 ** bounds.log10_lambda[1]
+    lambdas = tuple(getattr(args, "replicate_lambdas", None) or ())
+    outside = [lam for lam in lambdas if lam != 0 and not low * (1 - 1e-9) <= lam <= high * (1 + 1e-9)]
+    if any(lam < 0 for lam in lambdas) or outside:
+        raise UserError(f"--replicate-lambdas must be 0 or inside the study's λ range "
+                        f"{low:g} … {high:g}, got {', '.join(f'{v:g}' for v in lambdas)}")
+    dropouts = tuple(getattr(args, "replicate_dropouts", None) or ())
+    if any(not bounds.dropout[0] <= d <= bounds.dropout[1] for d in dropouts):
+        raise UserError(f"--replicate-dropouts must lie inside the dropout range "
+                        f"{bounds.dropout[0]:g} … {bounds.dropout[1]:g}")
+    hiddens = tuple(getattr(args, "replicate_hidden", None) or ())
+    if any(h < 1 for h in hiddens):
+        raise UserError("--replicate-hidden sizes must be positive")
+    return ReplicateSettings(
+        seeds=seeds, lambdas=lambdas, curve_points=_flag(args, "curve_points",
+                                                         profile.curve_points),
+        candidates=_flag(args, "replicate_candidates", 3), dropouts=dropouts, hiddens=hiddens,
+        target_ci=profile.replicate_target if target is None else target / 100.0,
+        max_seeds=max_seeds, budget_seconds=seconds, budget_kind=kind)
+
+
+def _flag(args: argparse.Namespace, name: str, default: Any) -> Any:
+    value = getattr(args, name, None)
+    return default if value is None else value
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,23 +1,28 @@
-"""The service's answer (numbers; `study.reporting.text` words them): effects of λ, dropout and hidden size from paired replicate runs.
+"""The service's answer in numbers (`study.reporting.text` words them), from paired replicate
+runs: the decisive part (`study.analysis.decisive`: the λ curve, the three effects on one scale,
+the race and its winner), and the table of arms.
 
 Per arm: mean test accuracy ± a 95 % t-interval over seeds. Per arm against the best
 configuration: the paired difference (arm − best) with its t-interval and paired t-test, Holm-
-corrected across the arms. "The λ effect" is the λ arm against λ = 0, and "the reference's claim"
-λ = 10 against λ = 0 (both in the same Holm family). Next to each t-interval, a paired bootstrap
+corrected across the arms, with "the reference's claim" (λ = 10 against λ = 0) in the same family. Next to each t-interval, a paired bootstrap
 over seeds and test clips: the same test clips judge every run, so their sampling noise is part of
 the uncertainty too. The same numbers are computed on the holdout source when the study names one.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from study.analysis import statistics
-from study.replicates.plan import Arm, Plan, open_companion
-from study.replicates.runs import Run, current_plan, finished_runs
+from study.analysis.decisive import Decisive, decide
+
+# The plan, its arms and its runs are study.replicates' (Plan, Arm, Run): read here by attribute,
+# so the numbers depend on no study.
+Arm = Plan = Run = Any
 
 SPLITS = ("test", "holdout")
 
@@ -76,6 +81,8 @@ class Answer:
     finished: int  # replicate runs of this plan that finished
     planned: int
     splits: tuple[SplitAnswer, ...]
+    decisive: Decisive
+    holdout: Decisive | None = None  # the effects on the holdout source, if the study names one
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -83,13 +90,25 @@ class Answer:
         return self.splits[0]
 
     @property
-    def headline(self) -> str:
-        effect = self.test.comparison("lambda_effect")
-        return effect.verdict if effect is not None else "no λ effect could be measured"
+    def winner(self) -> Arm | None:
+        key = self.decisive.winner
+        return None if key is None else self.plan.arm(key)
+
+    def summary(self, key: str, split: str = "test") -> ArmSummary | None:
+        found = [s for part in self.splits if part.split == split for s in part.arms]
+        return next((s for s in found if s.arm.key == key), None)
 
     def as_dict(self) -> dict[str, Any]:
+        winner = self.winner
         return {"source_trial": self.plan.source_trial, "seeds_planned": self.plan.seeds,
-                "finished": self.finished, "planned": self.planned, "headline": self.headline,
+                "finished": self.finished, "planned": self.planned,
+                "rounds": [r.as_dict() for r in self.plan.rounds], "done": self.plan.done,
+                "winner": None if winner is None else {
+                    "arm": winner.key, "label": winner.label, "origin": winner.origin,
+                    "lambda": winner.lam, "dropout": winner.dropout, "hidden": winner.hidden},
+                "decisive": self.decisive.as_dict(),
+                "holdout_effects": None if self.holdout is None else [
+                    e.as_dict() for e in self.holdout.effects],
                 "notes": list(self.notes), "splits": [s.as_dict() for s in self.splits]}
 
 
@@ -132,18 +151,15 @@ def _value(arm: Arm, factor: str | None) -> str:
 
 
 def _pairs(plan: Plan) -> list[tuple[str, str, Arm, Arm]]:
-    """(key, title, a, b) of every comparison: each arm − best, then the λ effect and the
-    reference's claim (λ = 10 − λ = 0) where they are not one of those already."""
+    """(key, title, a, b) of every comparison: each arm − best, then the reference's claim
+    (λ = 10 − λ = 0) where it is not one of those already."""
     arms = {arm.key: arm for arm in plan.arms}
     best = arms["best"]
     pairs = [(f"{arm.key} vs best", arm.label, arm, best) for arm in plan.arms if arm is not best]
     zero = next((a for a in plan.arms if a.lam == 0 and a.dropout == best.dropout
                  and a.hidden == best.hidden), None)
-    lam_arm = arms[plan.lambda_arm]
-    if zero is not None and lam_arm.lam > 0:
-        pairs.append(("lambda_effect", "λ effect", lam_arm, zero))
     reference = next((a for a in plan.arms if "(reference)" in a.label), None)
-    if zero is not None and reference is not None and reference is not lam_arm:
+    if zero is not None and reference is not None and best not in (reference, zero):
         pairs.append(("reference_claim", "reference's claim", reference, zero))
     return pairs
 
@@ -181,17 +197,14 @@ def _split_answer(plan: Plan, runs: list[Run], split: str, bootstrap_seed: int) 
     return SplitAnswer(split, tuple(summaries), tuple(final))
 
 
-def answer_of(search_study: Any, *, bootstrap_seed: int = 0) -> Answer | None:
-    """The answer of a study's replicate phase so far (None before it was planned)."""
-    companion = open_companion(search_study, create=False)
-    plan = current_plan(companion)
-    if plan is None:
-        return None
-    runs = finished_runs(companion, plan)
+def build_answer(plan: Plan, runs: list[Run], *, bootstrap_seed: int = 0) -> Answer:
+    """The answer of `plan` from its finished `runs` so far."""
     splits = [_split_answer(plan, runs, "test", bootstrap_seed)]
+    holdout = None
     if any(r.holdout_accuracy is not None for r in runs):
         splits.append(_split_answer(plan, runs, "holdout", bootstrap_seed))
-    planned = len(plan.arms) * plan.seeds
+        holdout = decide(plan, runs, metric="holdout", eliminated=plan.eliminated)
+    planned = plan.runs
     notes = list(plan.notes)
     if plan.seeds == 2:
         notes.append("with 2 seeds a 95 % t-interval spans ±12.7 standard errors (intervals can "
@@ -199,4 +212,12 @@ def answer_of(search_study: Any, *, bootstrap_seed: int = 0) -> Answer | None:
     if len(runs) < planned:
         notes.append(f"{len(runs)} of {planned} replicate runs finished: the statistics use the "
                      "seeds finished in both arms of each comparison")
-    return Answer(plan, len(runs), planned, tuple(splits), tuple(notes))
+    decisive = decide(plan, runs, race_rounds=race_rounds(plan), eliminated=plan.eliminated)
+    return Answer(plan, len(runs), planned, tuple(splits), decisive, holdout, tuple(notes))
+
+
+def race_rounds(plan: Plan) -> int:
+    """Rounds the race may take at most (its α is spread over them): the first, then one per
+    K0 more seeds up to the cap."""
+    step = max(1, plan.seeds)
+    return 1 + max(0, math.ceil((plan.max_seeds - plan.seeds) / step))

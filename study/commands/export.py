@@ -14,23 +14,43 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from study.analysis.effects import answer_of
 from study.commands.common import open_checked
 from study.errors import UserError
 from study.output import Output
+from study.replicates.runs import answer_of
 from study.trials import best_trial, count_states
 
 
-def _replicates_of(loaded: Any, trial_number: int) -> dict[str, Any] | None:
-    """The replicate statistics of the exported configuration (None until they exist)."""
-    answer = answer_of(loaded.study)
-    if answer is None or answer.plan.source_trial != trial_number:
-        return None
-    return answer.as_dict()
+def _interval(ci: Any) -> dict[str, Any] | None:
+    return None if ci is None else {"mean": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n}
+
+
+def use_record(answer: Any, bounds: Any) -> dict[str, Any]:
+    """The configuration the replicates support: the race's winner, where it came from, its
+    replicated accuracy, the search's single-run best against its replicates (the winner's
+    curse) and a cheaper alternative shown nearly as good."""
+    from objectives.search_space import params_of
+
+    winner, decisive = answer.winner, answer.decisive
+    test = answer.summary(winner.key)
+    curse, cheaper = decisive.curse, decisive.cheaper
+    return {
+        "source": "replicates: the race's winner (highest replicated validation accuracy)",
+        "arm": winner.key, "label": winner.label, "origin": winner.origin,
+        "lambda": winner.lam, "dropout": winner.dropout, "hidden": winner.hidden,
+        "params": params_of(winner.params, bounds), "search_trial": winner.search_trial,
+        "replicated_test_accuracy": _interval(test.accuracy if test else None),
+        "search_best": {"trial": answer.plan.source_trial,
+                        "winners_curse": None if curse is None else curse.as_dict()},
+        "cheaper_alternative": None if cheaper is None or cheaper.arm is None else {
+            **cheaper.as_dict(), "label": answer.plan.arm(cheaper.arm).label,
+            "origin": answer.plan.arm(cheaper.arm).origin},
+    }
 
 
 def best_record(loaded: Any, storage_label: str) -> dict[str, Any]:
-    """Everything `export` writes about the study's best trial."""
+    """Everything `export` writes: the configuration to use (the replicates' winner, else the
+    search's best single run), its model, the replicate statistics and the search's best."""
     from objectives.search_space import effective_lambda
 
     study = loaded.study
@@ -40,20 +60,36 @@ def best_record(loaded: Any, storage_label: str) -> dict[str, Any]:
         have = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no trials"
         raise UserError(f"study {study.study_name!r} has no complete trial yet ({have}); run "
                         f"`python -m study worker --study {study.study_name}` first")
-    params = dict(trial.params)
-    params["lambda"] = effective_lambda(trial, loaded.experiment.search)
-    model_path = trial.user_attrs.get("model_path")
+    answer = answer_of(study)
+    if answer is not None and answer.plan.source_trial != trial.number:
+        answer = None  # a plan of an older best: the search was extended since
+    use = None if answer is None or answer.winner is None else \
+        use_record(answer, loaded.experiment.search)
+    if use is not None and use["search_trial"] is not None:
+        trial = study.trials[use["search_trial"]]  # the winner's own search run and its model
+    params = dict(use["params"]) if use is not None else dict(trial.params)
+    params["lambda"] = use["lambda"] if use is not None else \
+        effective_lambda(trial, loaded.experiment.search)
+    model_trial = trial if use is None or use["search_trial"] is not None else None
+    model_path = None if model_trial is None else model_trial.user_attrs.get("model_path")
     return {
-        "study": study.study_name, "storage": storage_label, "trial": trial.number,
-        "value": trial.value, "metric": "best validation accuracy",
-        "params": params, "test_accuracy": trial.user_attrs.get("test_accuracy"),
-        "replicates": _replicates_of(loaded, trial.number),
+        "study": study.study_name, "storage": storage_label,
+        "chosen_by": "the replicates (race winner)" if use is not None
+        else "the search's best single run (no replicate answer yet)",
+        "params": params, "use": use,
+        "trial": None if model_trial is None else model_trial.number,
+        "value": None if model_trial is None else model_trial.value,
+        "metric": "best validation accuracy",
+        "test_accuracy": None if model_trial is None else model_trial.user_attrs.get(
+            "test_accuracy"),
+        "replicates": None if answer is None else answer.as_dict(),
         "model_path": model_path,
         "model_exists": None if not model_path else Path(model_path).is_file(),
-        "datetime_complete": trial.datetime_complete.isoformat() if trial.datetime_complete
-        else None,
+        "datetime_complete": None if model_trial is None or not model_trial.datetime_complete
+        else model_trial.datetime_complete.isoformat(),
         "experiment": loaded.experiment.as_dict(),
-        "trial_user_attrs": dict(trial.user_attrs), "study_user_attrs": dict(study.user_attrs),
+        "trial_user_attrs": {} if model_trial is None else dict(model_trial.user_attrs),
+        "study_user_attrs": dict(study.user_attrs),
     }
 
 

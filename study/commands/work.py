@@ -21,6 +21,7 @@ from study.execution import launcher
 from study.execution.worker import WorkerOptions, run_worker
 from study.output import Output
 from study.replicates import plan as replicate_plan
+from study.trials import n_finished
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -84,6 +85,11 @@ def run(args: argparse.Namespace) -> Output | int:
 
     loaded, created = create_or_open(args, args.n_trials or defaults.RUN_BUDGET)
     if not created and args.n_trials and args.n_trials != loaded.experiment.n_trials:
+        finished = n_finished(loaded.study)
+        if args.n_trials < finished and not args.force:
+            raise UserError(f"study {loaded.name!r} already has {finished} finished search "
+                            f"trials: --n-trials {args.n_trials} would lower its budget below "
+                            "them; pass --force to store it anyway")
         print(f"budget of study {loaded.name!r}: {loaded.experiment.n_trials} → {args.n_trials} "
               "finished trials", file=sys.stderr)
         loaded = service.save_budget(loaded, args.n_trials)

@@ -1,18 +1,28 @@
 """Progress of `run` and `replicate` while their workers work: one poll of the storage a call.
 
 A tqdm bar per phase on a terminal; elsewhere (logs, CI) one line whenever the numbers change.
+Either way one line when a phase starts and ends, when a replicate round is planned, and for each
+pruned search trial (at which epoch), with the elapsed time and an ETA.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 from optuna.trial import TrialState
 
 from study import service
-from study.replicates.plan import open_companion
+from study.replicates.plan import current_plan, open_companion
+from study.replicates.rounds import pace
 from study.replicates.runs import replicate_counts
 from study.trials import FINISHED
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 class Progress:
@@ -20,6 +30,13 @@ class Progress:
         self.loaded = loaded
         self.last: tuple | None = None
         self.bars: dict[str, object] = {}
+        self.started: dict[str, float] = {}  # phase → when this process first saw it running
+        self.pruned: set[int] = set()
+        self.rounds = 0
+        self.done_said = False
+
+    def say(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
 
     def _bar(self, phase: str, total: int | None):
         if not sys.stderr.isatty():
@@ -33,20 +50,70 @@ class Progress:
                                     dynamic_ncols=True)
         return self.bars[phase]
 
+    def _phase(self, phase: str, finished: int, total: int | None) -> str:
+        """"12 s elapsed, ETA 40 s" from this phase's pace so far."""
+        now = time.monotonic()
+        if phase not in self.started:
+            self.started[phase] = now
+            self.say(f"{phase}: started" + (f" ({total} runs planned)" if phase == "replicates"
+                                            else f" (budget {total} trials)" if total else ""))
+        elapsed = now - self.started[phase]
+        eta = None
+        if finished and total and finished < total:
+            eta = elapsed / finished * (total - finished)
+        return f"{_duration(elapsed)} elapsed" + (f", ETA {_duration(eta)}" if eta else "")
+
+    def _search_events(self, trials) -> None:
+        for t in trials:
+            if t.state == TrialState.PRUNED and t.number not in self.pruned:
+                self.pruned.add(t.number)
+                epoch = max(t.intermediate_values, default=-1) + 1
+                value = t.intermediate_values.get(epoch - 1)
+                shown = "" if value is None else f" (validation {value * 100:.1f} %)"
+                self.say(f"search: trial {t.number} pruned at epoch {epoch}{shown}")
+
+    def _replicate_events(self, companion, finished: int, total: int) -> None:
+        plan = current_plan(companion)
+        if plan is None:
+            return
+        while self.rounds < len(plan.rounds):
+            r = plan.rounds[self.rounds]
+            before = plan.rounds[self.rounds - 1].seeds if self.rounds else {}
+            runs = sum(n - before.get(k, 0) for k, n in r.seeds.items())
+            arms = sum(n > before.get(k, 0) for k, n in r.seeds.items())
+            eta = f", ETA {_duration(r.eta_seconds)}" if r.eta_seconds else ""
+            step = max(n - before.get(k, 0) for k, n in r.seeds.items())
+            self.say(f"replicates: planned {runs} runs ({arms} arms × {step} seeds), round "
+                     f"{r.number}{eta}: {r.reason}")
+            self.rounds += 1
+        if plan.done and not self.done_said and finished >= total:
+            self.done_said = True
+            timing = pace(companion.get_trials(deepcopy=False))
+            spent = "" if timing is None else f" in {_duration(timing.elapsed)}"
+            self.say(f"replicates: done{spent} after {len(plan.rounds)} rounds ({finished} "
+                     f"runs): {plan.done}")
+
     def __call__(self) -> None:
         study = self.loaded.study
         trials = study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
+        self._search_events(trials)
         done = [t for t in trials if t.state != TrialState.RUNNING]
         values = [t.value for t in done if t.state == TrialState.COMPLETE]
-        best = f"{max(values):.4f}" if values else "-"
+        best = f"{max(values) * 100:.1f} %" if values else "-"
         budget = self.loaded.experiment.n_trials
         phase, finished, total = "search", len(done), budget
         running = len(trials) - len(done)
         companion = open_companion(study, create=False)
         if companion is not None and (budget is None or finished >= budget):
+            if "search" in self.started and "replicates" not in self.started:
+                self.say(f"search: done in {_duration(time.monotonic() - self.started['search'])}"
+                         f" ({finished} trials, best validation {best})")
             phase = "replicates"
             finished, total = replicate_counts(companion)
             running = len(companion.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        timing = self._phase(phase, finished, total)
+        if phase == "replicates":
+            self._replicate_events(companion, finished, total)
         bar = self._bar(phase, total)
         if bar is not None:
             bar.total, bar.n = total, finished
@@ -56,8 +123,8 @@ class Progress:
         elif (phase, finished, running, best) != self.last:
             self.last = (phase, finished, running, best)
             extra = f", best {best}" if phase == "search" else ""
-            print(f"{phase}: finished {finished}/{total or '-'}, running {running}{extra}",
-                  file=sys.stderr, flush=True)
+            self.say(f"{phase}: finished {finished}/{total or '-'}, running {running}{extra}; "
+                     f"{timing}")
 
     def close(self) -> None:
         for bar in self.bars.values():

@@ -15,12 +15,10 @@ that was left RUNNING, and goes on. Longer outages end it with one clear error.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import signal
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,16 +44,22 @@ from storage.url import scrub
 from study import service
 from study.defaults import STORAGE_OUTAGE_ENV
 from study.errors import UserError
+from study.execution.signals import (
+    configure_logging,
+    interrupt_seen,
+    raise_interrupt,
+    watch_parent,
+)
 from study.gate import PhaseDone
 from study.replicates import plan as replicate_plan
 from study.replicates import runs as replicate_runs
+from study.replicates.rounds import plan_next_round
 from study.search import budget as budget_mod
 from study.search.samplers import TrialSeededSampler, trial_seed
 from study.trials import FINISHED, n_finished
 
 MAX_FAILURES_IN_A_ROW = 3  # a worker whose objective keeps failing stops instead of spinning
 MAX_RECOVERIES = 5  # storage recoveries in a row without a finished trial: something else is wrong
-PARENT_POLL_S = 1.0  # how often a launched worker checks that its launcher still lives
 
 
 @dataclass(frozen=True)
@@ -133,60 +137,15 @@ def is_storage_outage(exc: BaseException | None) -> bool:
     return False
 
 
-_interrupt_seen = threading.Event()
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    """The first Ctrl-C or SIGTERM becomes KeyboardInterrupt; later ones are ignored. Ctrl-C
-    reaches a launched worker twice (from the terminal, then forwarded by the launcher), and a
-    second interrupt inside the clean-up's database calls could leave the trial RUNNING, or a
-    half-finished write holding SQLite's lock until the launcher kills the worker."""
-    if _interrupt_seen.is_set():
-        return
-    _interrupt_seen.set()
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-class _InterruptWithoutTraceback(logging.Filter):
-    """Optuna logs an interrupted trial as failed, with the traceback of the interrupt: on
-    Ctrl-C every worker would print one. The line naming the trial stays."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def _configure_logging(options: WorkerOptions) -> None:
-    optuna.logging.set_verbosity(logging.WARNING if options.quiet else logging.INFO)
-    if options.debug:
-        return
-    for handler in logging.getLogger("optuna").handlers:  # Optuna's own, made just above
-        if not any(isinstance(f, _InterruptWithoutTraceback) for f in handler.filters):
-            handler.addFilter(_InterruptWithoutTraceback())
-
-
-def _watch_parent() -> None:
-    """A launched worker whose launcher died (even by SIGKILL) stops like on SIGTERM."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_S)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def run_worker(options: WorkerOptions) -> int:
     """Serve the study's phases in this process until done or the timeout; the exit code."""
-    _interrupt_seen.clear()
+    interrupt_seen.clear()
     names = [name for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)]
-    previous = {name: signal.signal(getattr(signal, name), _raise_interrupt) for name in names}
+    previous = {name: signal.signal(getattr(signal, name), raise_interrupt) for name in names}
     try:
         if options.watch_parent:
-            _watch_parent()
-        _configure_logging(options)
+            watch_parent()
+        configure_logging(options.quiet, options.debug)
         loaded = service.open_study(options.url, options.study, heartbeat=options.heartbeat)
         deadline = None if options.timeout is None else time.monotonic() + options.timeout
         worker = _Worker(options, loaded, deadline)
@@ -248,19 +207,33 @@ class _Worker:
                 and n_finished(self.loaded.study) >= experiment.n_trials)
 
     def replicates(self) -> None:
+        """Serve the plan's rounds until the phase is done: after each round, the first worker
+        to find it finished plans the next (or ends the phase); the others serve it."""
         phase = replicate_plan.ensure_planned(self.loaded, log=self.say)
         if phase is None:
             return
         done, planned = replicate_runs.replicate_counts(phase.study)
+        if done < planned:
+            self.say(f"replicates: {planned - done} of {planned} planned runs left, of trial "
+                     f"{phase.plan.source_trial}'s configuration")
+        while True:
+            self._serve_round(phase)
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                return
+            if not plan_next_round(self.loaded, log=self.say):
+                return
+            phase = replicate_plan.ensure_planned(self.loaded, log=self.say)
+
+    def _serve_round(self, phase: replicate_plan.ReplicatePhase) -> None:
+        done, planned = replicate_runs.replicate_counts(phase.study)
         if done >= planned:
             return
-        self.say(f"replicates: {planned - done} of {planned} planned runs left, of trial "
-                 f"{phase.plan.source_trial}'s configuration ({phase.plan.seeds} seeds per arm)")
         _ = self.objective  # built before the first trial: a bad factory or data fails no trial
 
         def run_replicate(trial: optuna.Trial) -> float:
             trial.set_user_attr("worker", self.ident)
-            return replicate_runs.run_replicate(self.objective, trial)
+            return replicate_runs.run_replicate(self.objective, trial,
+                                                self.loaded.experiment.search)
 
         gated = replicate_runs.planned_only(phase, self.deadline, self.options.heartbeat.interval)
         self._serve(gated, run_replicate, phase.budget, _Guard(retry_failures=True))

@@ -16,6 +16,8 @@ the best λ > 0 trial's λ becomes an arm, so the λ effect is always measured.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -25,7 +27,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from objectives.experiment import Experiment
-from objectives.search_space import TrialParams, effective_lambda, from_params
+from objectives.search_space import TrialParams, from_params, params_of
 from storage.optuna_internals import backend_of, study_lock
 from study.errors import UserError
 from study.service import name_metric
@@ -40,36 +42,87 @@ SAME = 1e-9
 
 @dataclass(frozen=True)
 class Arm:
-    key: str  # stable id: "best", "lambda=0", "lambda=10", "dropout=0.3", "hidden=64"
-    label: str  # for people: "λ = 0", "dropout 0.3 (baseline)"
-    factor: str | None  # the one parameter changed from the best: "λ", "dropout", "hidden"
+    key: str  # stable id: "best", "lambda=0", "lambda=10", "dropout=0", "hidden=96", "trial=7"
+    label: str  # for people: "λ = 0", "dropout 0 (low end)", "trial 7: λ = 3.2, …"
+    factor: str | None  # changed from the best: "λ" (curve), "dropout", "hidden", "config"
     lam: float
     dropout: float
     hidden: int
+    origin: str = ""  # where it comes from: "search trial 4", "λ-curve point λ = 10"
+    search_trial: int | None = None  # the search trial with this configuration, if one
+    search_value: float | None = None  # that trial's single-run validation accuracy
 
     @property
     def params(self) -> TrialParams:
         return TrialParams(lam=self.lam, dropout=self.dropout, hidden=self.hidden)
 
+    def same_configuration(self, other: Arm) -> bool:
+        return (abs(self.lam - other.lam) < SAME and abs(self.dropout - other.dropout) < SAME
+                and self.hidden == other.hidden)
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of seeds: every arm's seed count once it is done, and why it was planned."""
+
+    number: int
+    seeds: dict[str, int]  # arm key → its seeds 0 … n − 1 once this round is done
+    reason: str
+    eliminated: tuple[str, ...] = ()  # arms that left the race when this round was planned
+    eta_seconds: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "eliminated": list(self.eliminated)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Round:
+        return cls(number=int(data["number"]), seeds={k: int(v) for k, v in data["seeds"].items()},
+                   reason=data["reason"], eliminated=tuple(data.get("eliminated", ())),
+                   eta_seconds=data.get("eta_seconds"))
+
 
 @dataclass(frozen=True)
 class Plan:
     source_trial: int  # the search trial whose configuration is the best arm
-    lambda_arm: str  # the arm that measures λ against λ = 0 ("best", or the best λ > 0 donor)
+    lambda_arm: str  # kept for plans stored before the λ curve ("best" since)
     arms: tuple[Arm, ...]
-    seeds: int
+    seeds: int  # K0: the first round's seeds per arm
     notes: tuple[str, ...] = ()
+    rounds: tuple[Round, ...] = ()
+    done: str | None = None  # why no further round comes (None: the phase may go on)
+    max_seeds: int = 0  # seeds per arm at most (the cap of the extra rounds)
+
+    def seeds_of(self, key: str) -> int:
+        return self.rounds[-1].seeds.get(key, 0) if self.rounds else self.seeds
+
+    @property
+    def runs(self) -> int:
+        """Replicate runs planned in all rounds so far."""
+        return sum(self.seeds_of(arm.key) for arm in self.arms)
+
+    @property
+    def eliminated(self) -> tuple[str, ...]:
+        return tuple(key for r in self.rounds for key in r.eliminated)
+
+    def arm(self, key: str) -> Arm:
+        return next(a for a in self.arms if a.key == key)
 
     def as_dict(self) -> dict[str, Any]:
         return {"source_trial": self.source_trial, "lambda_arm": self.lambda_arm,
                 "arms": [asdict(arm) for arm in self.arms], "seeds": self.seeds,
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "rounds": [r.as_dict() for r in self.rounds],
+                "done": self.done, "max_seeds": self.max_seeds}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
+        arms = tuple(Arm(**arm) for arm in data["arms"])
+        seeds = int(data["seeds"])
+        # A plan stored before rounds existed had one: every arm with K seeds.
+        rounds = tuple(Round.from_dict(r) for r in data.get("rounds", ())) or (
+            Round(1, {arm.key: seeds for arm in arms}, "first round"),)
         return cls(source_trial=int(data["source_trial"]), lambda_arm=data["lambda_arm"],
-                   arms=tuple(Arm(**arm) for arm in data["arms"]), seeds=int(data["seeds"]),
-                   notes=tuple(data.get("notes", ())))
+                   arms=arms, seeds=seeds, notes=tuple(data.get("notes", ())), rounds=rounds,
+                   done=data.get("done"), max_seeds=int(data.get("max_seeds", seeds)))
 
 
 @dataclass
@@ -83,60 +136,93 @@ def _lam_text(lam: float) -> str:
     return "0" if lam == 0 else f"{lam:.3g}"
 
 
+def _config_text(p: TrialParams) -> str:
+    return f"λ = {_lam_text(p.lam)}, dropout {p.dropout:.3g}, hidden {p.hidden}"
+
+
+def curve_grid(low: float, high: float, points: int) -> list[float]:
+    """`points` λ values log-spaced from `low` to `high`, each rounded to 2 significant digits
+    (0.01, 1, 100 for 3 points over 0.01 … 100)."""
+    if points == 1:
+        values = [math.sqrt(low * high)]
+    else:
+        step = (math.log10(high) - math.log10(low)) / (points - 1)
+        values = [10 ** (math.log10(low) + i * step) for i in range(points)]
+    return [float(f"{v:.2g}") for v in values]
+
+
 def plan_arms(trials: Sequence[FrozenTrial], experiment: Experiment, *, seeds: int,
               lambdas: Sequence[float] = ()) -> Plan:
-    """The arms around the best COMPLETE search trial (UserError if there is none)."""
-    bounds = experiment.search
+    """The arms around the best COMPLETE search trial (UserError if there is none): the λ curve
+    and the one-factor ends at the best configuration, and the top k search configurations."""
+    bounds, settings = experiment.search, experiment.replicates
     best = best_of(trials)
     if best is None:
         raise UserError("the search has no complete trial yet: nothing to replicate")
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     p = from_params(best.params, bounds)
-    arms = [Arm("best", f"best: λ = {_lam_text(p.lam)}, dropout {p.dropout:.3g}, hidden "
-                        f"{p.hidden}", None, p.lam, p.dropout, p.hidden)]
-    notes, lambda_arm = [], "best"
+    arms = [Arm("best", f"best: {_config_text(p)}", None, p.lam, p.dropout, p.hidden,
+                origin=f"search trial {best.number}", search_trial=best.number,
+                search_value=float(best.value))]
+    notes: list[str] = []
 
-    def add(key: str, label: str, factor: str, **change: Any) -> None:
+    def add(key: str, label: str, factor: str, origin: str, **change: Any) -> None:
         candidate = Arm(**{**asdict(arms[0]), **change, "key": key, "label": label,
-                           "factor": factor})
-        if any(abs(a.lam - candidate.lam) < SAME and abs(a.dropout - candidate.dropout) < SAME
-               and a.hidden == candidate.hidden for a in arms):
-            return  # the same configuration as an arm already planned
-        arms.append(candidate)
+                           "factor": factor, "origin": origin, "search_trial": None,
+                           "search_value": None})
+        if not any(a.same_configuration(candidate) for a in arms):
+            arms.append(candidate)
 
-    if p.lam == 0:
-        positive = [t for t in complete if (effective_lambda(t, bounds) or 0.0) > 0]
-        if positive:
-            donor = best_of(positive)
-            lam = float(effective_lambda(donor, bounds))
-            add(f"lambda={lam:.6g}", f"λ = {_lam_text(lam)} (best λ > 0, trial {donor.number})",
-                "λ", lam=lam)
-            lambda_arm = arms[-1].key
-            notes.append(f"the best trial #{best.number} has λ = 0; λ = {lam:.4g} of the best "
-                         f"λ > 0 trial #{donor.number} measures the λ effect")
-        else:
-            notes.append("no complete trial has λ > 0: the λ effect is measured at the "
-                         "reference's λ only")
-    else:
-        add("lambda=0", "λ = 0", "λ", lam=0.0)
     low, high = 10 ** bounds.lambda_off_below, 10 ** bounds.log10_lambda[1]
-    reference = experiment.replicates.reference_lambda
-    if reference is not None:
-        if not low - SAME <= reference <= high + SAME:
-            notes.append(f"the reference's λ = {reference:g} lies outside the study's λ range "
-                         f"({low:.3g} … {high:.3g}): not replicated")
-        else:
-            add(f"lambda={reference:g}", f"λ = {reference:g} (reference)", "λ", lam=reference)
-            if p.lam == 0 and lambda_arm == "best":
-                lambda_arm = arms[-1].key
-    for lam in lambdas:
-        add(f"lambda={lam:.6g}", f"λ = {_lam_text(lam)}", "λ", lam=float(lam))
-    add(f"dropout={bounds.baseline_dropout:g}", f"dropout {bounds.baseline_dropout:g} (baseline)",
-        "dropout", dropout=bounds.baseline_dropout)
-    add(f"hidden={bounds.baseline_hidden}", f"hidden {bounds.baseline_hidden} (baseline)",
-        "hidden", hidden=bounds.baseline_hidden)
-    return Plan(source_trial=best.number, lambda_arm=lambda_arm, arms=tuple(arms), seeds=seeds,
-                notes=tuple(notes))
+    curve = [0.0, *curve_grid(low, high, settings.curve_points), *lambdas]
+    reference = settings.reference_lambda
+    if reference is not None and low - SAME <= reference <= high + SAME:
+        curve.append(reference)
+    elif reference is not None:
+        notes.append(f"the reference's λ = {reference:g} lies outside the study's λ range "
+                     f"({low:.3g} … {high:.3g}): not replicated")
+    for lam in sorted(set(curve)):
+        tag = " (reference)" if reference is not None and abs(lam - reference) < SAME else ""
+        add(f"lambda={lam:.6g}", f"λ = {_lam_text(lam)}{tag}", "λ",
+            f"λ-curve point λ = {_lam_text(lam)}", lam=float(lam))
+    ends = {"low end": 0, "high end": 1}
+    for dropout in settings.dropouts or bounds.dropout:
+        where = next((k for k, i in ends.items() if bounds.dropout[i] == dropout), "named")
+        add(f"dropout={dropout:g}", f"dropout {dropout:g} ({where})", "dropout",
+            f"dropout at the {where}" if where != "named" else f"dropout {dropout:g}",
+            dropout=float(dropout))
+    for hidden in settings.hiddens or (bounds.hidden[0], bounds.hidden[1]):
+        where = next((k for k, i in ends.items() if bounds.hidden[i] == hidden), "named")
+        add(f"hidden={hidden}", f"hidden {hidden} ({where})", "hidden",
+            f"hidden size at the {where}" if where != "named" else f"hidden size {hidden}",
+            hidden=int(hidden))
+    _add_candidates(arms, trials, bounds, settings.candidates)
+    first = Round(1, {arm.key: seeds for arm in arms}, "first round")
+    return Plan(source_trial=best.number, lambda_arm="best", arms=tuple(arms), seeds=seeds,
+                notes=tuple(notes), rounds=(first,), max_seeds=max(seeds, settings.seed_cap))
+
+
+def _add_candidates(arms: list[Arm], trials: Sequence[FrozenTrial], bounds: Any,
+                    k: int) -> None:
+    """The next k − 1 distinct configurations of the search by validation accuracy (the best is
+    the first); one already among the arms is marked as coming from its search trial too."""
+    complete = sorted((t for t in trials if t.state == TrialState.COMPLETE and t.value is not None),
+                      key=lambda t: (-float(t.value), t.number))
+    taken = 1
+    for trial in complete:
+        if taken >= k:
+            break
+        p = from_params(trial.params, bounds)
+        arm = Arm(f"trial={trial.number}", f"trial {trial.number}: {_config_text(p)}", "config",
+                  p.lam, p.dropout, p.hidden, origin=f"search trial {trial.number}",
+                  search_trial=trial.number, search_value=float(trial.value))
+        same = next((i for i, a in enumerate(arms) if a.same_configuration(arm)), None)
+        if same is None:
+            arms.append(arm)
+            taken += 1
+        elif arms[same].search_trial is None:
+            arms[same] = dataclasses.replace(arms[same], search_trial=trial.number,
+                                             search_value=float(trial.value))
+            taken += 1
 
 
 def companion_name(study_name: str) -> str:
@@ -179,7 +265,8 @@ def require_finished_search(loaded: Any, then: str) -> None:
 
 def ensure_planned(loaded: Any, *, seeds: int | None = None, lambdas: Sequence[float] | None = None,
                    log: Callable[[str], None] = lambda message: None) -> ReplicatePhase | None:
-    """Plan (or extend to `seeds`) the replicates of `loaded`'s best configuration, once.
+    """Plan the first round of the replicates of `loaded`'s best configuration, once; or extend
+    the plan to `seeds` per arm and to new λ points (`replicate --seeds K --lambdas …`).
 
     Safe from many workers at once: planning runs under the companion study's lock, and only
     (arm, seed) pairs that no trial holds yet are enqueued. A plan for an older best (the search
@@ -194,37 +281,66 @@ def ensure_planned(loaded: Any, *, seeds: int | None = None, lambdas: Sequence[f
     search = loaded.study
     companion = open_companion(search, create=True)
     with study_lock(companion):
-        attrs = companion.user_attrs
-        plan = plan_arms(search.get_trials(deepcopy=False), experiment, seeds=seeds,
-                         lambdas=lambdas)
-        current = Plan.from_dict(attrs[PLAN_ATTR]) if PLAN_ATTR in attrs else None
-        if current is not None and current.source_trial == plan.source_trial:
-            keep = {arm.key for arm in current.arms}
-            arms = current.arms + tuple(a for a in plan.arms if a.key not in keep)
-            plan = Plan(plan.source_trial, current.lambda_arm, arms,
-                        max(seeds, current.seeds), current.notes)
-        held = {(t.user_attrs.get("plan"), t.user_attrs.get("arm"), t.user_attrs.get("seed"))
-                for t in companion.get_trials(deepcopy=False)}
-        added = 0
-        for k in range(plan.seeds):
-            for arm in plan.arms:
-                if (plan.source_trial, arm.key, k) in held:
-                    continue
-                companion.enqueue_trial({}, user_attrs=_replicate_attrs(plan, arm, k, experiment),
-                                        skip_if_exists=False)
-                added += 1
-        budget = int(attrs.get(BUDGET_ATTR, 0)) + added
-        companion.set_user_attr(BUDGET_ATTR, budget)
-        companion.set_user_attr(PLAN_ATTR, plan.as_dict())
-    if added:
+        fresh = plan_arms(search.get_trials(deepcopy=False), experiment, seeds=seeds,
+                          lambdas=lambdas)
+        current = current_plan(companion)
+        plan = fresh if current is None or current.source_trial != fresh.source_trial \
+            else _extended(current, fresh, seeds)
+        added = enqueue(companion, plan, experiment)
+    if added and len(plan.rounds) == 1:
         log(f"replicates: planned {added} runs ({len(plan.arms)} arms × {plan.seeds} seeds) of "
-            f"trial {plan.source_trial}'s configuration in study {companion.study_name!r}")
-    return ReplicatePhase(companion, plan, budget)
+            f"trial {plan.source_trial}'s configuration in study {companion.study_name!r}, round 1")
+    elif added:
+        log(f"replicates: {added} more runs planned by hand in study {companion.study_name!r}")
+    return ReplicatePhase(companion, plan, int(companion.user_attrs.get(BUDGET_ATTR, 0)))
+
+
+def _extended(current: Plan, fresh: Plan, seeds: int) -> Plan:
+    """The current plan with the fresh plan's new arms and at least `seeds` seeds per arm; a
+    round is added (and a finished phase reopened) only where that changes something."""
+    known = [a.key for a in current.arms]
+    arms = current.arms + tuple(a for a in fresh.arms if a.key not in known
+                                and not any(a.same_configuration(b) for b in current.arms))
+    counts = {arm.key: max(current.seeds_of(arm.key), seeds) for arm in arms}
+    if counts == current.rounds[-1].seeds:
+        return current
+    extra = Round(len(current.rounds) + 1, counts, "extended by hand")
+    return dataclasses.replace(current, arms=arms, seeds=max(seeds, current.seeds),
+                               rounds=(*current.rounds, extra), done=None)
+
+
+def current_plan(companion: optuna.Study | None) -> Plan | None:
+    if companion is None or PLAN_ATTR not in companion.user_attrs:
+        return None
+    return Plan.from_dict(companion.user_attrs[PLAN_ATTR])
+
+
+def enqueue(companion: optuna.Study, plan: Plan, experiment: Experiment) -> int:
+    """Store `plan` and queue every (arm, seed) it holds that no trial holds yet; the number
+    queued. Call under the companion study's lock."""
+    held = {(t.user_attrs.get("plan"), t.user_attrs.get("arm"), t.user_attrs.get("seed"))
+            for t in companion.get_trials(deepcopy=False)}
+    added = 0
+    for k in range(max((plan.seeds_of(a.key) for a in plan.arms), default=0)):
+        for arm in plan.arms:
+            if k >= plan.seeds_of(arm.key) or (plan.source_trial, arm.key, k) in held:
+                continue
+            companion.enqueue_trial(arm_params(arm, experiment.search),
+                                    user_attrs=_replicate_attrs(plan, arm, k, experiment),
+                                    skip_if_exists=False)
+            added += 1
+    companion.set_user_attr(BUDGET_ATTR, int(companion.user_attrs.get(BUDGET_ATTR, 0)) + added)
+    companion.set_user_attr(PLAN_ATTR, plan.as_dict())
+    return added
+
+
+def arm_params(arm: Arm, bounds: Any) -> dict[str, Any]:
+    return params_of(arm.params, bounds)
 
 
 def _replicate_attrs(plan: Plan, arm: Arm, k: int, experiment: Experiment) -> dict[str, Any]:
     return {"plan": plan.source_trial, "arm": arm.key, "arm_label": arm.label, "seed": k,
             "train_seed": experiment.seed + SEED_OFFSET + k, "lambda": arm.lam,
-            "dropout": arm.dropout, "hidden": arm.hidden}
+            "dropout": arm.dropout, "hidden": arm.hidden, "with_params": True}
 
 

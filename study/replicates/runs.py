@@ -13,11 +13,18 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from objectives.search_space import TrialParams
+from objectives.search_space import TrialParams, record_fixed
 from storage.optuna_internals import GatedStudy, count_trials
+from study.analysis.effects import Answer, build_answer
 from study.errors import UserError
 from study.gate import PhaseDone, gated
-from study.replicates.plan import BUDGET_ATTR, PLAN_ATTR, Plan, ReplicatePhase
+from study.replicates.plan import (
+    BUDGET_ATTR,
+    Plan,
+    ReplicatePhase,
+    current_plan,
+    open_companion,
+)
 from study.trials import FINISHED
 
 
@@ -50,9 +57,11 @@ def decode_labels(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(payload), dtype=np.dtype(dtype)).astype(np.int64)
 
 
-def run_replicate(objective: Any, trial: optuna.Trial) -> float:
+def run_replicate(objective: Any, trial: optuna.Trial, bounds: Any = None) -> float:
     """Train the trial's planned arm with its seed; record what the statistics need."""
     attrs = trial.user_attrs
+    if bounds is not None and attrs.get("with_params"):
+        record_fixed(trial, bounds)  # planned with parameters (older plans' runs had none)
     if "arm" not in attrs:
         raise UserError(f"trial {trial.number} of {trial.study.study_name!r} is not a planned "
                         "replicate (no 'arm' attribute)")
@@ -115,12 +124,6 @@ def finished_runs(companion: optuna.Study, plan: Plan) -> list[Run]:
     return sorted(runs.values(), key=lambda r: (r.arm, r.seed))
 
 
-def current_plan(companion: optuna.Study | None) -> Plan | None:
-    if companion is None or PLAN_ATTR not in companion.user_attrs:
-        return None
-    return Plan.from_dict(companion.user_attrs[PLAN_ATTR])
-
-
 def replicate_counts(companion: optuna.Study | None) -> tuple[int, int]:
     """(finished, planned) replicate trials."""
     if companion is None:
@@ -129,3 +132,12 @@ def replicate_counts(companion: optuna.Study | None) -> tuple[int, int]:
         warnings.simplefilter("ignore")
         done = count_trials(companion, FINISHED)
     return done, int(companion.user_attrs.get(BUDGET_ATTR, 0))
+
+
+def answer_of(search_study: optuna.Study, *, bootstrap_seed: int = 0) -> Answer | None:
+    """The answer of a study's replicate phase so far (None before it was planned)."""
+    companion = open_companion(search_study, create=False)
+    plan = current_plan(companion)
+    if plan is None:
+        return None
+    return build_answer(plan, finished_runs(companion, plan), bootstrap_seed=bootstrap_seed)

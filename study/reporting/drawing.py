@@ -23,6 +23,17 @@ def lambda_x(lam: float, zero_x: float) -> float:
     return lam if lam > 0 else zero_x
 
 
+def lambda_positions(lams: Sequence[float]) -> tuple[float, list[float], list[str]]:
+    """Where λ = 0 is drawn (one decade below the lowest decade of the λs), and the ticks."""
+    positive = [lam for lam in lams if lam > 0]
+    lo = math.floor(math.log10(min(positive))) if positive else 0
+    hi = math.ceil(math.log10(max(positive))) if positive else 1
+    zero_x = 10.0 ** (lo - 1)
+    decades = [10.0**k for k in range(lo, hi + 1)]
+    return zero_x, [zero_x, *decades], [ZERO_LABEL, *(f"{d:g}" for d in decades)]
+
+
+
 @dataclass
 class Trace:
     name: str
@@ -35,6 +46,7 @@ class Trace:
     # error bars: each point's interval [low, high] in y units (nan: no interval)
     low: list[float] | None = None
     high: list[float] | None = None
+    band: bool = False  # the interval as a shaded band between low and high, not error bars
 
 
 @dataclass
@@ -100,9 +112,14 @@ def to_plotly(spec: FigureSpec):
             marker.update(color=t.color, colorscale="Viridis", showscale=i == 0,
                           cmin=color_range[0], cmax=color_range[1],
                           colorbar={"title": {"text": spec.color_label}})
-        errors = _error_lengths(t)
+        errors = None if t.band else _error_lengths(t)
         error_y = None if errors is None else {"type": "data", "symmetric": False,
                                                "arrayminus": errors[0], "array": errors[1]}
+        if t.band and t.low is not None and t.high is not None:
+            fig.add_trace(go.Scatter(x=[*t.x, *t.x[::-1]], y=[*t.high, *t.low[::-1]],
+                                     fill="toself", mode="lines", line={"width": 0},
+                                     opacity=0.25, name=_html(f"{t.name}: band"),
+                                     hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=t.x, y=t.y, name=_html(t.name),
                                  mode="lines+markers" if t.lines else "markers", marker=marker,
                                  error_y=error_y,
@@ -131,7 +148,9 @@ _MPL_MARKERS = {"circle": ("o", True), "diamond": ("D", True), "circle-open": ("
 def _draw_trace(ax, t: Trace, color: str, color_range) -> object | None:
     """One trace on matplotlib axes; the scatter to build a colour bar from, if it has colours."""
     marker, filled = _MPL_MARKERS[t.symbol]
-    errors = _error_lengths(t)
+    if t.band and t.low is not None and t.high is not None:
+        ax.fill_between(t.x, t.low, t.high, color=color, alpha=0.2, linewidth=0)
+    errors = None if t.band else _error_lengths(t)
     if errors is not None:
         ax.errorbar(t.x, t.y, yerr=[errors[0], errors[1]], fmt=marker, linestyle="-" if t.lines
                     else "none", capsize=3, markersize=5, label=t.name, color=color,

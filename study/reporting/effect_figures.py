@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 
 from study.analysis.effects import Answer, Comparison, SplitAnswer
-from study.reporting.drawing import ZERO_LABEL, FigureSpec, Trace, lambda_x
+from study.reporting.drawing import FigureSpec, Trace, lambda_positions, lambda_x
 
 
 def _finite_or_nan(value: float | None) -> float:
@@ -30,16 +30,6 @@ def _arm_hover(split: SplitAnswer, key: str) -> str:
     return f"{summary.arm.label}<br>{split.split}: {ci.mean * 100:.1f} %, {interval}, n = {ci.n}"
 
 
-def _lambda_positions(lams: Sequence[float]) -> tuple[float, list[float], list[str]]:
-    """Where λ = 0 is drawn (one decade below the lowest decade of the λs), and the ticks."""
-    positive = [lam for lam in lams if lam > 0]
-    lo = math.floor(math.log10(min(positive))) if positive else 0
-    hi = math.ceil(math.log10(max(positive))) if positive else 1
-    zero_x = 10.0 ** (lo - 1)
-    decades = [10.0**k for k in range(lo, hi + 1)]
-    return zero_x, [zero_x, *decades], [ZERO_LABEL, *(f"{d:g}" for d in decades)]
-
-
 # Splits and side-by-side series are drawn slightly apart so their error bars do not overlap.
 _SPLIT_SHIFT = {"test": 0.0, "holdout": 0.025}  # decades on the λ axis
 _SPLIT_SYMBOL = {"test": "circle", "holdout": "diamond"}
@@ -49,7 +39,7 @@ def dose_response(answer: Answer) -> FigureSpec:
     """Each arm's mean accuracy ± its 95 % t-interval; the λ arms (the best's dropout and hidden
     size) along a log λ axis, the dropout and hidden-size arms at the best's λ."""
     arms = answer.plan.arms
-    zero_x, ticks, labels = _lambda_positions([a.lam for a in arms])
+    zero_x, ticks, labels = lambda_positions([a.lam for a in arms])
     best = next(a for a in arms if a.key == "best")
     traces = []
     for split in answer.splits:
@@ -114,7 +104,7 @@ def effect_differences(answer: Answer) -> FigureSpec:
 
 
 def effect_figures(answer: Answer) -> list[FigureSpec]:
-    """The answer's figures: the dose-response of the arms and the paired differences."""
+    """The arms' figures: the dose-response of the arms and the paired differences."""
     return [dose_response(answer), effect_differences(answer)]
 
 

@@ -9,10 +9,27 @@ from pathlib import Path
 from typing import Any
 
 from study.analysis import effects, importance, statistics
+from study.analysis.decisive import Decisive
+from study.analysis.simultaneous import points
 from study.replicates.plan import companion_name
+from study.reporting.decisive_text import (
+    curve_table,
+    curve_title,
+    effects_lines,
+    race_lines,
+    rounds_lines,
+    use_line,
+)
 from study.reporting.text import replicate_commands, why_not_replicated
 
+_ANSWER_FIGURES = ("lambda_curve", "effects_forest", "effects_lambda", "effects_differences")
 FIGURE_CAPTIONS = {
+    "lambda_curve": "The λ curve at the best configuration's dropout and hidden size: mean test "
+                    "accuracy over seeds with its simultaneous 95 % band (log λ axis, λ = 0 set "
+                    "apart)",
+    "effects_forest": "λ, dropout and hidden size on one scale: each effect in accuracy points "
+                      "with its 95 % interval (accounting for the pick of the best point or the "
+                      "worse end)",
     "effects_lambda": "Replicates: mean accuracy per arm with its 95 % t-interval (λ arms on a "
                       "log axis, λ = 0 at the left)",
     "effects_differences": "Replicates: paired differences with their t-interval and bootstrap "
@@ -46,7 +63,7 @@ def code(text: str) -> str:
 def _points(low: float, high: float) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):
         return "no interval"
-    return f"{low * 100:+.1f} … {high * 100:+.1f}"
+    return f"{points(low)} … {points(high)}"
 
 
 def _p_cell(c: effects.Comparison) -> str:
@@ -66,7 +83,7 @@ def _arm_row(split: effects.SplitAnswer, summary: effects.ArmSummary) -> str:
     c = split.comparison(f"{summary.arm.key} vs best")
     cells = ["—" if summary.arm.key == "best" else "-", "", ""]
     if c is not None and c.diff is not None:
-        cells = [f"{c.diff.mean * 100:+.1f} ({_points(c.diff.low, c.diff.high)})",
+        cells = [f"{points(c.diff.mean)} ({_points(c.diff.low, c.diff.high)})",
                  "" if c.bootstrap is None else _points(c.bootstrap.low, c.bootstrap.high),
                  _p_cell(c)]
     return f"| {md(summary.arm.label)} | {summary.n} | {accuracy} | " + " | ".join(cells) + " |"
@@ -80,16 +97,29 @@ def _verdicts_md(answer: effects.Answer | None, loaded: Any) -> list[str]:
                 f"({md(why_not_replicated(loaded))}); single search trials rank "
                 "configurations, they do not measure effects. Run it with workers: "
                 f"{code(first)}, or here, in this process: {code(second)}."), ""]
-    lines = []
-    for split in answer.splits:
-        for c in split.comparisons:
-            if c.key in ("lambda_effect", "reference_claim"):
-                boot = "" if c.bootstrap is None or "over test clips" in c.verdict else \
-                    (f" Over test clips and seeds (bootstrap): "
-                     f"{_points(c.bootstrap.low, c.bootstrap.high)} points.")
-                lines += [f"**{md(c.title)}** ({split.split} accuracy): {md(c.verdict)}.{boot}",
-                          ""]
-    return lines or [f"**{md(answer.headline)}**", ""]
+    lines = [f"**{md(use_line(answer))}**", "", *(f"- {md(line.strip())}"
+                                                  for line in race_lines(answer)), ""]
+    lines += _curve_md(answer.decisive)
+    for decisive, where in ((answer.decisive, "test"), (answer.holdout, "holdout")):
+        if decisive is not None and decisive.effects:
+            head, *rows = effects_lines(decisive, where)
+            lines += [md(head), "", *(f"- {md(row.strip())}" for row in rows), ""]
+    for c in answer.test.comparisons:
+        if c.key == "reference_claim":
+            lines += [f"**{md(c.title)}** (test accuracy): {md(c.verdict)}.", ""]
+    head, *rest = rounds_lines(answer)
+    return [*lines, md(head), "", *(f"- {md(row.strip())}" for row in rest), ""]
+
+
+def _curve_md(decisive: Decisive) -> list[str]:
+    """The λ curve as a Markdown table: one column per λ."""
+    if decisive.curve is None:
+        return []
+    (first, lams), *rows = curve_table(decisive)
+    table = [f"| {md(label)} | " + " | ".join(md(c) for c in cells) + " |"
+             for label, cells in rows]
+    return [md(curve_title(decisive)), "", f"| {first} | " + " | ".join(lams) + " |",
+            "|---" * (len(lams) + 1) + "|", *table, ""]
 
 
 def _arms_md(answer: effects.Answer) -> list[str]:
@@ -136,7 +166,7 @@ def render_markdown(loaded: Any, answer: effects.Answer | None, text: dict[str, 
         parts += ["## The answer: replicate runs", "", *_arms_md(answer)]
         if figure_files is not None:
             for path in figure_files:
-                if path.suffix == ".png" and path.stem.startswith("effects_"):
+                if path.suffix == ".png" and path.stem in _ANSWER_FIGURES:
                     parts += [f"![{path.stem}]({path.name})", "",
                               f"*{FIGURE_CAPTIONS[path.stem]}*", ""]
     parts += ["## Parameter importances", "", *_importance_md(results, agreement),
@@ -149,7 +179,7 @@ def render_markdown(loaded: Any, answer: effects.Answer | None, text: dict[str, 
         return "\n".join(parts)
     parts += ["## Figures", "", "Interactive versions: [figures.html](figures.html).", ""]
     for path in figure_files:  # the effects figures are shown with the answer, above
-        if path.suffix == ".png" and not path.stem.startswith("effects_"):
+        if path.suffix == ".png" and path.stem not in _ANSWER_FIGURES:
             parts += [f"### {FIGURE_CAPTIONS.get(path.stem, md(path.stem))}", "",
                       f"![{path.stem}]({path.name})", ""]
     return "\n".join(parts)

@@ -24,14 +24,16 @@ from study.analysis import effects, importance, search_gap
 from study.errors import UserError
 from study.output import finite
 from study.replicates.plan import open_companion
-from study.reporting import artifacts, effect_figures, search_figures, text
+from study.replicates.runs import answer_of
+from study.reporting import artifacts, curve_figures, effect_figures, search_figures, text
 from study.reporting.drawing import write_figures, write_html
 from study.reporting.markdown import render_markdown, render_replicates_note
 from study.service import name_metric
 from study.trials import best_trial, count_states
 
 LEARNING_CURVE_ARTIFACT = "learning_curve.png"
-REPLICATE_FILES = ("REPORT.md", "effects_lambda.png", "effects_differences.png", "effects.html")
+REPLICATE_FILES = ("REPORT.md", "lambda_curve.png", "effects_forest.png", "effects_lambda.png",
+                   "effects_differences.png", "effects.html")
 
 
 @dataclass
@@ -103,7 +105,8 @@ def upload_learning_curves(study: optuna.Study, store) -> int:
 
 def _write_files(loaded: Any, answer: effects.Answer | None, output_dir: Path) -> list[Path]:
     study = loaded.study
-    effect_specs = [] if answer is None else effect_figures.effect_figures(answer)
+    effect_specs = [] if answer is None else (curve_figures.decisive_figures(answer)
+                                             + effect_figures.effect_figures(answer))
     specs = effect_specs + search_figures.report_figures(
         study, best_trial(study), _best_baseline(study, loaded.experiment.search))
     title = f"Study {study.study_name}"
@@ -124,7 +127,7 @@ def build_report(loaded: Any, output_dir: Path, *, artifact_store=None, seed: in
     if not importance.complete_trials(study):
         raise UserError(f"study {study.study_name!r} has no complete trials yet; run workers "
                         "first (python -m study worker)")
-    answer = effects.answer_of(study)
+    answer = answer_of(study)
     results, failed = importance.compute_importances(study, seed=seed)
     problems = [f"{name}: {message}" for name, message in failed]
     agreement = importance.rank_agreement(results)

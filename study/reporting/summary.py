@@ -8,9 +8,10 @@ from typing import Any
 import optuna
 
 from study import service
-from study.analysis import effects, importance
+from study.analysis import importance
 from study.output import Output
 from study.replicates.plan import open_companion
+from study.replicates.runs import answer_of
 from study.reporting.status import brief, phase_seconds, status
 from study.reporting.text import answer_lines
 
@@ -42,27 +43,26 @@ def answer_text(loaded: service.LoadedStudy) -> tuple[str, dict[str, Any]]:
     else:
         replicate_state = ("no replicates yet" if experiment.replicates.seeds
                            else "no replicate phase")
-    lines = [f"study {study.study_name}: {info['finished']} finished search trials"
-             + (f" of a budget of {experiment.n_trials}" if experiment.n_trials else "")
-             + f" ({brief({k: v for k, v in info['trials_by_state'].items() if v})}); "
-             + replicate_state]
+    answer = answer_of(study)
+    lines = [] if answer is None else [*answer_lines(answer), ""]
+    lines.append(f"study {study.study_name}: {info['finished']} finished search trials"
+                 + (f" of a budget of {experiment.n_trials}" if experiment.n_trials else "")
+                 + f" ({brief({k: v for k, v in info['trials_by_state'].items() if v})}); "
+                 + replicate_state)
     best = info["best"]
     if best is None:
         lines.append("no complete trial yet: nothing to report")
     else:
-        lines += [(f"best trial    {best['number']}: validation accuracy "
-                   f"{brief(best['value'])}, test accuracy {brief(best['test_accuracy'])} "
+        lines += [(f"search's best trial {best['number']}: validation accuracy "
+                   f"{_percent(best['value'])}, test accuracy {_percent(best['test_accuracy'])} "
                    "(one run: it ranks configurations, it does not measure effects)"),
-                  f"best params   λ = {brief(best['lambda'])}, {brief(best['params'])}"]
-    answer = effects.answer_of(study)
-    if answer is not None:
-        lines += ["", *answer_lines(answer), ""]
-    elif experiment.replicates.seeds:
+                  f"its params    λ = {brief(best['lambda'])}, {brief(best['params'])}"]
+    if answer is None and experiment.replicates.seeds:
         lines.append(f"answer        not yet: the replicate phase starts once the search budget "
                      f"is finished ({experiment.replicates.seeds} paired seeds per arm)")
-    else:
+    elif answer is None:
         lines.append("answer        no replicate phase (--replicate-seeds 0): single trials do "
-                     "not measure effects; run `python -m study replicate --seeds 4`")
+                     "not measure effects; run `python -m study replicate --seeds 3`")
     text, importances = importance_line(study)
     lines.append(f"importance    {text}")
     search = phase_seconds([t for t in study.get_trials(deepcopy=False)
@@ -80,6 +80,10 @@ def answer_text(loaded: service.LoadedStudy) -> tuple[str, dict[str, Any]]:
             "importances": [r.to_dict() for r in importances],
             "seconds": {"search": search, "replicates": repl}}
     return "\n".join(lines), data
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
 
 
 def answer(loaded: service.LoadedStudy) -> Output:

@@ -9,6 +9,7 @@ from typing import Any
 from study.analysis import effects, importance, statistics
 from study.analysis.effects import Answer, Comparison
 from study.analysis.search_gap import ArmBest, LambdaEffect
+from study.reporting.decisive_text import decisive_lines
 from study.trials import n_finished
 
 DEFAULT_SEEDS = 3  # seeds per arm of `--ablation` at least, unless --seeds says otherwise
@@ -35,16 +36,22 @@ def _holm_cell(c: Comparison) -> str:
 
 
 def answer_lines(answer: Answer) -> list[str]:
-    """The answer as text: verdicts first, then the table of arms."""
+    """The answer as text: the decisive part first (what to use, the curve, the effects), then
+    the table of arms with the reference's claim."""
+    return [*decisive_lines(answer), "", *arms_lines(answer)]
+
+
+def arms_lines(answer: Answer) -> list[str]:
+    """The reference's claim and the table of arms, per split."""
     lines = []
     width = max(len(arm.label) for arm in answer.plan.arms)
     for split in answer.splits:
         where = "test accuracy" if split.split == "test" else "holdout accuracy"
-        lines.append(f"The answer ({where}; replicates of trial {answer.plan.source_trial}'s "
-                     f"configuration, {answer.plan.seeds} paired seeds per arm, "
+        lines.append(f"The arms ({where}; replicates around trial {answer.plan.source_trial}'s "
+                     f"configuration, {answer.plan.seeds} paired seeds per arm first, "
                      f"{answer.finished}/{answer.planned} runs finished):")
         for c in split.comparisons:
-            if c.key not in ("lambda_effect", "reference_claim"):
+            if c.key != "reference_claim":
                 continue
             lines.append(f"  {c.title + ':':<19} {c.verdict}")
             b = c.bootstrap

@@ -23,8 +23,9 @@ import optuna
 import pytest
 
 from study import service
-from study.analysis import effects, importance
+from study.analysis import importance
 from study.replicates.plan import companion_name
+from study.replicates.runs import answer_of
 from tests.helpers import free_port, require_or_skip
 from tests.study.conftest import Cli
 from tests.study.report_studies import cli_mock_study
@@ -93,7 +94,7 @@ def dashboard(tmp_path_factory):
             study = service.open_study(url, STUDY).study
         finally:
             optuna.logging.set_verbosity(verbosity)
-        yield {"base": base, "ids": ids, "study": study, "answer": effects.answer_of(study)}
+        yield {"base": base, "ids": ids, "study": study, "answer": answer_of(study)}
     finally:
         proc.terminate()
         try:

@@ -14,11 +14,10 @@ from optuna_dashboard import get_note
 
 from objectives.search_space import from_params
 from study import service
-from study.analysis import effects
 from study.errors import UserError
 from study.output import finite
-from study.replicates.plan import companion_name, ensure_planned, open_companion
-from study.replicates.runs import current_plan
+from study.replicates.plan import companion_name, current_plan, ensure_planned, open_companion
+from study.replicates.runs import answer_of
 from study.reporting import artifacts
 from study.reporting.markdown import code, md
 from study.reporting.report import LEARNING_CURVE_ARTIFACT, build_report
@@ -56,7 +55,7 @@ def replicated(tmp_path_factory):
 
 def test_the_summary_leads_with_the_answer(replicated):
     loaded, report = replicated["loaded"], replicated["report"]
-    answer = effects.answer_of(loaded.study)
+    answer = answer_of(loaded.study)
     assert answer is not None and answer.finished == answer.planned == 5 * 3
     lines = report.summary.splitlines()
     assert lines[:len(answer_lines(answer))] == answer_lines(answer)
@@ -275,7 +274,7 @@ def test_report_command_json_has_the_answers_numbers(cli_study):
                    "--no-artifacts", "--output", str(cli.cwd / "json-report"))
     data = _strict_json(done.stdout)  # stdout holds the JSON and nothing else
     loaded = service.open_study(url, "cli")
-    answer = effects.answer_of(loaded.study)
+    answer = answer_of(loaded.study)
     assert data["answer"] == finite(answer.as_dict())
     assert data["answer"]["headline"] == answer.headline
     assert [r["evaluator"] for r in data["importances"]] == ["fanova", "ped-anova", "fanova"]
@@ -290,7 +289,7 @@ def test_report_command_text_writes_files_notes_and_artifacts(cli_study):
     done = cli.run("report", "--storage", url, "--study", "cli",
                    env={"STUDY_ARTIFACTS": str(cli.cwd / "env_artifacts")})
     loaded = service.open_study(url, "cli")
-    answer = effects.answer_of(loaded.study)
+    answer = answer_of(loaded.study)
     assert done.stdout.startswith("\n".join(answer_lines(answer)) + "\n\nImportance")
     assert "Dashboard: the study's note saved, and the replicates study's" in done.stdout
     # defaults resolved where the command runs: ./report and STUDY_ARTIFACTS

@@ -1,0 +1,159 @@
+"""The decisive answer in words: the configuration to use with its replicated accuracy, the λ
+curve as a compact table, the three effects on one scale, the race and the rounds. `run`'s
+summary, the report, the dashboard note and the export all print these lines."""
+
+from __future__ import annotations
+
+import math
+
+from study.analysis.decisive import Decisive
+from study.analysis.effects import Answer
+from study.analysis.simultaneous import Effect, points
+
+_LAMBDA_WORDS = {True: "λ > 0 helps", False: "no gain from λ > 0 shown"}
+
+
+def pct(mean: float, low: float | None = None, high: float | None = None) -> str:
+    """"57.8 %" or "57.8 ± 1.5 %" (a symmetric interval) or "57.8 % (55.1 … 60.2)"."""
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return f"{mean * 100:.1f} %"
+    if abs((mean - low) - (high - mean)) < 1e-9:
+        return f"{mean * 100:.1f} ± {(high - mean) * 100:.1f} %"
+    return f"{mean * 100:.1f} % ({low * 100:.1f} … {high * 100:.1f})"
+
+
+def _lam(lam: float) -> str:
+    return "0" if lam == 0 else f"{lam:.3g}"
+
+
+def use_line(answer: Answer) -> str:
+    """"Use: λ = …, dropout …, hidden … — replicated X ± Y % (n seeds)"."""
+    winner = answer.winner
+    if winner is None:
+        return "Use: not decided yet — no replicate run has finished"
+    summary = answer.summary(winner.key)
+    ci = summary.accuracy if summary is not None else None
+    replicated = "no finished seed" if ci is None else \
+        f"replicated {pct(ci.mean, ci.low, ci.high)} test accuracy ({ci.n} seeds)"
+    return (f"Use: λ = {_lam(winner.lam)}, dropout {winner.dropout:.3g}, hidden {winner.hidden} "
+            f"({winner.origin}) — {replicated}")
+
+
+def race_lines(answer: Answer) -> list[str]:
+    decisive, plan = answer.decisive, answer.plan
+    lines = []
+    if decisive.race is not None:
+        out = list(plan.eliminated) + [a for a in decisive.race.eliminated
+                                       if a not in plan.eliminated]
+        lines.append(f"  the race: {len(plan.arms)} configurations on validation accuracy "
+                     f"({decisive.race.method}); the winner has the highest replicated mean"
+                     + (f"; left the race: {', '.join(plan.arm(a).label for a in out)}"
+                        if out else "; none left it"))
+    curse = decisive.curse
+    if curse is not None:
+        best = plan.arm("best")
+        lines.append(f"  the search's best (trial {plan.source_trial}): one run "
+                     f"{curse.single * 100:.1f} % validation, replicated "
+                     f"{pct(curse.replicated, curse.replicated_low, curse.replicated_high)} "
+                     f"({curse.n} seeds): winner's curse {points(curse.curse)} points "
+                     f"({points(curse.low)} … {points(curse.high)})"
+                     + ("" if decisive.winner == best.key else "; it is not the winner"))
+    cheaper = decisive.cheaper
+    if cheaper is not None and cheaper.arm is not None:
+        arm = plan.arm(cheaper.arm)
+        lines.append(f"  cheaper alternative: {arm.label} ({arm.origin}): validation "
+                     f"{pct(cheaper.mean, cheaper.mean_low, cheaper.mean_high)}, "
+                     f"{points(cheaper.difference)} points vs the winner "
+                     f"({points(cheaper.low)} … {points(cheaper.high)}, {cheaper.n} seeds): "
+                     f"within {cheaper.margin * 100:g} point of it")
+    elif cheaper is not None:
+        lines.append(f"  cheaper alternative: none shown within {cheaper.margin * 100:g} point "
+                     "of the winner")
+    return lines
+
+
+def curve_title(decisive: Decisive) -> str:
+    band = decisive.curve
+    return (f"The λ curve (test accuracy; {band.confidence * 100:g} % band simultaneous over "
+            f"{band.family} points, {band.method}):")
+
+
+def curve_table(decisive: Decisive) -> list[tuple[str, list[str]]]:
+    """The λ curve as rows: λ, mean, simultaneous band, seeds (one column per point)."""
+    points = decisive.curve.points if decisive.curve is not None else ()
+    return [("λ", [_lam(decisive.curve_lambdas[p.arm]) for p in points]),
+            ("test %", [f"{p.mean * 100:.1f}" for p in points]),
+            ("band %", ["…" if math.isnan(p.low) else f"{p.low * 100:.0f}…{p.high * 100:.0f}"
+                        for p in points]),
+            ("seeds", [str(p.n) for p in points])]
+
+
+def curve_lines(decisive: Decisive) -> list[str]:
+    if decisive.curve is None:
+        return []
+    rows = curve_table(decisive)
+    width = max(len(c) for _, cells in rows for c in cells)
+    return [curve_title(decisive), *(f"  {label:<7}" + "".join(f"  {c:>{width}}" for c in cells)
+                                     for label, cells in rows)]
+
+
+def _effect_line(effect: Effect, decisive: Decisive) -> str:
+    if effect.name == "λ":
+        chosen = decisive.curve_lambdas.get(effect.chosen)
+        what = f"best point λ = {_lam(chosen)} vs λ = 0" if chosen is not None else "vs λ = 0"
+        words = _LAMBDA_WORDS[effect.low > 0] if not math.isnan(effect.low) else \
+            "no interval yet"
+    else:
+        what = f"best configuration vs the worse end, {decisive_label(decisive, effect.chosen)}"
+        factor = "hidden size" if effect.name == "hidden" else effect.name
+        words = f"{factor} matters" if effect.low > 0 else f"no loss from {factor} shown"
+    return (f"  {effect.name + ' effect:':<16} {what}: {points(effect.estimate)} points, "
+            f"{effect.confidence * 100:g} % CI {points(effect.low)} … {points(effect.high)} "
+            f"({effect.method} over {effect.family}), {effect.n} paired seeds: {words}")
+
+
+def decisive_label(decisive: Decisive, key: str) -> str:
+    return decisive.labels.get(key, key)
+
+
+def effects_lines(decisive: Decisive, title: str = "test") -> list[str]:
+    """The three effects on one scale, their ranking and where it cannot be told apart."""
+    if not decisive.effects:
+        return []
+    lines = [(f"The three effects on one scale ({title} accuracy points; λ: the curve's best "
+              "point − λ = 0; dropout, hidden: the best configuration − the worse end):")]
+    lines += [_effect_line(e, decisive) for e in decisive.effects]
+    if decisive.ranking is not None:
+        lines += [f"  ranking: {decisive.ranking.line}", f"  {decisive.ranking.sentence}"]
+    return lines
+
+
+def rounds_lines(answer: Answer) -> list[str]:
+    plan = answer.plan
+    widths = ", ".join(f"{_comparison_name(answer, c.key)} ±{c.half_width * 100:.1f}"
+                       for c in answer.decisive.comparisons if math.isfinite(c.half_width))
+    done = plan.done or "the next round is decided once this one is finished"
+    lines = [(f"Rounds: {len(plan.rounds)} ({answer.finished}/{answer.planned} runs finished); "
+              f"{done}.")]
+    if widths:
+        lines.append(f"  achieved half-widths (points): {widths}")
+    lines.append("  seeds stop on precision, never on significance (stopping on significance "
+                 "biases intervals); a precision-stopped 95 % interval covers a little less")
+    return lines
+
+
+def _comparison_name(answer: Answer, key: str) -> str:
+    """"race: trial=7 vs best" → "race: trial 7: λ = … vs best: λ = …"."""
+    if not key.startswith("race: "):
+        return key
+    a, _, b = key.removeprefix("race: ").partition(" vs ")
+    return f"race: {decisive_label(answer.decisive, a)} vs {decisive_label(answer.decisive, b)}"
+
+
+def decisive_lines(answer: Answer) -> list[str]:
+    """What `run` leads with: the configuration to use, the curve, the effects, the rounds."""
+    lines = [use_line(answer), *race_lines(answer), "", *curve_lines(answer.decisive), "",
+             *effects_lines(answer.decisive)]
+    if answer.holdout is not None:
+        lines += ["", *effects_lines(answer.holdout, "holdout")]
+    return [*lines, "", *rounds_lines(answer)]
