@@ -47,6 +47,7 @@ from study import service
 from study.defaults import STORAGE_OUTAGE_ENV
 from study.errors import UserError
 from study.gate import PhaseDone
+from study.models import TrialModels
 from study.replicates import plan as replicate_plan
 from study.replicates import runs as replicate_runs
 from study.search import budget as budget_mod
@@ -66,6 +67,7 @@ class WorkerOptions:
     model_dir: Path
     heartbeat: service.Heartbeat
     storage_outage_s: float
+    artifacts: str | None = None  # --artifacts; else STUDY_ARTIFACTS, the study's, the default
     n_trials: int | None = None  # this worker's stop condition; default: the study's budget
     timeout: float | None = None
     slot: str | None = None  # set by the launcher: "cpu.0", "cuda1.0"
@@ -206,6 +208,7 @@ class _Worker:
         self.options, self.loaded, self.deadline = options, loaded, deadline
         self.ident = worker_id(options)
         self._objective: Any = None
+        self.models = TrialModels.for_study(loaded.study, options.model_dir, options.artifacts)
 
     def say(self, message: str) -> None:
         if not self.options.quiet:
@@ -234,7 +237,7 @@ class _Worker:
         def run_trial(trial: optuna.Trial) -> float:
             trial.set_user_attr("worker", self.ident)
             trial.set_user_attr("sampler_seed", trial_seed(experiment.seed, trial.number))
-            return self.objective(trial)
+            return self.models.search_trial(trial, self.objective)  # the best k models kept
 
         gated = budget_mod.budgeted(study, budget, self.deadline, self.options.heartbeat.interval)
         self._serve(gated, run_trial, budget, _Guard())
@@ -260,7 +263,7 @@ class _Worker:
 
         def run_replicate(trial: optuna.Trial) -> float:
             trial.set_user_attr("worker", self.ident)
-            return replicate_runs.run_replicate(self.objective, trial)
+            return replicate_runs.run_replicate(self.objective, trial, self.models)
 
         gated = replicate_runs.planned_only(phase, self.deadline, self.options.heartbeat.interval)
         self._serve(gated, run_replicate, phase.budget, _Guard(retry_failures=True))

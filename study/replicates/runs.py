@@ -50,8 +50,9 @@ def decode_labels(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(payload), dtype=np.dtype(dtype)).astype(np.int64)
 
 
-def run_replicate(objective: Any, trial: optuna.Trial) -> float:
-    """Train the trial's planned arm with its seed; record what the statistics need."""
+def run_replicate(objective: Any, trial: optuna.Trial, models: Any = None) -> float:
+    """Train the trial's planned arm with its seed; record what the statistics need. With
+    `models` (a `study.models.TrialModels`) the run saves its model, kept if first of its arm."""
     attrs = trial.user_attrs
     if "arm" not in attrs:
         raise UserError(f"trial {trial.number} of {trial.study.study_name!r} is not a planned "
@@ -62,7 +63,9 @@ def run_replicate(objective: Any, trial: optuna.Trial) -> float:
                         "seed) method, which the replicate phase needs (objectives/context.py)")
     params = TrialParams(lam=float(attrs["lambda"]), dropout=float(attrs["dropout"]),
                          hidden=int(attrs["hidden"]))
-    outcome = replicate(params, int(attrs["train_seed"]))
+    seed = int(attrs["train_seed"])
+    outcome = replicate(params, seed) if models is None else \
+        models.replicate(trial, replicate, params, seed)
     record: dict[str, Any] = {
         "val_accuracy": outcome.val_accuracy, "test_accuracy": outcome.test_accuracy,
         "epochs": outcome.epochs, "seconds": round(outcome.seconds, 3), "device": outcome.device,
