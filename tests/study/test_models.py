@@ -230,11 +230,18 @@ def test_the_real_models_best_is_exported_and_evaluated_where_it_was_not_trained
         cli: Cli) -> None:
     store = cli.cwd / "shared"
     run = cli.run("run", "--data", "synthetic:6", "--n-trials", "4", "--max-epochs", "1",
-                  "--devices", "cpu", "--per-device", "1", "--replicate-seeds", "0",
+                  "--devices", "cpu", "--per-device", "1", "--replicate-seeds", "1",
                   "--artifacts", str(store), timeout=900)
     assert "4 finished search trials of a budget of 4" in run.stdout, run.stderr
     study = load(f"sqlite:///{cli.cwd / 'studies.db'}")
-    assert len(store_ids(store)) == min(3, len(study.get_trials(states=(TrialState.COMPLETE,))))
+    companion = load(f"sqlite:///{cli.cwd / 'studies.db'}", companion_name("recon-lambda"))
+    arms = {t.user_attrs["arm"] for t in companion.get_trials(states=(TrialState.COMPLETE,))}
+    # The best 3 search models, and each replicate arm's model (the real objective saves them).
+    kept = [*models.kept_models(study), *models.kept_models(companion)]
+    assert len(models.kept_models(companion)) == len(arms) >= 3
+    assert store_ids(store) == {entry.artifact_id for entry in kept}
+    assert len(models.kept_models(study)) == \
+        min(3, len(study.get_trials(states=(TrialState.COMPLETE,))))
     other_cwd = cli.cwd / "other-host"
     other_cwd.mkdir()
     other = Cli(cli.env, other_cwd)
