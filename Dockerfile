@@ -36,12 +36,16 @@ RUN if [ -f /tmp/local/ca-certificates.crt ]; then export PIP_CERT=/tmp/local/ca
  && pip install "$TORCH_SPEC"
 # The dependencies from pyproject.toml alone, so that editing the code keeps this layer. The
 # project supports Python >= 3.10 (a CUDA base on Ubuntu 22.04 has 3.10): before 3.11 the TOML
-# reader is tomli, installed for this step only.
+# reader is tomli, installed for this step only. STUDY_EXTRAS names optional extras of
+# pyproject.toml, comma-separated: s3 (boto3) or gcs (google-cloud-storage) for the artifact store.
+ARG STUDY_EXTRAS=
 COPY pyproject.toml /tmp/build/pyproject.toml
 RUN if [ -f /tmp/local/ca-certificates.crt ]; then export PIP_CERT=/tmp/local/ca-certificates.crt; fi \
  && toml=tomllib \
  && if ! python -c "import tomllib" 2>/dev/null; then toml=tomli && pip install "tomli>=1.1"; fi \
- && python -c "import $toml as t; print('\n'.join(t.load(open('/tmp/build/pyproject.toml', 'rb'))['project']['dependencies']))" \
+ && python -c "import os, $toml as t; p = t.load(open('/tmp/build/pyproject.toml', 'rb'))['project']; \
+extras = [d for e in os.environ.get('STUDY_EXTRAS', '').split(',') if e.strip() for d in p['optional-dependencies'][e.strip()]]; \
+print('\n'.join(p['dependencies'] + extras))" \
         > /tmp/build/requirements.txt \
  && if [ "$toml" = tomli ]; then pip uninstall -y tomli; fi \
  && pip install -r /tmp/build/requirements.txt

@@ -3,8 +3,11 @@
 The service builds one `ObjectiveContext` per worker process and calls the objective factory once
 with it. The factory returns an object that is called with a trial for every search trial
 (`objective(trial) -> validation accuracy`, reporting once per epoch for pruning) and, for the
-replicate phase, `objective.replicate(params, seed) -> ReplicateOutcome`: one fixed configuration,
-full epochs, no pruning.
+replicate phase, `objective.replicate(params, seed, model_path=None) -> ReplicateOutcome`: one
+fixed configuration, full epochs, no pruning, its best-validation model saved to `model_path` when
+given (the service uploads it to the study's artifact store; an objective whose `replicate` takes
+no `model_path` is called without one). A search trial's model is the file its `model_path` user
+attribute names, written to `model_path(trial.number)`.
 """
 
 from __future__ import annotations

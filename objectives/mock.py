@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -115,8 +116,10 @@ class MockObjective:
         """The accuracy replicates of `params` scatter around (subclasses set a known effect)."""
         return final_accuracy(params, self.lambda_gain)
 
-    def replicate(self, params: TrialParams, seed: int) -> ReplicateOutcome:
-        """One replicate run: the ground truth plus seed and run noise, per-clip predictions."""
+    def replicate(self, params: TrialParams, seed: int,
+                  model_path: Path | None = None) -> ReplicateOutcome:
+        """One replicate run: the ground truth plus seed and run noise, per-clip predictions.
+        It trains no model, so it saves none to `model_path`."""
         started = time.perf_counter()
         if self.delay > 0:
             time.sleep(self.delay)

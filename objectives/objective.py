@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
 
 from objectives.context import ObjectiveContext, ReplicateOutcome
@@ -41,10 +43,12 @@ class LstmObjective:
             raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
         return outcome.val_accuracy
 
-    def replicate(self, params: TrialParams, seed: int) -> ReplicateOutcome:
-        """A replicate run: the full epochs, no pruning, every test (and holdout) clip predicted."""
+    def replicate(self, params: TrialParams, seed: int,
+                  model_path: Path | None = None) -> ReplicateOutcome:
+        """A replicate run: the full epochs, no pruning, every test (and holdout) clip predicted;
+        the best-validation weights saved to `model_path` when one is given."""
         outcome = train_configuration(self.data, params, self.profile, seed=seed,
-                                      device=self.ctx.device)
+                                      device=self.ctx.device, checkpoint_path=model_path)
         return ReplicateOutcome(
             val_accuracy=outcome.val_accuracy, test_accuracy=outcome.test_accuracy,
             epochs=outcome.epochs, seconds=outcome.seconds, device=outcome.device,

@@ -9,5 +9,7 @@
 - `reporting/`  status, `run`'s summary, the report, figures, dashboard notes and artifacts
 - `service.py` (create and open studies), `experiments.py` (the experiment from flags),
   `trials.py` (states, the best trial), `gate.py` (the gate both phases ask through),
-  `defaults.py`, `output.py`, `errors.py`; `best.py` is the `python -m study.best` entry point.
+  `models.py` (a trial's model in the artifact store: upload, keep the best k, fetch and verify),
+  `artifact_store.py` (opening the store), `defaults.py`, `output.py`, `errors.py`; `best.py` is
+  the `python -m study.best` entry point.
 """

@@ -102,6 +102,13 @@ def data_flags(parser: argparse.ArgumentParser) -> None:
                        f"{defaults.CACHE_DIR_ENV}, else {defaults.CACHE_DIR})")
 
 
+def artifacts_flag(parser) -> None:
+    parser.add_argument("--artifacts", metavar="STORE", help="the study's artifact store (models, "
+                        "figures): a directory, file://DIR, s3://BUCKET or gs://BUCKET (else "
+                        f"{defaults.ARTIFACTS_ENV}, else the one the study was created with, else "
+                        f"./{defaults.ARTIFACTS})")
+
+
 def experiment_flags(parser: argparse.ArgumentParser) -> None:
     data_flags(parser)
     group = parser.add_argument_group("experiment (a new study stores it; later commands must "
@@ -112,8 +119,10 @@ def experiment_flags(parser: argparse.ArgumentParser) -> None:
                        "profile's, or the study's)")
     group.add_argument("--holdout-data", metavar="SOURCE", help="a second labelled source with "
                        "the same class names: every replicate is also scored on it")
-    group.add_argument("--model-dir", type=Path, help=f"where trials save their best model (else "
+    group.add_argument("--model-dir", type=Path, help="this host's model cache: where trials "
+                       "save their best model and export fetches it to (else "
                        f"{defaults.MODEL_DIR_ENV}, else ./{defaults.MODEL_DIR})")
+    artifacts_flag(group)
 
 
 def search_flags(parser: argparse.ArgumentParser) -> None:
@@ -205,7 +214,6 @@ def replicate_flags(parser: argparse.ArgumentParser) -> None:
 def report_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, help=f"directory for REPORT.md and figures "
                         f"(default ./{defaults.REPORT_DIR})")
-    artifacts_flag(parser)
     parser.add_argument("--no-artifacts", action="store_true",
                         help="do not upload figures/curves or save the dashboard notes")
     parser.add_argument("--ablation", action="store_true", help="run the replicate phase here "
@@ -216,18 +224,11 @@ def report_flags(parser: argparse.ArgumentParser) -> None:
                         "cpu, cuda")
 
 
-def artifacts_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--artifacts", help="artifact store: a directory, file://DIR, "
-                        f"s3://BUCKET or gs://BUCKET (else {defaults.ARTIFACTS_ENV}, else "
-                        f"./{defaults.ARTIFACTS})")
-
-
 def dashboard_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=defaults.DASHBOARD_HOST, help="address to listen on "
                         f"(default {defaults.DASHBOARD_HOST}; 0.0.0.0 for other machines)")
     parser.add_argument("--port", type=int, default=defaults.DASHBOARD_PORT,
                         help=f"port (default {defaults.DASHBOARD_PORT})")
-    artifacts_flag(parser)
 
 
 def export_flags(parser: argparse.ArgumentParser) -> None:
@@ -338,10 +339,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from objectives.experiment import ExperimentFormatError
     from objectives.profiles import UnknownProfileError
     from storage import StorageError
-    from study.reporting.artifacts import ArtifactStoreError
+    from study.artifact_store import ArtifactStoreError
+    from study.models import ModelError
 
     return (UserError, StorageError, DataSourceError, FeatureCacheError, CheckpointError,
-            ExperimentFormatError, UnknownProfileError, ArtifactStoreError)
+            ExperimentFormatError, UnknownProfileError, ArtifactStoreError, ModelError)
 
 
 def error_message(exc: BaseException) -> str:

@@ -37,6 +37,7 @@ MODEL_DIR_ENV = "STUDY_MODEL_DIR"
 MODEL_DIR = "study_models"  # relative to the directory the command runs in
 ARTIFACTS_ENV = "STUDY_ARTIFACTS"
 ARTIFACTS = "study_artifacts"  # relative to the directory the command runs in
+MODELS_KEPT = 3  # search trials whose models stay in the artifact store: the best k
 REPORT_DIR = "report"  # relative to the directory the command runs in
 
 # --- workers -------------------------------------------------------------------------------
@@ -91,9 +92,12 @@ def model_dir(flag: Path | str | None = None, environ: Mapping[str, str] | None 
     return _path(flag, MODEL_DIR_ENV, MODEL_DIR, environ)
 
 
-def artifacts(flag: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """An artifact location: a URL (s3://, gs://, file://) as given, a path made absolute."""
-    value = flag or _env(environ).get(ARTIFACTS_ENV) or ARTIFACTS
+def artifacts(flag: str | None = None, environ: Mapping[str, str] | None = None, *,
+              recorded: str | None = None) -> str:
+    """An artifact location: `--artifacts`, else STUDY_ARTIFACTS, else the one the study
+    recorded (`study.service.recorded_artifacts`), else `./study_artifacts`; a URL (s3://, gs://,
+    file://) as given, a path made absolute."""
+    value = flag or _env(environ).get(ARTIFACTS_ENV) or recorded or ARTIFACTS
     return value if "://" in value else str(Path(value).expanduser().resolve())
 
 

@@ -33,6 +33,7 @@ from study.search.samplers import build_pruner
 READY_ATTR = "ready"
 EXPERIMENT_ATTR = "experiment"
 BASELINE_ATTR = "baseline"  # user attribute of the enqueued λ = 0 trial
+ARTIFACTS_ATTR = "artifact_store"  # where `create` put the study's artifact store
 METRIC_NAME = "validation accuracy"  # what the dashboard calls the objective value
 # Study names become directory names (models) and appear in HTML: a conservative alphabet.
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -108,9 +109,11 @@ def provenance(experiment: Experiment, feature_cache_key: str | None) -> dict[st
 
 
 def create(url: str, name: str, experiment: Experiment, *, feature_cache_key: str | None = None,
-           attempts: int = 8) -> tuple[LoadedStudy, bool]:
+           artifact_store: str | None = None, attempts: int = 8) -> tuple[LoadedStudy, bool]:
     """Create the study, or open it if it exists; safe when many processes do this at once.
 
+    `artifact_store` (a resolved location) is recorded with a new study, so commands on another
+    host that mounts the same directory, or any host for an s3:// store, need no setting.
     Returns the study and whether this call created it.
     """
     check_study_name(name)
@@ -122,7 +125,7 @@ def create(url: str, name: str, experiment: Experiment, *, feature_cache_key: st
             study = optuna.Study(name, storage)
             attrs = wait_ready(study)
             if not attrs.get(READY_ATTR):  # its creator died before finishing: finish it
-                _finish_setup(study, experiment, feature_cache_key)
+                _finish_setup(study, experiment, feature_cache_key, artifact_store)
             return LoadedStudy(study, read_experiment(study.user_attrs), url), False
         except Exception as exc:  # a concurrent create won the race on tables or the study row
             if attempt + 1 == attempts or not is_creation_race(exc):
@@ -130,7 +133,7 @@ def create(url: str, name: str, experiment: Experiment, *, feature_cache_key: st
             time.sleep(0.1 + random.random() * 0.4)
             continue
         study = optuna.Study(name, storage)
-        _finish_setup(study, experiment, feature_cache_key)
+        _finish_setup(study, experiment, feature_cache_key, artifact_store)
         return LoadedStudy(study, experiment, url), True
     raise AssertionError("unreachable")
 
@@ -143,9 +146,11 @@ def name_metric(study: optuna.Study) -> None:
 
 
 def _finish_setup(study: optuna.Study, experiment: Experiment,
-                  feature_cache_key: str | None) -> None:
+                  feature_cache_key: str | None, artifact_store: str | None) -> None:
     name_metric(study)
     study.set_user_attr(EXPERIMENT_ATTR, experiment.as_dict())
+    if artifact_store:
+        study.set_user_attr(ARTIFACTS_ATTR, artifact_store)
     for key, value in provenance(experiment, feature_cache_key).items():
         study.set_user_attr(key, value)
     baseline = baseline_params(experiment.search)
@@ -160,6 +165,12 @@ def _has_baseline(study: optuna.Study, baseline: dict[str, Any]) -> bool:
                 or trial.system_attrs.get("fixed_params") == baseline:
             return True
     return False
+
+
+def recorded_artifacts(study: optuna.Study) -> str | None:
+    """The artifact store the study was created with (None: created before it was recorded)."""
+    value = study.user_attrs.get(ARTIFACTS_ATTR)
+    return value if isinstance(value, str) and value else None
 
 
 def wait_ready(study: optuna.Study, timeout: float = 20.0) -> dict[str, Any]:

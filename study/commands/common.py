@@ -47,7 +47,8 @@ def worker_options(args: argparse.Namespace, *, search: bool = True,
     return WorkerOptions(
         url=url, study=name, cache_dir=defaults.cache_dir(args.cache_dir),
         model_dir=defaults.model_dir(args.model_dir), heartbeat=heartbeat(args),
-        storage_outage_s=outage, n_trials=getattr(args, "n_trials", None),
+        storage_outage_s=outage, artifacts=getattr(args, "artifacts", None),
+        n_trials=getattr(args, "n_trials", None),
         timeout=getattr(args, "timeout", None), host=defaults.worker_host(), threads=threads,
         mock_delay=delay, quiet=getattr(args, "quiet", False), search=search,
         replicate=replicate, debug=getattr(args, "debug", False))

@@ -32,7 +32,9 @@ def create_or_open(args: argparse.Namespace,
     service.check_study_name(name)
     experiment = experiments.from_flags(args, n_trials=n_trials)
     key = _data_check(experiment, defaults.cache_dir(args.cache_dir))
-    loaded, created = service.create(url, name, experiment, feature_cache_key=key)
+    # The store is recorded with a new study: commands on hosts without a setting find it.
+    loaded, created = service.create(url, name, experiment, feature_cache_key=key,
+                                     artifact_store=defaults.artifacts(args.artifacts))
     if not created:
         experiments.check_flags(loaded.experiment, args, name)
     return loaded, created

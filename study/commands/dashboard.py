@@ -1,8 +1,8 @@
 """`dashboard`: optuna-dashboard on the resolved storage and artifact store.
 
-The storage URL and the artifact location resolve exactly as for `report` and the workers, so
-the dashboard shows the notes, figures and learning curves the report uploaded, for the search
-study and its replicates study alike.
+The storage URL and the artifact location resolve exactly as for `report` and the workers (the
+study named by `--study` gives the recorded store), so the dashboard shows the notes, figures,
+learning curves and models they uploaded, for the search study and its replicates study alike.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import argparse
 import sys
 
 from study import defaults
+from study.artifact_store import open_artifact_store
 from study.commands.common import location
 from study.errors import UserError
-from study.reporting import artifacts
 
 
 def dashboard_command(args: argparse.Namespace) -> int:
@@ -23,12 +23,12 @@ def dashboard_command(args: argparse.Namespace) -> int:
     from storage import redact_url
     from study.service import open_storage
 
-    url, _ = location(args)
-    where = defaults.artifacts(args.artifacts)
-    # The dashboard reads what the report wrote; creating an empty directory is harmless and
-    # lets it accept uploads from its UI.
-    store = artifacts.open_artifact_store(where)
+    url, name = location(args)
     storage = open_storage(url, create=False)
+    where = defaults.artifacts(args.artifacts, recorded=_recorded(storage, name))
+    # The dashboard reads what the report and the workers wrote; creating an empty directory is
+    # harmless and lets it accept uploads from its UI.
+    store = open_artifact_store(where)
     print(f"optuna-dashboard on http://{args.host}:{args.port}/ — storage {redact_url(url)}, "
           f"artifacts {where} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
@@ -39,3 +39,14 @@ def dashboard_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _recorded(storage, name: str) -> str | None:
+    """The artifact store the study `name` was created with, if it exists and recorded one."""
+    from study.service import ARTIFACTS_ATTR
+
+    try:
+        value = storage.get_study_user_attrs(storage.get_study_id_from_name(name))
+    except KeyError:
+        return None
+    return value.get(ARTIFACTS_ATTR) or None

@@ -2,9 +2,11 @@
 
 export: best parameters (searched ones plus the effective `lambda`), value, trial number, test
 accuracy, the replicate statistics of that configuration, the trial's and the study's attributes
-and the saved model's path, as JSON or YAML. evaluate: the best trial's saved model (or --model)
-on another labelled data source. `python -m study.best export|evaluate` is the same command as
-`recon-study export|evaluate`.
+and its model, as JSON or YAML. evaluate: the best trial's model (or --model) on another labelled
+data source. Both fetch the model from the study's artifact store into this host's model cache
+and check its size and digest (`study.models`), so they work on any host; a study made before
+models went to the store has a local path only, used as it is. `python -m study.best
+export|evaluate` is the same command as `recon-study export|evaluate`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from study import defaults, models, service
 from study.commands.common import open_checked
 from study.errors import UserError
 from study.output import Output
+from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
 from study.trials import best_trial, count_states
 
@@ -48,9 +52,11 @@ def use_record(answer: Any, bounds: Any) -> dict[str, Any]:
     }
 
 
-def best_record(loaded: Any, storage_label: str) -> dict[str, Any]:
+def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> dict[str, Any]:
     """Everything `export` writes: the configuration to use (the replicates' winner, else the
-    search's best single run), its model, the replicate statistics and the search's best."""
+    search's best single run), its model fetched to this host (`model`: artifact id, digest,
+    bytes, store, local path; `model_error` if that failed), the replicate statistics and the
+    search's best."""
     from objectives.search_space import effective_lambda
 
     study = loaded.study
@@ -66,39 +72,78 @@ def best_record(loaded: Any, storage_label: str) -> dict[str, Any]:
     use = None if answer is None or answer.winner is None else \
         use_record(answer, loaded.experiment.search)
     if use is not None and use["search_trial"] is not None:
-        trial = study.trials[use["search_trial"]]  # the winner's own search run and its model
+        trial = study.trials[use["search_trial"]]  # the winner's own search run
     params = dict(use["params"]) if use is not None else dict(trial.params)
     params["lambda"] = use["lambda"] if use is not None else \
         effective_lambda(trial, loaded.experiment.search)
-    model_trial = trial if use is None or use["search_trial"] is not None else None
+    search_trial = trial if use is None or use["search_trial"] is not None else None
+    owner, model_trial = _model_owner(loaded, answer, search_trial)
+    # A model in the store is fetched; an older study's model is its local path, as it is.
+    model, model_error = None, None
     model_path = None if model_trial is None else model_trial.user_attrs.get("model_path")
+    if model_trial is not None:
+        try:
+            fetched = _fetch(loaded, owner, model_trial, args)
+        except models.ModelError as exc:
+            model_error, model_path = str(exc), None
+        else:
+            if fetched is not None:
+                model, model_path = fetched.as_dict(), str(fetched.path)
     return {
         "study": study.study_name, "storage": storage_label,
         "chosen_by": "the replicates (race winner)" if use is not None
         else "the search's best single run (no replicate answer yet)",
         "params": params, "use": use,
-        "trial": None if model_trial is None else model_trial.number,
-        "value": None if model_trial is None else model_trial.value,
+        "trial": None if search_trial is None else search_trial.number,
+        "value": None if search_trial is None else search_trial.value,
         "metric": "best validation accuracy",
-        "test_accuracy": None if model_trial is None else model_trial.user_attrs.get(
+        "test_accuracy": None if search_trial is None else search_trial.user_attrs.get(
             "test_accuracy"),
         "replicates": None if answer is None else answer.as_dict(),
-        "model_path": model_path,
-        "model_exists": None if not model_path else Path(model_path).is_file(),
-        "datetime_complete": None if model_trial is None or not model_trial.datetime_complete
-        else model_trial.datetime_complete.isoformat(),
+        "model": model, "model_path": model_path,
+        "model_from": None if model_trial is None else f"{owner.study_name} trial "
+                                                       f"{model_trial.number}",
+        "model_exists": False if model_error else None if not model_path
+        else Path(model_path).is_file(),
+        "model_error": model_error,
+        "datetime_complete": None if search_trial is None or not search_trial.datetime_complete
+        else search_trial.datetime_complete.isoformat(),
         "experiment": loaded.experiment.as_dict(),
         "trial_user_attrs": {} if model_trial is None else dict(model_trial.user_attrs),
         "study_user_attrs": dict(study.user_attrs),
     }
 
 
+def _model_owner(loaded: Any, answer: Any, search_trial: Any) -> tuple[Any, Any]:
+    """(study, trial) whose model goes with the configuration: the winner's replicate run that
+    kept its arm's model, else its search trial (the search's best without an answer)."""
+    if answer is not None and answer.winner is not None:
+        companion = open_companion(loaded.study, create=False)
+        arm = f"{answer.plan.source_trial}:{answer.winner.key}"
+        kept = next((k for k in models.kept_models(companion) if k.arm == arm), None)
+        if kept is not None:
+            return companion, companion.trials[kept.trial]
+    return loaded.study, search_trial
+
+
+def _fetch(loaded: Any, owner: Any, trial: Any,
+           args: argparse.Namespace) -> models.FetchedModel | None:
+    """The trial's model from the store (`--artifacts`, else STUDY_ARTIFACTS, else where it was
+    uploaded, else the study's store) into this host's cache (`--model-dir`)."""
+    recorded = models.uploaded_to(trial) or service.recorded_artifacts(loaded.study)
+    return models.fetch_model(owner, trial, model_dir=defaults.model_dir(args.model_dir),
+                              location=defaults.artifacts(args.artifacts, recorded=recorded))
+
+
 def export_command(args: argparse.Namespace) -> Output:
     from storage import redact_url
 
     loaded = open_checked(args)
-    record = best_record(loaded, redact_url(loaded.url))
-    if record["model_exists"] is False:
+    record = best_record(loaded, redact_url(loaded.url), args)
+    if record["model_error"]:
+        print(f"warning: {record['model_error']}; the configuration is exported without it",
+              file=sys.stderr)
+    elif record["model"] is None and record["model_exists"] is False:
         print(f"warning: the best trial's model {record['model_path']} does not exist (moved, "
               "deleted, or written on another machine); the configuration is exported without it",
               file=sys.stderr)
@@ -107,7 +152,6 @@ def export_command(args: argparse.Namespace) -> Output:
 
 def evaluate_command(args: argparse.Namespace) -> Output:
     from objectives.evaluate import evaluate_checkpoint
-    from study import defaults
 
     if not args.data:
         raise UserError("--data is required: the labelled data source to evaluate on "
@@ -119,13 +163,16 @@ def evaluate_command(args: argparse.Namespace) -> Output:
         # --data, --seed, --split and --profile describe the recordings to evaluate on here.
         loaded = open_checked(argparse.Namespace(**{**vars(args), "data": None, "seed": None,
                                                     "split": None, "profile": None}))
-        record = best_record(loaded, redact_url(loaded.url))
+        record = best_record(loaded, redact_url(loaded.url), args)
+        if record["model_error"]:
+            raise models.ModelError(record["model_error"])
         if not record["model_path"]:
             raise UserError(f"best trial {record['trial']} of study {loaded.name!r} saved no "
                             "model (the mock objective saves none); pass --model PATH")
         model = Path(record["model_path"])
         source = {"study": loaded.name, "trial": record["trial"],
-                  "validation_accuracy": record["value"], "model_path": str(model)}
+                  "validation_accuracy": record["value"], "model_path": str(model),
+                  "model": record["model"]}
     if not Path(model).is_file():
         raise UserError(f"model file {str(model)!r} does not exist: was it written on another "
                         "machine, or moved? pass --model PATH")

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from study import defaults, service
+from study.artifact_store import open_artifact_store
 from study.commands.common import open_checked, worker_options
 from study.execution import launcher
 from study.execution.worker import run_worker
 from study.output import Output
 from study.replicates import plan as replicate_plan
-from study.reporting import artifacts
 from study.reporting.report import build_report
 from study.reporting.text import DEFAULT_SEEDS
 
@@ -45,7 +45,8 @@ def report_command(args: argparse.Namespace):
     loaded = open_checked(args)
     store = None
     if not args.no_artifacts:
-        store = artifacts.open_artifact_store(defaults.artifacts(args.artifacts))
+        store = open_artifact_store(defaults.artifacts(
+            args.artifacts, recorded=service.recorded_artifacts(loaded.study)))
     output = (args.output or Path(defaults.REPORT_DIR)).expanduser().absolute()
     # stdout carries the report alone (`--format json` is read by scripts): whatever training
     # or a library prints goes to stderr.

@@ -56,6 +56,8 @@ def _work(args: argparse.Namespace, options: WorkerOptions,
                 "--heartbeat-interval", str(options.heartbeat.interval),
                 "--heartbeat-grace", str(options.heartbeat.grace),
                 "--storage-outage", str(options.storage_outage_s)]
+        if options.artifacts:
+            argv += ["--artifacts", options.artifacts]
         if options.n_trials is not None:
             argv += ["--n-trials", str(options.n_trials)]
         if options.timeout is not None:

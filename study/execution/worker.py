@@ -51,6 +51,7 @@ from study.execution.signals import (
     watch_parent,
 )
 from study.gate import PhaseDone
+from study.models import TrialModels, kept_models
 from study.replicates import plan as replicate_plan
 from study.replicates import runs as replicate_runs
 from study.replicates.rounds import plan_next_round
@@ -70,6 +71,7 @@ class WorkerOptions:
     model_dir: Path
     heartbeat: service.Heartbeat
     storage_outage_s: float
+    artifacts: str | None = None  # --artifacts; else STUDY_ARTIFACTS, the study's, the default
     n_trials: int | None = None  # this worker's stop condition; default: the study's budget
     timeout: float | None = None
     slot: str | None = None  # set by the launcher: "cpu.0", "cuda1.0"
@@ -165,6 +167,7 @@ class _Worker:
         self.options, self.loaded, self.deadline = options, loaded, deadline
         self.ident = worker_id(options)
         self._objective: Any = None
+        self.models = TrialModels.for_study(loaded.study, options.model_dir, options.artifacts)
 
     def say(self, message: str) -> None:
         if not self.options.quiet:
@@ -193,7 +196,7 @@ class _Worker:
         def run_trial(trial: optuna.Trial) -> float:
             trial.set_user_attr("worker", self.ident)
             trial.set_user_attr("sampler_seed", trial_seed(experiment.seed, trial.number))
-            return self.objective(trial)
+            return self.models.search_trial(trial, self.objective)  # the best k models kept
 
         gated = budget_mod.budgeted(study, budget, self.deadline, self.options.heartbeat.interval)
         self._serve(gated, run_trial, budget, _Guard())
@@ -220,9 +223,15 @@ class _Worker:
             self._serve_round(phase)
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 return
-            if not plan_next_round(self.loaded, log=self.say):
+            if not plan_next_round(self.loaded, log=self.say, on_done=self._keep_winner):
                 return
             phase = replicate_plan.ensure_planned(self.loaded, log=self.say)
+
+    def _keep_winner(self, companion: optuna.Study, plan: Any, winner: str | None) -> None:
+        """The phase is done: of the replicate runs' models only the winner's stays."""
+        arm = f"{plan.source_trial}:{winner}"
+        keep = [k.trial for k in kept_models(companion) if k.arm == arm]
+        self.models.keep_models(companion, keep)
 
     def _serve_round(self, phase: replicate_plan.ReplicatePhase) -> None:
         done, planned = replicate_runs.replicate_counts(phase.study)
@@ -233,7 +242,7 @@ class _Worker:
         def run_replicate(trial: optuna.Trial) -> float:
             trial.set_user_attr("worker", self.ident)
             return replicate_runs.run_replicate(self.objective, trial,
-                                                self.loaded.experiment.search)
+                                                self.loaded.experiment.search, self.models)
 
         gated = replicate_runs.planned_only(phase, self.deadline, self.options.heartbeat.interval)
         self._serve(gated, run_replicate, phase.budget, _Guard(retry_failures=True))

@@ -56,12 +56,14 @@ def pace(trials: Sequence[optuna.trial.FrozenTrial]) -> Pace | None:
 
 
 def next_round(plan: Plan, runs: Sequence[Run], settings: Any,
-               timing: Pace | None) -> tuple[Round | None, str]:
-    """The next round of `plan`, or None and why the phase is done."""
+               timing: Pace | None) -> tuple[Round | None, str, str | None]:
+    """The next round of `plan`, or None and why the phase is done; and the current winner."""
     decisive = decide(plan, runs, race_rounds=race_rounds(plan), eliminated=plan.eliminated)
     leaving = tuple(decisive.race.eliminated) if decisive.race is not None else ()
+    winner = decisive.winner
     if settings.target_ci is None or plan.max_seeds <= plan.seeds:
-        return None, "one round planned (no --target-ci or --max-seeds above the first round)"
+        return None, "one round planned (no --target-ci or --max-seeds above the first round)", \
+            winner
     comparisons = decisive.comparisons
     wanted = decisions.seeds_to_add(
         {c.key: c.half_width for c in comparisons}, settings.target_ci,
@@ -71,11 +73,11 @@ def next_round(plan: Plan, runs: Sequence[Run], settings: Any,
         if wanted.capped:
             return None, (f"every arm that needs more seeds has {plan.max_seeds} (--max-seeds): "
                           f"{', '.join(wanted.capped)} still wider than "
-                          f"±{settings.target_ci * 100:g} points")
-        return None, f"every interval is within ±{settings.target_ci * 100:g} points"
+                          f"±{settings.target_ci * 100:g} points"), winner
+        return None, f"every interval is within ±{settings.target_ci * 100:g} points", winner
     step = _fitting_step(plan, wanted.arms, settings, timing)
     if step < 1:
-        return None, "the phase's budget holds no further round"
+        return None, "the phase's budget holds no further round", winner
     seeds = dict(plan.rounds[-1].seeds)
     for key in wanted.arms:
         seeds[key] = min(plan.max_seeds, seeds[key] + step)
@@ -87,7 +89,7 @@ def next_round(plan: Plan, runs: Sequence[Run], settings: Any,
              if effects else []) + ([f"{races} race comparison{'s' if races > 1 else ''}"]
                                     if races else [])
     reason = f"wider than ±{settings.target_ci * 100:g} points: {' and '.join(parts)}"
-    return Round(len(plan.rounds) + 1, seeds, reason, leaving, eta), ""
+    return Round(len(plan.rounds) + 1, seeds, reason, leaving, eta), "", winner
 
 
 def _fitting_step(plan: Plan, arms: Sequence[str], settings: Any, timing: Pace | None) -> int:
@@ -105,9 +107,12 @@ def _fitting_step(plan: Plan, arms: Sequence[str], settings: Any, timing: Pace |
     return 0
 
 
-def plan_next_round(loaded: Any, log: Callable[[str], None] = lambda message: None) -> bool:
+def plan_next_round(loaded: Any, log: Callable[[str], None] = lambda message: None,
+                    on_done: Callable[[optuna.Study, Plan, str | None], None] | None = None
+                    ) -> bool:
     """Plan the next round if the current one is finished (exactly once, under the lock). True
-    when the plan has runs waiting to be served (planned now or by another worker)."""
+    when the plan has runs waiting to be served (planned now or by another worker). When the
+    phase ends, `on_done(companion, plan, winner)` runs once, still under the lock."""
     companion = open_companion(loaded.study, create=False)
     if companion is None:
         return False
@@ -120,10 +125,13 @@ def plan_next_round(loaded: Any, log: Callable[[str], None] = lambda message: No
             return False  # done, or runs still RUNNING elsewhere: their worker goes on
         trials = companion.get_trials(deepcopy=False)
         timing = pace([t for t in trials if t.user_attrs.get("plan") == plan.source_trial])
-        round_, why = next_round(plan, finished_runs(companion, plan),
-                                 loaded.experiment.replicates, timing)
+        round_, why, winner = next_round(plan, finished_runs(companion, plan),
+                                         loaded.experiment.replicates, timing)
         if round_ is None:
-            enqueue(companion, dataclasses.replace(plan, done=why), loaded.experiment)
+            done = dataclasses.replace(plan, done=why)
+            enqueue(companion, done, loaded.experiment)
+            if on_done is not None:
+                on_done(companion, done, winner)
             log(f"replicates: done after round {len(plan.rounds)}: {why}")
             return False
         grown = dataclasses.replace(plan, rounds=(*plan.rounds, round_))

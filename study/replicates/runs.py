@@ -57,8 +57,10 @@ def decode_labels(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(payload), dtype=np.dtype(dtype)).astype(np.int64)
 
 
-def run_replicate(objective: Any, trial: optuna.Trial, bounds: Any = None) -> float:
-    """Train the trial's planned arm with its seed; record what the statistics need."""
+def run_replicate(objective: Any, trial: optuna.Trial, bounds: Any = None,
+                  models: Any = None) -> float:
+    """Train the trial's planned arm with its seed; record what the statistics need. With
+    `models` (a `study.models.TrialModels`) the run saves its model, kept if first of its arm."""
     attrs = trial.user_attrs
     if bounds is not None and attrs.get("with_params"):
         record_fixed(trial, bounds)  # planned with parameters (older plans' runs had none)
@@ -71,7 +73,9 @@ def run_replicate(objective: Any, trial: optuna.Trial, bounds: Any = None) -> fl
                         "seed) method, which the replicate phase needs (objectives/context.py)")
     params = TrialParams(lam=float(attrs["lambda"]), dropout=float(attrs["dropout"]),
                          hidden=int(attrs["hidden"]))
-    outcome = replicate(params, int(attrs["train_seed"]))
+    seed = int(attrs["train_seed"])
+    outcome = replicate(params, seed) if models is None else \
+        models.replicate(trial, replicate, params, seed)
     record: dict[str, Any] = {
         "val_accuracy": outcome.val_accuracy, "test_accuracy": outcome.test_accuracy,
         "epochs": outcome.epochs, "seconds": round(outcome.seconds, 3), "device": outcome.device,

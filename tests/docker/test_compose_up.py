@@ -268,6 +268,8 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         assert exported["trial"] in best, exported
         assert exported["value"] == pytest.approx(study.best_value)
         assert str(exported["model_path"]).startswith("/models/"), exported  # STUDY_MODEL_DIR
+        # The model came through the shared artifact volume, its digest checked.
+        assert exported["model"]["store"] == "/artifacts" and exported["model_error"] is None
         statistics = exported["replicates"]
         assert statistics is not None, exported
         assert statistics["source_trial"] == plan["source_trial"] == exported["trial"]

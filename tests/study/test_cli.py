@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
 import pytest
 
 from tests.full_disk import tiny_filesystem
@@ -179,6 +180,8 @@ def test_status_piped_into_head(cli: Cli, small_study: str) -> None:
 
 
 def test_export_warns_when_the_model_is_gone(cli: Cli, sqlite_url: str) -> None:
+    """A model in the artifact store is fetched again when this host's copy is gone; a study
+    older than models in the store has only the local path, and export warns when it is gone."""
     cli.run("create", "--storage", sqlite_url, "--objective",
             "tests.study.saving_objective:SavesModels", "--replicate-seeds", "0")
     cli.run("worker", "--storage", sqlite_url, "--n-trials", "3", "--devices", "cpu",
@@ -187,7 +190,21 @@ def test_export_warns_when_the_model_is_gone(cli: Cli, sqlite_url: str) -> None:
     record = json.loads(present.stdout)
     assert (record["model_exists"], present.stderr) == (True, "")
     Path(record["model_path"]).unlink()
-    gone = cli.run("export", "--storage", sqlite_url, module="study.best")
+    again = cli.run("export", "--storage", sqlite_url, module="study.best")
+    assert (json.loads(again.stdout)["model"], again.stderr) == (record["model"], "")
+    assert Path(record["model_path"]).is_file()
+
+    # An older study: its best trial recorded a local path only (no `model_artifact`).
+    best = load(sqlite_url).best_trial
+    older = optuna.create_study(storage=sqlite_url, study_name="older", direction="maximize")
+    for key, value in load(sqlite_url).user_attrs.items():
+        if key not in ("artifact_store", "models_kept"):
+            older.set_user_attr(key, value)
+    older.add_trial(optuna.trial.create_trial(
+        params=best.params, distributions=best.distributions, value=best.value,
+        user_attrs={k: v for k, v in best.user_attrs.items() if k != "model_artifact"}))
+    Path(record["model_path"]).unlink()
+    gone = cli.run("export", "--storage", sqlite_url, "--study", "older", module="study.best")
     assert json.loads(gone.stdout)["model_exists"] is False
     assert gone.stderr == (f"warning: the best trial's model {record['model_path']} does not "
                            "exist (moved, deleted, or written on another machine); the "

@@ -101,3 +101,12 @@ def test_workers_open_the_storage_with_the_default_heartbeat() -> None:
     assert isinstance(callback, RetryStaleTrialOnce)
     assert callback.max_retry == 3
     assert storage.failed_trial_callback is callback  # the deprecated alias points at it too
+
+
+def test_artifact_store_precedence_flag_env_recorded_default(tmp_path):
+    """A host with neither flag nor variable uses the store the study recorded at create."""
+    env, recorded = {"STUDY_ARTIFACTS": "s3://env-bucket"}, str(tmp_path / "recorded")
+    assert defaults.artifacts("gs://flag", env, recorded=recorded) == "gs://flag"
+    assert defaults.artifacts(None, env, recorded=recorded) == "s3://env-bucket"
+    assert defaults.artifacts(None, {}, recorded=recorded) == recorded
+    assert defaults.artifacts(None, {}) == str(Path.cwd() / "study_artifacts")

@@ -90,7 +90,9 @@ def test_legacy_unsafe_name_keeps_models_inside_model_dir(work: Cli, tmp_path: P
 
     safe = name_on_disk(name)
     assert "/" not in safe and not safe.startswith(".") and len(safe) <= 100
-    assert [p for p in written(tmp_path) if not p.startswith("work/studies.db")] == [
+    # The models' copies in the artifact store (the study's, under work/) are named by id.
+    assert [p for p in written(tmp_path)
+            if not p.startswith(("work/studies.db", "work/study_artifacts"))] == [
         "work", "work/models", f"work/models/{safe}", f"work/models/{safe}/trial_00000.pt",
         f"work/models/{safe}/trial_00001.pt"]
     assert not (tmp_path.parent / "escape").exists()

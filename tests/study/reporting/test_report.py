@@ -13,7 +13,7 @@ from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
 from optuna_dashboard import get_note
 
 from objectives.search_space import from_params
-from study import service
+from study import artifact_store, service
 from study.errors import UserError
 from study.output import finite
 from study.replicates.plan import companion_name, current_plan, ensure_planned, open_companion
@@ -244,12 +244,12 @@ def test_finite_replaces_what_json_cannot_hold():
 
 
 def test_artifact_store_locations(tmp_path):
-    store = artifacts.open_artifact_store(f"file://{tmp_path / 'viaurl'}")
+    store = artifact_store.open_artifact_store(f"file://{tmp_path / 'viaurl'}")
     assert isinstance(store, FileSystemArtifactStore) and (tmp_path / "viaurl").is_dir()
-    with pytest.raises(artifacts.ArtifactStoreError, match="unknown artifact location scheme"):
-        artifacts.open_artifact_store("ftp://host/x")
-    with pytest.raises(artifacts.ArtifactStoreError, match="does not exist"):
-        artifacts.open_artifact_store(str(tmp_path / "missing"), create=False)
+    with pytest.raises(artifact_store.ArtifactStoreError, match="unknown artifact location"):
+        artifact_store.open_artifact_store("ftp://host/x")
+    with pytest.raises(artifact_store.ArtifactStoreError, match="does not exist"):
+        artifact_store.open_artifact_store(str(tmp_path / "missing"), create=False)
 
 
 # --------------------------------------------------------------------------- the command
