@@ -69,6 +69,12 @@ def measure(url: str, workers: int, *, per_worker: int, delay: float, tmp: Path)
     study = optuna.load_study(study_name=name, storage=open_storage(url, heartbeat_interval=None))
     trials = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()
               and t.datetime_start and t.datetime_complete]
+    return {"workers": workers, **steady_state(trials, delay), "command wall s": command_wall,
+            "worker CPU s/trial": cpu / len(trials)}
+
+
+def steady_state(trials: list, delay: float) -> dict:
+    """Rates of finished `trials` in the window when every worker that ran one was running."""
     by_worker: dict[str, list] = defaultdict(list)
     for t in trials:
         by_worker[t.user_attrs.get("worker", "?")].append(t)
@@ -83,11 +89,9 @@ def measure(url: str, workers: int, *, per_worker: int, delay: float, tmp: Path)
     rate = len(inside) / window
     in_trial = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in inside) \
         / len(inside)
-    return {"workers": workers, "finished": len(trials), "workers seen": len(by_worker),
-            "window s": window, "trials/s": rate,
-            "overhead s/trial": len(by_worker) / rate - delay,
-            "in-trial overhead s": in_trial - delay, "command wall s": command_wall,
-            "worker CPU s/trial": cpu / len(trials)}
+    return {"finished": len(trials), "workers seen": len(by_worker), "window s": window,
+            "trials/s": rate, "overhead s/trial": len(by_worker) / rate - delay,
+            "in-trial overhead s": in_trial - delay}
 
 
 class TimedSampler(BaseSampler):

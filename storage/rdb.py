@@ -33,6 +33,11 @@ from storage.url import SUPPORTED, StorageURL
 SQLITE_LOCK_TIMEOUT_S = 60  # how long a writer waits for another process's lock
 CONNECT_TIMEOUT_S = 10  # an unreachable server fails after this, not after minutes
 POOL_RECYCLE_S = 1800  # below common firewall/NAT idle cut-offs
+# Connections one storage may hold: PostgreSQL's max_connections (default 100) is shared by every
+# process. A worker needs 2 at once (measured, bench/connections.py): Optuna's schema check on
+# open, the study lock beside a storage call, or a storage call beside the heartbeat thread. The
+# pool keeps both for reuse and never opens a third (a third checkout would wait for one).
+POOL_SIZE = 2
 _NOTHING_STORED = (
     "nothing was stored there yet — create a study first (python -m study create) "
     "or pass --storage"
@@ -163,7 +168,8 @@ def engine_kwargs(url: str | StorageURL, *, wal: bool = True) -> dict[str, Any]:
         if url.sqlite_file is not None:
             connect_args["factory"] = _WalConnection if wal else SQLiteConnection
         return {"connect_args": connect_args}
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": POOL_RECYCLE_S}
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": POOL_RECYCLE_S,
+                              "pool_size": POOL_SIZE, "max_overflow": 0}
     if url.backend == "postgresql":
         # Values given in the URL's query win over these defaults.
         defaults = {

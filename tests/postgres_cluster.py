@@ -59,9 +59,12 @@ class PostgresCluster:
 
     `start()` initialises the cluster on first use; `stop()`/`start()`/`restart()` keep the
     same port and data dir so tests can simulate a server outage. `cleanup()` removes it all.
+    `settings` are written to postgresql.conf after (and over) the defaults, e.g.
+    `{"max_connections": "80"}`.
     """
 
-    def __init__(self, bin_dir: Path | None = None, password: str | None = None) -> None:
+    def __init__(self, bin_dir: Path | None = None, password: str | None = None,
+                 settings: dict[str, str] | None = None) -> None:
         bin_dir = bin_dir or find_pg_bin()
         if bin_dir is None:
             raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) not found")
@@ -76,6 +79,7 @@ class PostgresCluster:
         self.data_dir = self.base_dir / "data"
         self.socket_dir = self.base_dir / "sock"
         self.log_file = self.base_dir / "server.log"
+        self.settings = dict(settings or {})
         self._initialised = False
 
     # -- server processes ---------------------------------------------------------------------
@@ -135,6 +139,7 @@ class PostgresCluster:
             # synchronous, so a committed row survives `stop -m immediate` as in production.
             "fsync": "off",
             "full_page_writes": "off",
+            **self.settings,
         }
         with open(self.data_dir / "postgresql.conf", "a") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
@@ -196,6 +201,11 @@ class PostgresCluster:
         """SQLAlchemy URL of `database` as the test superuser (optionally with another password)."""
         pw = quote(self.password if password is None else password, safe="")
         return f"postgresql+{driver}://{self.user}:{pw}@{self.host}:{self.port}/{database}"
+
+    def connect_kwargs(self, database: str = "postgres") -> dict[str, Any]:
+        """`psycopg.connect` keywords for `database` as the test superuser."""
+        return {"host": self.host, "port": self.port, "user": self.user,
+                "password": self.password, "dbname": database, "connect_timeout": 10}
 
     def _admin(self, sql: str) -> None:
         import psycopg

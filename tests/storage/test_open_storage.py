@@ -81,6 +81,7 @@ def test_postgres_engine_settings() -> None:
     kwargs = engine_kwargs("postgresql+psycopg://u:p@h/db")
     assert kwargs["pool_pre_ping"] is True
     assert kwargs["pool_recycle"] > 0
+    assert (kwargs["pool_size"], kwargs["max_overflow"]) == (2, 0)  # README's connection formula
     assert kwargs["connect_args"]["connect_timeout"] == CONNECT_TIMEOUT_S
     # A connect_timeout in the URL wins over the default.
     url_kwargs = engine_kwargs("postgresql+psycopg://u:p@h/db?connect_timeout=3")

@@ -140,3 +140,33 @@ def test_read_only_open_creates_no_tables(postgres_db_url: str) -> None:
     optuna.create_study(study_name="s", storage=open_storage(postgres_db_url))
     storage = open_storage(postgres_db_url, create=False, heartbeat_interval=None)
     assert optuna.get_all_study_names(storage) == ["s"]
+
+
+
+def test_a_storage_holds_at_most_two_connections(postgres_db_url: str,
+                                                 postgres_cluster: PostgresCluster) -> None:
+    # README "Where studies are stored": the connection formula rests on this bound.
+    import threading
+
+    import psycopg
+
+    engine = open_storage(postgres_db_url).engine
+    held = [engine.connect(), engine.connect()]
+    third: list[sqlalchemy.Connection] = []
+    waiter = threading.Thread(target=lambda: third.append(engine.connect()), daemon=True)
+    try:
+        waiter.start()
+        waiter.join(timeout=1.0)
+        assert waiter.is_alive() and not third  # it waits for a pooled connection
+        with psycopg.connect(**postgres_cluster.connect_kwargs(), autocommit=True) as admin:
+            opened = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND "
+                "datname = %s", ("recon-lambda-study", engine.url.database)).fetchone()[0]
+        assert opened == 2
+        held.pop().close()
+        waiter.join(timeout=30)
+        assert third, "the waiting checkout never got the returned connection"
+    finally:
+        for conn in held + third:
+            conn.close()
+        engine.dispose()
