@@ -29,6 +29,10 @@ from storage.url import SUPPORTED, backend_of, normalize_url, parse_url, redact_
 SQLITE_LOCK_TIMEOUT_S = 60  # how long a writer waits for another process's lock
 CONNECT_TIMEOUT_S = 10  # an unreachable server fails after this, not after minutes
 POOL_RECYCLE_S = 1800  # below common firewall/NAT idle cut-offs
+SERVER_DEAD_PEER_S = 25  # PostgreSQL ends a session whose host stopped answering after this
+SERVER_KEEPALIVES = (  # probes after 10 s idle, every 5 s, 3 unanswered: 25 s
+    "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 "
+    f"-c tcp_user_timeout={SERVER_DEAD_PEER_S * 1000}")
 GRACE_FACTOR = 4  # grace period when none is given: 4 heartbeat intervals
 _NOTHING_STORED = (
     "nothing was stored there yet — create a study first (python -m study create) "
@@ -183,6 +187,11 @@ def engine_kwargs(url: str, *, wal: bool = True) -> dict[str, Any]:
             "keepalives_idle": 30,
             "keepalives_interval": 10,
             "keepalives_count": 3,
+            # The server's side of the same, set per session: a host that vanishes (power, cable,
+            # a frozen VM) while its worker holds the study lock or a row lock would otherwise
+            # block every other worker until the server's own keepalive (2 h on Linux) ends
+            # its session. Unanswered for SERVER_DEAD_PEER_S, the session ends and its locks go.
+            "options": SERVER_KEEPALIVES,
         }
         kwargs["connect_args"] = {k: v for k, v in defaults.items() if k not in query}
     elif backend == "mysql":
