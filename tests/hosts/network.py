@@ -7,8 +7,8 @@ the machine's own network, so no traffic leaves it. Each veth pair is created fr
 with its peer moved straight into the host, so no interface name ever appears in the root
 namespace (test runs of other worktrees cannot collide on one).
 
-`Network` is a context manager: whatever happens inside, `close()` kills every process group
-started through it and deletes every namespace it made (which deletes their links too).
+`Network.close()` kills every process group started in its hosts and deletes every namespace it
+made (which deletes their links too); the fixtures call it whatever the test did.
 """
 
 from __future__ import annotations

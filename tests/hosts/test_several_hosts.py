@@ -11,6 +11,7 @@ replicate run once, nothing RUNNING, and the failed trials retried once each.
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import signal
 import subprocess
@@ -118,9 +119,9 @@ def test_a_partitioned_host_is_taken_over_and_rejoins(site: Site, tmp_path: Path
     retry = assert_retried_once(search, victim.number)
     assert worker_of(retry) == h3.name and retry.state == TrialState.COMPLETE
     assert f"trial id {victim._trial_id} {TAKEN_OVER}" in errors[0], errors[0]
-    healed = search[victim.number].datetime_complete
+    taken_over = search[victim.number].datetime_complete
     rejoined = [t for t in (*search, *runs) if worker_of(t) == h2.name
-                and t.datetime_start > healed and t.state == TrialState.COMPLETE]
+                and t.datetime_start > taken_over and t.state == TrialState.COMPLETE]
     assert rejoined, "the partitioned worker ran nothing after its link came back"
     failed = [t.number for t in search if t.state == TrialState.FAIL]
     assert failed == [victim.number], failed
@@ -134,7 +135,8 @@ def test_a_partitioned_host_is_taken_over_and_rejoins(site: Site, tmp_path: Path
     assert record["replicates"]["seeds_planned"] == SEEDS
     done = sum(t.state == TrialState.COMPLETE for t in runs)
     assert record["replicates"]["finished"] == record["replicates"]["planned"] == done
-    assert trainer.wait(timeout=240) == 0, trainer.communicate()[1]
+    _, trained = trainer.communicate(timeout=240)
+    assert trainer.returncode == 0, trained
     copy = h1.workdir / "models" / "from-h3.pt"
     copy.parent.mkdir(parents=True)
     shutil.copy(model, copy)
@@ -152,6 +154,7 @@ def test_a_host_that_vanishes_holding_the_study_lock(site: Site) -> None:
     workers = [site.worker(h2, "60"), site.worker(h3, MOCK_DELAY)]
     victim = _mid_trial(site, h2)
     holder = h2.popen([sys.executable, "-c", LOCK_HOLDER, site.url], site.env(h2))
+    assert select.select([holder.stdout], [], [], 120)[0], "the holder never took the lock"
     assert holder.stdout.readline().strip() == "locked", holder.communicate()
     # h2 vanishes: every process frozen (its TCP connections stay open), its link deleted.
     h2.signal_all(signal.SIGSTOP)
@@ -163,6 +166,7 @@ def test_a_host_that_vanishes_holding_the_study_lock(site: Site) -> None:
     search, _ = both_phases(site.test_url, BUDGET)
     assert_retried_once(search, victim.number)
     assert [t.number for t in search if t.state == TrialState.FAIL] == [victim.number]
+    # The frozen holder never released the lock: the server did, ending its silent session.
     assert not site.primary.query(
         "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted")
 
