@@ -75,6 +75,18 @@ def _retry_started(site: Site, number: int) -> Callable[[], bool]:
     return started
 
 
+def _wait_or_explain(condition: Callable[[], bool], what: str, timeout: float,
+                     workers: list[subprocess.Popen]) -> None:
+    """`wait_for`, failing with what the workers printed (they are killed first)."""
+    try:
+        wait_for(condition, what, timeout=timeout)
+    except AssertionError as exc:
+        for worker in workers:
+            worker.kill()
+        output = [worker.communicate(timeout=30)[1][-3000:] for worker in workers]
+        raise AssertionError(f"{exc}; the workers said:\n" + "\n---\n".join(output)) from None
+
+
 def _finished(workers: list[subprocess.Popen]) -> list[str]:
     errors = finish(workers, timeout=240)
     assert [w.returncode for w in workers] == [0] * len(workers), errors
@@ -107,8 +119,8 @@ def test_a_partitioned_host_is_taken_over_and_rejoins(site: Site, tmp_path: Path
     victim = _mid_trial(site, h2)
     h2.partition()
     try:
-        wait_for(_retry_started(site, victim.number),
-                 f"h3 to retry trial {victim.number} of the cut-off host", timeout=60)
+        _wait_or_explain(_retry_started(site, victim.number),
+                         f"h3 to retry trial {victim.number} of the cut-off host", 60, workers)
     finally:
         h2.heal()
     errors = _finished(workers)
@@ -178,6 +190,9 @@ def test_the_database_restarts_or_fails_over_while_a_host_is_cut_off(
     _, h2, h3 = site.hosts
     _create(site)
     workers = [site.worker(h2, MOCK_DELAY), site.worker(h3, MOCK_DELAY)]
+    # Both workers serve the study before the database goes: a worker that is still starting
+    # when it goes away cannot tell an outage from a wrong URL, and exits with one error line.
+    _mid_trial(site, h3)
     victim = _mid_trial(site, h2)
     h2.partition()
     try:
@@ -187,8 +202,8 @@ def test_the_database_restarts_or_fails_over_while_a_host_is_cut_off(
             site.primary.stop()
             site.standby.promote()
             site.test_url = site.standby.socket_url("study")
-        wait_for(_retry_started(site, victim.number),
-                 f"h3 to retry trial {victim.number} of the cut-off host", timeout=90)
+        _wait_or_explain(_retry_started(site, victim.number),
+                         f"h3 to retry trial {victim.number} of the cut-off host", 90, workers)
     finally:
         h2.heal()
     errors = _finished(workers)
