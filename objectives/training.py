@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
+from lightning.pytorch.plugins.environments import LightningEnvironment
 
 from objectives.batches import PaddedClips, WindowBatches
 from objectives.checkpoint import save_checkpoint
@@ -115,6 +116,9 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*The number of training batches.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*Your `IterableDataset` has `__len__` defined.*")
+    # Lightning looks for SLURM even with LightningEnvironment given, and on any host with
+    # SLURM installed advises `srun`, which a one-device trial must not use.
+    warnings.filterwarnings("ignore", message=".*The `srun` command is available on your system.*")
 
 
 def train_configuration(data: TrainingData, params: TrialParams, profile: Profile, *,
@@ -153,7 +157,12 @@ def train_configuration(data: TrainingData, params: TrialParams, profile: Profil
                       devices=[int(device.split(":")[1])] if on_gpu else 1,
                       logger=False, enable_checkpointing=False,
                       enable_progress_bar=progress, enable_model_summary=False,
-                      num_sanity_val_steps=0, callbacks=[best, *extra_callbacks])
+                      num_sanity_val_steps=0, callbacks=[best, *extra_callbacks],
+                      # A trial is one process on one device. Inside a SLURM job Lightning would
+                      # otherwise pick SLURMEnvironment: SIGUSR1 would save a checkpoint into the
+                      # working directory and requeue the whole job, and `--ntasks` > 1 would be
+                      # refused; outside one, an installed `srun` warns in every trial.
+                      plugins=[LightningEnvironment()])
     started = time.perf_counter()
     _uninterrupted(lambda: trainer.fit(module, train_dataloaders=batches["train"],
                                        val_dataloaders=batches["val"]))

@@ -245,9 +245,11 @@ def tell_was_refused(exc: BaseException) -> bool:
 
 def error_behind(exc: BaseException) -> BaseException:
     """The error that really happened. When the storage fails inside Optuna's `_run_trial` while
-    telling, Optuna's own clean-up hits an unbound local (`updated_state`) and raises
-    UnboundLocalError from it; the database error is its context."""
-    if isinstance(exc, UnboundLocalError) and exc.__context__ is not None:
+    telling, Optuna's own clean-up raises over it, the database error being its context: an
+    UnboundLocalError (`updated_state`) when the database is still away, or its `assert False,
+    "Should not reach."` when the database answers again by then (the trial is still RUNNING)."""
+    if exc.__context__ is not None and (isinstance(exc, UnboundLocalError) or (
+            isinstance(exc, AssertionError) and str(exc).startswith("Should not reach"))):
         return exc.__context__
     return exc
 

@@ -38,6 +38,10 @@ POOL_RECYCLE_S = 1800  # below common firewall/NAT idle cut-offs
 # open, the study lock beside a storage call, or a storage call beside the heartbeat thread. The
 # pool keeps both for reuse and never opens a third (a third checkout would wait for one).
 POOL_SIZE = 2
+SERVER_DEAD_PEER_S = 25  # PostgreSQL ends a session whose host stopped answering after this
+SERVER_KEEPALIVES = (  # probes after 10 s idle, every 5 s, 3 unanswered: 25 s
+    "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 "
+    f"-c tcp_user_timeout={SERVER_DEAD_PEER_S * 1000}")
 _NOTHING_STORED = (
     "nothing was stored there yet — create a study first (python -m study create) "
     "or pass --storage"
@@ -180,6 +184,11 @@ def engine_kwargs(url: str | StorageURL, *, wal: bool = True) -> dict[str, Any]:
             "keepalives_idle": 30,
             "keepalives_interval": 10,
             "keepalives_count": 3,
+            # The server's side of the same, set per session: a host that vanishes (power, cable,
+            # a frozen VM) while its worker holds the study lock or a row lock would otherwise
+            # block every other worker until the server's own keepalive (2 h on Linux) ends
+            # its session. Unanswered for SERVER_DEAD_PEER_S, the session ends and its locks go.
+            "options": SERVER_KEEPALIVES,
         }
         kwargs["connect_args"] = {k: v for k, v in defaults.items() if k not in url.parsed.query}
     elif url.backend == "mysql":

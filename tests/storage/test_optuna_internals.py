@@ -146,6 +146,23 @@ def test_the_storage_error_behind_optunas_failed_tell_is_found(tmp_path: Path) -
     assert internals.error_behind(raised.value) is lost
 
 
+def test_the_storage_error_behind_a_tell_that_failed_just_before_the_database_came_back(
+        tmp_path: Path) -> None:
+    # The failover case: the tell meets the old server, the read after it the new one.
+    study = _study(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=None)
+    backend = internals.backend_of(study)
+    lost = sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("server closed the connection"))
+
+    def fail(*args, **kwargs):
+        raise lost
+
+    backend.set_trial_state_values = fail  # the trial stays RUNNING; get_trial still answers
+    with pytest.raises(Exception) as raised:
+        study.optimize(lambda t: 1.0, n_trials=1)
+    assert internals.error_behind(raised.value) is lost
+    assert internals.error_behind(AssertionError("x")).args == ("x",)
+
+
 def test_optimize_asks_through_the_gate(tmp_path: Path) -> None:
     study = _study(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=None)
     asked: list[int] = []
