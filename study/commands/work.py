@@ -13,6 +13,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 
+from storage.optuna_internals import backend_of
 from study import defaults, service
 from study.commands.common import open_checked, worker_options
 from study.commands.create import create_or_open, describe
@@ -29,7 +30,9 @@ def worker(args: argparse.Namespace) -> int:
         options = dataclasses.replace(worker_options(args, search=not args.only_replicates),
                                       slot=args.slot, watch_parent=True)
         return run_worker(options)
-    open_checked(args)
+    # Checked here (a clear error before any process starts), then let go: its pooled
+    # connections would sit idle on the server while the workers run.
+    backend_of(open_checked(args).study).engine.dispose()
     outcome = _work(args, worker_options(args), progress=None)
     if isinstance(outcome, int):
         return outcome
@@ -130,6 +133,7 @@ def _closing(loaded: service.LoadedStudy, outcome: int | launcher.LaunchResult) 
     from study.reporting.status import finished
     from study.reporting.summary import answer
 
+    backend_of(loaded.study).engine.dispose()  # its pooled connections: the answer opens anew
     reopened = service.open_study(loaded.url, loaded.name)
     result = answer(reopened)
     if isinstance(outcome, launcher.LaunchResult):

@@ -5,6 +5,7 @@ summary, the report, the dashboard note and the export all print these lines."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from study.analysis.decisive import Decisive
 from study.analysis.effects import Answer
@@ -157,3 +158,14 @@ def decisive_lines(answer: Answer) -> list[str]:
     if answer.holdout is not None:
         lines += ["", *effects_lines(answer.holdout, "holdout")]
     return [*lines, "", *rounds_lines(answer)]
+
+
+ANSWER_ATTR = "answer"  # study user attribute: the answer's first lines, on the dashboard's page
+
+
+def publish_answer(study: Any, answer: Answer) -> None:
+    """The answer's first lines as a study user attribute: optuna-dashboard shows user
+    attributes on the study's own page, so the answer is there without opening the note."""
+    ranking = answer.decisive.ranking
+    lines = [use_line(answer)] + ([f"effects: {ranking.line}"] if ranking is not None else [])
+    study.set_user_attr(ANSWER_ATTR, " | ".join(lines) + " (the study's note has the rest)")

@@ -192,6 +192,10 @@ def render_replicates_note(loaded: Any, answer: effects.Answer) -> str:
         f"## Replicate runs of study {code(loaded.study.study_name)}", "", *_arms_md(answer),
         ("Each trial of this study is one run of one arm with one seed (user attributes `arm`, "
          "`seed`); its value is the run's validation accuracy, the tables use test accuracy. "
-         "The effects figures are this study's artifacts.")])
+         "Its parameters are the arm's configuration in the search's own space, so the "
+         "importance panel says which parameter moves the replicated accuracy; the history "
+         "plot's \"best value\" line means nothing here (these runs are not a search: the "
+         "winner is the highest replicated mean above). The effects figures are this study's "
+         "artifacts.")])
 
 

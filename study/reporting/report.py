@@ -26,6 +26,7 @@ from study.output import finite
 from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
 from study.reporting import artifacts, curve_figures, effect_figures, search_figures, text
+from study.reporting.decisive_text import publish_answer
 from study.reporting.drawing import write_figures, write_html
 from study.reporting.markdown import render_markdown, render_replicates_note
 from study.service import name_metric
@@ -175,6 +176,8 @@ def _save_notes(report: Report, study: optuna.Study, companion: optuna.Study | N
     if study.metric_names is None:  # a study created before the service named it
         name_metric(study)
     save_note(study, report.note)
+    if report.answer is not None:
+        publish_answer(study, report.answer)
     if companion is not None:
         save_note(companion, report.replicates_note)
 

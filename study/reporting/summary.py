@@ -12,6 +12,7 @@ from study.analysis import importance
 from study.output import Output
 from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
+from study.reporting.decisive_text import publish_answer
 from study.reporting.status import brief, phase_seconds, status
 from study.reporting.text import answer_lines
 
@@ -44,6 +45,8 @@ def answer_text(loaded: service.LoadedStudy) -> tuple[str, dict[str, Any]]:
         replicate_state = ("no replicates yet" if experiment.replicates.seeds
                            else "no replicate phase")
     answer = answer_of(study)
+    if answer is not None and answer.plan.done is not None:
+        publish_answer(study, answer)  # on the dashboard's study page too
     lines = [] if answer is None else [*answer_lines(answer), ""]
     lines.append(f"study {study.study_name}: {info['finished']} finished search trials"
                  + (f" of a budget of {experiment.n_trials}" if experiment.n_trials else "")

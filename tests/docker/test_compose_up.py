@@ -37,10 +37,17 @@ REPLICATE_SEEDS = 2  # the quick profile's 3 would only make the test longer
 DATA = "synthetic:20"  # 20 clips per class: the one-shot feature preparation stays short
 STUDY_NAME = "compose-test"
 FINISH_TIMEOUT_S = 600  # both phases
-# Optuna's log lines: search trials have parameters (and may be pruned), replicates have none.
+# Optuna's log lines of finished trials; a worker's search trials come before its first
+# "replicates:" line, its replicate runs after it.
 SEARCH_LOG = re.compile(r"Trial (\d+) (?:pruned|finished with value: .* and parameters: \{')")
-REPLICATE_LOG = re.compile(r"Trial (\d+) finished with value: .* and parameters: \{\}")
-PLANNED_LOG = re.compile(r"replicates: planned (\d+) runs")
+REPLICATE_LOG = re.compile(r"Trial (\d+) finished with value: .* and parameters: \{'")
+PLANNED_LOG = re.compile(r"replicates: (?:round \d+: )?planned (\d+) runs")
+
+
+def _phases(log: str) -> tuple[str, str]:
+    """A worker container's log: (its search phase, its replicate phase)."""
+    at = log.find("replicates:")
+    return (log, "") if at < 0 else (log[:at], log[at:])
 DAEMON_ENV = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH",
               "DOCKER_TLS_VERIFY")
 
@@ -218,7 +225,8 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         # Search trials from both worker containers: their logs, and the worker id each trial
         # records.
         logs = {c[:12]: stack.container_log(c) for c in workers}
-        per_container = {c: {int(n) for n in SEARCH_LOG.findall(log)} for c, log in logs.items()}
+        per_container = {c: {int(n) for n in SEARCH_LOG.findall(_phases(log)[0])}
+                         for c, log in logs.items()}
         assert all(per_container.values()), f"a worker container ran no trial: {per_container}"
         assert set().union(*per_container.values()) == {t.number for t in finished}
         recorded = {str(t.user_attrs.get("worker", "")) for t in finished}
@@ -229,7 +237,9 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         # --- phase 2: planned once, every planned (arm, seed) COMPLETE exactly once ---
         companion = optuna.load_study(study_name=f"{STUDY_NAME}-replicates", storage=url)
         plan = companion.user_attrs["plan"]
-        expected = sorted((arm["key"], k) for arm in plan["arms"] for k in range(plan["seeds"]))
+        seeds = plan["rounds"][-1]["seeds"]  # every arm's seeds after the last round
+        expected = sorted((arm["key"], k) for arm in plan["arms"]
+                          for k in range(seeds[arm["key"]]))
         assert plan["seeds"] == REPLICATE_SEEDS, plan
         assert companion.user_attrs["n_planned"] == len(expected) >= 2 * REPLICATE_SEEDS
         replicate_trials = companion.get_trials(deepcopy=False)
@@ -242,7 +252,8 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         assert sorted(n for found in planners.values() for n in found) == [str(len(expected))], \
             f"the replicates were not planned exactly once: {planners}"
         # Served by the worker containers, as their logs say.
-        served = {c: {int(n) for n in REPLICATE_LOG.findall(log)} for c, log in logs.items()}
+        served = {c: {int(n) for n in REPLICATE_LOG.findall(_phases(log)[1])}
+                  for c, log in logs.items()}
         assert set().union(*served.values()) == {t.number for t in replicate_trials}, served
         for trial in replicate_trials:
             assert any(c in str(trial.user_attrs.get("worker")) for c in logs), trial.user_attrs
@@ -265,17 +276,17 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         timings["export"] = round(time.monotonic() - start, 1)
         exported = json.loads(proc.stdout)
         best = [t.number for t in finished if t.value == study.best_value]
-        assert exported["trial"] in best, exported
-        assert exported["value"] == pytest.approx(study.best_value)
-        assert str(exported["model_path"]).startswith("/models/"), exported  # STUDY_MODEL_DIR
-        # The model came through the shared artifact volume, its digest checked.
-        assert exported["model"]["store"] == "/artifacts" and exported["model_error"] is None
         statistics = exported["replicates"]
-        assert statistics is not None, exported
-        assert statistics["source_trial"] == plan["source_trial"] == exported["trial"]
+        assert statistics is not None and statistics["source_trial"] in best, exported
+        assert statistics["source_trial"] == plan["source_trial"]
         assert statistics["finished"] == statistics["planned"] == len(expected), statistics
         assert statistics["seeds_planned"] == REPLICATE_SEEDS
-        assert statistics["splits"][0]["split"] == "test" and statistics["headline"]
+        # The winner is handed over with the model of one of its replicate runs, fetched from
+        # the shared artifact volume into STUDY_MODEL_DIR, its digest checked.
+        assert exported["use"]["arm"] == statistics["winner"]["arm"], exported["use"]
+        assert exported["model_from"].startswith(f"{STUDY_NAME}-replicates trial"), exported
+        assert str(exported["model_path"]).startswith("/models/"), exported
+        assert exported["model"]["store"] == "/artifacts" and exported["model_error"] is None
         assert password not in proc.stdout + proc.stderr
     finally:
         # --- down -v leaves nothing behind ---

@@ -109,12 +109,6 @@ def test_a_partitioned_host_is_taken_over_and_rejoins(site: Site, tmp_path: Path
     h1, h2, h3 = site.hosts
     _create(site)
     workers = [site.worker(h2, MOCK_DELAY), site.worker(h3, MOCK_DELAY)]
-    # Meanwhile h3 trains a model by hand: h1, which trains nothing, evaluates a copy of it.
-    # (Once models live in the artifact store, h1 finds the best trial's model there.)
-    recordings = f"folder:{_fsdd_subset(tmp_path / 'fsdd')}"
-    model = h3.workdir / "models" / "by-hand.pt"
-    trainer = h3.popen([sys.executable, "-m", "study", "train", "--data", recordings,
-                        "--epochs", "1", "--save", str(model)], site.env(h3))
 
     victim = _mid_trial(site, h2)
     h2.partition()
@@ -142,20 +136,39 @@ def test_a_partitioned_host_is_taken_over_and_rejoins(site: Site, tmp_path: Path
     exported = site.study(h1, "export")
     assert exported.returncode == 0, exported.stderr
     record = json.loads(exported.stdout)
-    assert record["trial"] == max(
-        (t for t in search if t.state == TrialState.COMPLETE), key=lambda t: t.value).number
+    best = max((t for t in search if t.state == TrialState.COMPLETE), key=lambda t: t.value)
+    assert record["replicates"]["source_trial"] == best.number
     assert record["replicates"]["seeds_planned"] == SEEDS
     done = sum(t.state == TrialState.COMPLETE for t in runs)
     assert record["replicates"]["finished"] == record["replicates"]["planned"] == done
-    _, trained = trainer.communicate(timeout=240)
-    assert trainer.returncode == 0, trained
-    copy = h1.workdir / "models" / "from-h3.pt"
-    copy.parent.mkdir(parents=True)
-    shutil.copy(model, copy)
-    evaluated = site.study(h1, "evaluate", "--model", str(copy), "--data", recordings)
+
+
+def test_a_host_that_trained_nothing_exports_and_evaluates_the_winner(site: Site,
+                                                                      tmp_path: Path) -> None:
+    """The real objective on a few FSDD recordings: h2 and h3 train, h1 (which trains nothing,
+    with an empty model cache) exports the winner and evaluates its model, fetched from the
+    study's artifact store: a directory every host sees at the same path (a shared mount)."""
+    h1, h2, h3 = site.hosts
+    recordings = f"folder:{_fsdd_subset(tmp_path / 'fsdd')}"
+    shared = tmp_path / "shared-artifacts"
+    created = site.study(h1, "create", "--data", recordings, "--max-epochs", "1", "--pruner",
+                         "none", "--n-trials", "4", "--replicate-seeds", "1", "--curve-points",
+                         "1", "--replicate-candidates", "1", "--artifacts", str(shared))
+    assert created.returncode == 0, created.stderr
+    _finished([site.worker(h2, "0"), site.worker(h3, "0")])
+    search, runs = both_phases(site.test_url, 4)
+    assert not [t for t in (*search, *runs) if worker_of(t) == h1.name]
+    exported = site.study(h1, "export")
+    assert exported.returncode == 0 and "warning" not in exported.stderr, exported.stderr
+    record = json.loads(exported.stdout)
+    assert record["chosen_by"].startswith("the replicates") and record["use"] is not None
+    model = Path(record["model_path"])
+    assert model.is_relative_to(h1.workdir / "models") and model.is_file()
+    assert record["model"]["sha256"] and record["model"]["store"] == str(shared)
+    evaluated = site.study(h1, "evaluate", "--data", recordings)
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads(evaluated.stdout)
-    assert result["source"] == {"model_path": str(copy)} and 0 <= result["accuracy"] <= 1
+    assert result["source"]["model_path"] == str(model) and 0 <= result["accuracy"] <= 1
     assert (h1.workdir / "cache").is_dir()  # h1 decoded the recordings into its own cache
 
 

@@ -27,9 +27,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")]
 
 WORKERS = 32
-COMMANDS, RUNS = 2, 1  # `run` and `worker`, each starting 16 workers; one of them is `run`
-# README "Where studies are stored": max_connections >= 2 × (W + C) + 2 × R + 3.
-FORMULA = 2 * (WORKERS + COMMANDS) + 2 * RUNS
+OTHERS = 1  # the `run` launcher (the `worker` launcher lets its connections go)
+# README "Where studies are stored": max_connections >= 2 × (W + C) + 3.
+FORMULA = 2 * (WORKERS + OTHERS)
 RESERVED = 3  # PostgreSQL's superuser_reserved_connections (default); the sampler uses one
 BUDGET = 64
 ROLE, DATABASE = "study", "many"
@@ -63,8 +63,8 @@ def test_32_workers_stay_within_the_connection_formula(tight_cluster: PostgresCl
     cli = Cli(env, tmp_path)
     study = ("--objective", "mock", "--data", "synthetic", "--profile", "quick")
     cli.run("create", *study, "--pruner", "none", "--n-trials", str(BUDGET),
-            "--replicate-seeds", "1")
-    launch = ("--devices", "cpu", "--per-device", str(WORKERS // COMMANDS), "--quiet")
+            "--replicate-seeds", "1", "--max-seeds", "1")
+    launch = ("--devices", "cpu", "--per-device", str(WORKERS // 2), "--quiet")
     with ConnectionSampler(tight_cluster.connect_kwargs(DATABASE)) as sampler:
         procs = [start_group(cli, "run", *study, *launch), start_group(cli, "worker", *launch)]
         with cleaned_up(*procs):
@@ -78,7 +78,7 @@ def test_32_workers_stay_within_the_connection_formula(tight_cluster: PostgresCl
     assert_exact_budget(trials_of(url), BUDGET)
     # Every process connected: both commands and all 32 trial processes; each within its share.
     peaks = seen.peak_by_client
-    assert len(peaks) >= WORKERS + COMMANDS and {run.pid, worker.pid} <= peaks.keys(), peaks
-    assert peaks[run.pid] <= 4 and peaks[worker.pid] <= 2, peaks
+    assert len(peaks) >= WORKERS + OTHERS and run.pid in peaks, peaks
+    assert peaks[run.pid] <= 2 and peaks.get(worker.pid, 0) <= 2, peaks
     assert seen.peak_of(set(peaks) - {run.pid, worker.pid}) <= 2, peaks
     assert seen.peak <= FORMULA

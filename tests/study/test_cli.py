@@ -40,6 +40,8 @@ def test_no_finished_trials(cli: Cli, sqlite_url: str) -> None:
     (("create", "--profile", "papr"), "invalid choice: 'papr'"),  # a usage error, not exit 1
     (("worker", "--timeout", "-1"), "must be a positive number"),
     (("worker", "--per-device", "0"), "must be a positive integer"),
+    (("run", "--n-trial", "5"), "unrecognized arguments: --n-trial"),  # no abbreviations
+    (("create", "--max-seeds", "0"), "--max-seeds: must be a positive integer"),
 ])
 def test_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> None:
     assert message in cli_error(cli.run(*args, check=False), code=2)
@@ -49,9 +51,26 @@ def test_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> None:
     (("create", "--data", "folder:/does/not/exist"), "/does/not/exist"),
     (("create", "--objective", "nocolon"), "unknown objective 'nocolon'"),
     (("create", "--max-epochs", "0"), "--max-epochs must be at least 1"),
+    (("create", "--target-ci", "0"), "--target-ci must be a positive half-width"),
+    (("create", "--replicate-budget=-5m"), "--replicate-budget must be a positive duration"),
+    (("create", "--replicate-budget", "soon"), "got 'soon'"),
+    (("create", "--replicate-seeds", "4", "--max-seeds", "3"),
+     "--max-seeds (3) must be at least the first round's seeds (--replicate-seeds 4)"),
+    (("create", "--replicate-lambdas", "1000"), "inside the study's λ range 0.01 … 100"),
+    (("create", "--replicate-dropouts", "0.9"), "inside the dropout range 0 … 0.6"),
 ])
 def test_bad_create_settings(cli: Cli, sqlite_url: str, args, message: str) -> None:
     assert message in cli_error(cli.run(*args, "--storage", sqlite_url, check=False))
+
+
+def test_a_budget_is_not_lowered_below_the_finished_trials_without_force(
+        cli: Cli, sqlite_url: str) -> None:
+    cli.run("run", "--storage", sqlite_url, "--objective", "mock", "--n-trials", "4",
+            "--replicate-seeds", "0")
+    err = cli_error(cli.run("run", "--storage", sqlite_url, "--n-trials", "2", check=False))
+    assert "already has 4 finished search trials" in err and "--force" in err
+    forced = cli.run("run", "--storage", sqlite_url, "--n-trials", "2", "--force")
+    assert "budget of study 'recon-lambda': 4 → 2" in forced.stderr
 
 
 def test_worker_errors(cli: Cli, sqlite_url: str) -> None:

@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 from storage.optuna_internals import storage_of
 from study import models
 from study.replicates.plan import companion_name
+from study.replicates.runs import answer_of
 from tests.helpers import one_line_error
 from tests.study.conftest import CLEARED, REPO, Cli, load
 
@@ -50,7 +51,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cli.cwd.mkdir()
     url, store = f"sqlite:///{cli.cwd / 'studies.db'}", root / "shared"
     cli.run("create", "--storage", url, "--objective", SAVES, "--pruner", "none",
-            "--replicate-seeds", "2", "--n-trials", "8", "--artifacts", str(store))
+            "--replicate-seeds", "2", "--max-seeds", "2", "--n-trials", "8", "--artifacts",
+            str(store))
     cli.run("worker", "--storage", url, *WORKERS, timeout=300)
     return {"root": root, "cli": cli, "url": url, "store": store, "model_dir": root / "models"}
 
@@ -83,17 +85,18 @@ def test_the_best_k_search_models_and_one_per_arm_stay_in_the_store(trained: dic
         assert record == {"id": entry.artifact_id, "sha256": digest(store / entry.artifact_id),
                           "bytes": (store / entry.artifact_id).stat().st_size,
                           "store": str(store)}
-    # Replicates: the first finished run of each arm keeps its model, the others none.
+    # Replicates: the first finished run of each arm kept its model until the phase was done;
+    # then only the winner's stayed.
     companion = load(trained["url"], companion_name(study.study_name))
     runs = companion.get_trials(states=(TrialState.COMPLETE,))
     arms = {t.user_attrs["arm"] for t in runs}
     assert len(runs) == 2 * len(arms) >= 8
     plan = runs[0].user_attrs["plan"]
     per_arm = models.kept_models(companion)
-    assert sorted(entry.arm for entry in per_arm) == sorted(f"{plan}:{arm}" for arm in arms)
-    for entry in per_arm:
-        assert entry.arm == f"{plan}:{companion.trials[entry.trial].user_attrs['arm']}"
-    # Exactly k + one per arm artifacts, and the training host caches exactly those.
+    winner = answer_of(study).decisive.winner
+    assert [entry.arm for entry in per_arm] == [f"{plan}:{winner}"]
+    assert companion.trials[per_arm[0].trial].user_attrs["arm"] == winner
+    # Exactly k + the winner's artifacts, and the training host caches exactly those.
     assert store_ids(store) == {entry.artifact_id for entry in [*kept, *per_arm]}
     assert cached(trained["model_dir"], study.study_name) == \
         sorted(f"trial_{t.number:05d}.pt" for t in best_k)
@@ -104,10 +107,12 @@ def test_the_best_k_search_models_and_one_per_arm_stay_in_the_store(trained: dic
 def test_export_and_evaluate_on_a_host_that_never_trained_fetch_and_verify(
         trained: dict) -> None:
     other = another_host(trained, "export-host")
-    best = load(trained["url"]).best_trial
+    companion = load(trained["url"], companion_name("recon-lambda"))
+    best = companion.trials[models.kept_models(companion)[0].trial]  # the winner's run
     exported = other.run("export", "--storage", trained["url"], module="study.best")
     record = json.loads(exported.stdout)
-    fetched = other.cwd / "models" / "recon-lambda" / f"trial_{best.number:05d}.pt"
+    assert record["model_from"] == f"recon-lambda-replicates trial {best.number}"
+    fetched = other.cwd / "models" / "recon-lambda-replicates" / f"trial_{best.number:05d}.pt"
     # No --artifacts: the store is the one the model was uploaded to, as the study records.
     uploaded = best.user_attrs["model_artifact"]
     assert record["model"] == {"artifact_id": uploaded["id"], "sha256": uploaded["sha256"],
@@ -121,7 +126,7 @@ def test_export_and_evaluate_on_a_host_that_never_trained_fetch_and_verify(
                         str(trained["store"]), "--model-dir", str(other.cwd / "cache2"),
                         module="study.best")
     assert json.loads(flagged.stdout)["model"]["path"] == \
-        str(other.cwd / "cache2" / "recon-lambda" / fetched.name)
+        str(other.cwd / "cache2" / "recon-lambda-replicates" / fetched.name)
 
 
 def _broken(trained: dict, name: str) -> tuple[Cli, str, Path, str]:
@@ -131,13 +136,15 @@ def _broken(trained: dict, name: str) -> tuple[Cli, str, Path, str]:
     store = other.cwd / "store"
     shutil.copytree(trained["store"], store)
     url = f"sqlite:///{other.cwd / 'studies.db'}"
-    best = load(url).best_trial
-    return other, url, store, best.user_attrs["model_artifact"]["id"]
+    companion = load(url, companion_name("recon-lambda"))
+    winner = companion.trials[models.kept_models(companion)[0].trial]  # export's model
+    return other, url, store, winner.user_attrs["model_artifact"]["id"]
 
 
 def test_a_corrupt_missing_or_unreachable_model_is_one_line(trained: dict) -> None:
     other, url, store, artifact = _broken(trained, "broken-host")
-    trial = load(url).best_trial.number
+    companion = load(url, companion_name("recon-lambda"))
+    trial = models.kept_models(companion)[0].trial
     flags = ("--storage", url, "--artifacts", str(store))
     with open(store / artifact, "r+b") as file:  # one flipped byte
         file.seek(100)
@@ -148,20 +155,23 @@ def test_a_corrupt_missing_or_unreachable_model_is_one_line(trained: dict) -> No
     assert json.loads(exported.stdout)["model_exists"] is False
     lines = exported.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(
-        f"warning: the model of trial {trial} of study 'recon-lambda' in the artifact store "
+        f"warning: the model of trial {trial} of study 'recon-lambda-replicates' in the "
+        f"artifact store "
         f"{store} is corrupt"), exported.stderr
-    assert not (other.cwd / "models" / "recon-lambda" / f"trial_{trial:05d}.pt").exists()
+    assert not (other.cwd / "models" / "recon-lambda-replicates" / f"trial_{trial:05d}.pt").exists()
     evaluate = ("evaluate", *flags, "--data", "synthetic:5")
     one_line_error(other.run(*evaluate, module="study.best", check=False),
-                   f"trial {trial} of study 'recon-lambda'", str(store), "corrupt")
+                   f"trial {trial} of study 'recon-lambda-replicates'", str(store), "corrupt")
     (store / artifact).unlink()
     one_line_error(other.run(*evaluate, module="study.best", check=False),
-                   f"trial {trial} of study 'recon-lambda'", f"{artifact}) is missing from the "
+                   f"trial {trial} of study 'recon-lambda-replicates'",
+                   f"{artifact}) is missing from the "
                    f"artifact store {store}")
     nowhere = other.cwd / "nowhere"
     one_line_error(other.run("evaluate", "--storage", url, "--artifacts", str(nowhere),
                              "--data", "synthetic:5", module="study.best", check=False),
-                   f"trial {trial} of study 'recon-lambda'", f"{nowhere} does not exist")
+                   f"trial {trial} of study 'recon-lambda-replicates'",
+                   f"{nowhere} does not exist")
 
 
 def test_a_model_that_fell_out_of_the_top_k_says_so(trained: dict) -> None:
@@ -231,14 +241,15 @@ def test_the_real_models_best_is_exported_and_evaluated_where_it_was_not_trained
     store = cli.cwd / "shared"
     run = cli.run("run", "--data", "synthetic:6", "--n-trials", "4", "--max-epochs", "1",
                   "--devices", "cpu", "--per-device", "1", "--replicate-seeds", "1",
-                  "--artifacts", str(store), timeout=900)
+                  "--max-seeds", "1", "--artifacts", str(store), timeout=900)
     assert "4 finished search trials of a budget of 4" in run.stdout, run.stderr
     study = load(f"sqlite:///{cli.cwd / 'studies.db'}")
     companion = load(f"sqlite:///{cli.cwd / 'studies.db'}", companion_name("recon-lambda"))
     arms = {t.user_attrs["arm"] for t in companion.get_trials(states=(TrialState.COMPLETE,))}
-    # The best 3 search models, and each replicate arm's model (the real objective saves them).
+    # The best 3 search models, and the winner's replicate model (the real objective saves one
+    # per arm; once the phase is done the winner's alone stays).
     kept = [*models.kept_models(study), *models.kept_models(companion)]
-    assert len(models.kept_models(companion)) == len(arms) >= 3
+    assert len(models.kept_models(companion)) == 1 and len(arms) >= 3
     assert store_ids(store) == {entry.artifact_id for entry in kept}
     assert len(models.kept_models(study)) == \
         min(3, len(study.get_trials(states=(TrialState.COMPLETE,))))
@@ -249,12 +260,13 @@ def test_the_real_models_best_is_exported_and_evaluated_where_it_was_not_trained
              "--model-dir", str(other_cwd / "empty-cache"))
     exported = json.loads(other.run("export", *flags, module="study.best").stdout)
     fetched = Path(exported["model"]["path"])
-    assert fetched.parent == other_cwd / "empty-cache" / "recon-lambda"
+    winner = companion.trials[models.kept_models(companion)[0].trial]
+    assert fetched.parent == other_cwd / "empty-cache" / "recon-lambda-replicates"
     assert digest(fetched) == exported["model"]["sha256"] == \
-        study.best_trial.user_attrs["model_artifact"]["sha256"]
+        winner.user_attrs["model_artifact"]["sha256"]
     evaluated = json.loads(other.run("evaluate", *flags, "--data", "synthetic:5",
                                      module="study.best", timeout=600).stdout)
-    assert evaluated["source"]["trial"] == exported["trial"] == study.best_trial.number
+    assert evaluated["source"]["trial"] == exported["trial"]
     assert evaluated["model"] == str(fetched)
     assert 0.0 <= evaluated["accuracy"] <= 1.0 and evaluated["clips"] > 0
 

@@ -26,6 +26,7 @@ from study import service
 from study.analysis import importance
 from study.replicates.plan import companion_name
 from study.replicates.runs import answer_of
+from study.reporting.decisive_text import use_line
 from tests.helpers import free_port, require_or_skip
 from tests.study.conftest import Cli
 from tests.study.report_studies import cli_mock_study
@@ -121,7 +122,7 @@ def test_dashboard_serves_both_studies_their_metric_name_and_artifacts(dashboard
     assert detail["objective_names"] == [service.METRIC_NAME]
     names = {a["filename"] for a in detail["artifacts"]}
     assert {"REPORT.md", "figures.html", "effects_lambda.png", "accuracy_vs_lambda.png"} <= names
-    assert detail["note"]["body"].startswith("**λ effect** (test accuracy): ")
+    assert detail["note"]["body"].startswith("**Use: λ = ")
     finished = [t for t in detail["trials"] if t["state"] in ("Complete", "Pruned")]
     curves = [a for t in detail["trials"] for a in t["artifacts"]
               if a["filename"] == "learning_curve.png"]
@@ -133,8 +134,14 @@ def test_dashboard_serves_both_studies_their_metric_name_and_artifacts(dashboard
     companion = _get_json(f"{base}/api/studies/{ids[COMPANION]}?after=0")
     assert companion["objective_names"] == [service.METRIC_NAME]
     assert {a["filename"] for a in companion["artifacts"]} == {
-        "REPORT.md", "effects.html", "effects_lambda.png", "effects_differences.png"}
+        "REPORT.md", "effects.html", "lambda_curve.png", "effects_forest.png",
+        "effects_lambda.png", "effects_differences.png"}
     assert len(companion["trials"]) == dashboard["answer"].planned
+    # Its runs carry their arm's parameters: the importance panel answers (it answered 500,
+    # "division by zero", on a study whose trials had none).
+    importances = _get_json(f"{base}/api/studies/{ids[COMPANION]}/param_importances")
+    names = {p["name"] for p in importances["param_importances"][0]}
+    assert names == {"log10_lambda", "dropout", "hidden"}
 
 
 @pytest.fixture
@@ -210,19 +217,21 @@ def test_dashboard_shows_the_verdict_first_the_replicates_and_the_metric(dashboa
     shot = tmp_path / "dashboard.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
 
-    # The search study's note starts with the verdict on λ, as the service computes it.
-    verdict = answer.test.comparison("lambda_effect").verdict
+    # The study page shows the answer's first lines (the study's user attribute `answer`).
+    use = use_line(answer)
+    wait_for([use[:60]], None, "answer_failure.png")
+    # The search study's note starts with the configuration to use, as the service computes it.
     lines = _note_lines(browser, base, ids[STUDY], wait_for)
-    assert lines[0].startswith(f"λ effect (test accuracy): {verdict}"), lines[:3]
-    assert any(line.startswith("reference's claim (test accuracy): ") for line in lines[:3])
+    assert lines[0] == use, lines[:3]
+    assert any(line.startswith("reference's claim (test accuracy): ") for line in lines)
     note_shot = tmp_path / "dashboard_note.png"
     assert browser.save_screenshot(str(note_shot)) and note_shot.stat().st_size > 10_000
 
     # The replicates study has its own note: the verdict, then its arms.
     lines = _note_lines(browser, base, ids[COMPANION], wait_for)
-    assert lines[0].startswith(f"λ effect (test accuracy): {verdict}"), lines[:3]
+    assert lines[0] == use, lines[:3]
     assert f"Replicate runs of study {STUDY}" in lines
-    assert any(line.startswith("dropout 0.3 (baseline) ") for line in lines)
+    assert any(line.startswith("dropout 0 (low end) ") for line in lines)
     replicates_shot = tmp_path / "dashboard_replicates_note.png"
     assert browser.save_screenshot(str(replicates_shot))
     if os.environ.get("DASHBOARD_SCREENSHOT_DIR"):  # to look at them after the run

@@ -22,6 +22,7 @@ from study.execution.worker import WorkerOptions, run_worker
 from study.replicates.plan import (
     BUDGET_ATTR,
     ReplicatePhase,
+    current_plan,
     ensure_planned,
     open_companion,
     plan_arms,
@@ -259,20 +260,71 @@ def test_a_worker_killed_during_the_replicates_loses_and_repeats_nothing(cli: Cl
                                                                       TrialState.WAITING)]
 
 
+@pytest.mark.slow
+def test_a_worker_killed_in_round_two_loses_nothing_and_the_round_after_is_planned_once(
+        cli: Cli) -> None:
+    url = f"sqlite:///{cli.cwd / 'studies.db'}"
+    beat = ("--heartbeat-interval", "1", "--heartbeat-grace", "3")
+    cli.run("create", "--storage", url, "--objective", "mock", "--n-trials", "4",
+            "--replicate-seeds", "2", "--max-seeds", "6", "--target-ci", "0.5", "--pruner",
+            "none", "--curve-points", "1", "--replicate-candidates", "1")
+    workers = [cli.popen("worker", "--storage", url, "--devices", "cpu", "--per-device", "1",
+                         "--quiet", *beat, env={"STUDY_MOCK_DELAY": "0.5"}) for _ in range(2)]
+    victim = workers[0]
+
+    def victim_in_round_two() -> bool:
+        if "recon-lambda-replicates" not in optuna.get_all_study_names(url):
+            return False
+        companion = optuna.load_study(study_name="recon-lambda-replicates", storage=url)
+        return any(t.state == TrialState.RUNNING and t.user_attrs["seed"] >= 2
+                   and f":{victim.pid}:" in t.user_attrs.get("worker", "")
+                   for t in companion.get_trials(deepcopy=False))
+
+    try:
+        wait_for(victim_in_round_two, "the victim to run a round-2 replicate", timeout=180)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        _, err = workers[1].communicate(timeout=300)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert workers[1].returncode == 0, err
+    companion = optuna.load_study(study_name="recon-lambda-replicates", storage=url)
+    trials = companion.get_trials()
+    done = Counter((t.user_attrs["arm"], t.user_attrs["seed"]) for t in trials
+                   if t.state == TrialState.COMPLETE)
+    plan = current_plan(companion)
+    assert len(plan.rounds) >= 3 and [r.number for r in plan.rounds] == list(
+        range(1, len(plan.rounds) + 1)) and plan.done
+    planned = {(arm.key, k) for arm in plan.arms for k in range(plan.seeds_of(arm.key))}
+    assert set(done) == planned and set(done.values()) == {1}
+    assert int(companion.user_attrs[BUDGET_ATTR]) == len(planned)
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(failed) == 1 and failed[0].user_attrs["seed"] >= 2
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
 def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
     run = cli.run("run", "--objective", "mock", "--n-trials", "8", "--replicate-seeds", "3")
-    assert "The answer (test accuracy" in run.stdout and "λ effect:" in run.stdout, run.stdout
-    assert "3 paired seeds" in run.stdout and "one run: it ranks configurations" in run.stdout
+    first = run.stdout.splitlines()[0]
+    assert first.startswith("Use: λ = ") and "replicated" in first and " seeds)" in first
+    assert "The λ curve" in run.stdout and "λ effect:" in run.stdout and "ranking:" in run.stdout
+    assert "one run: it ranks configurations" in run.stdout
+    assert "replicates: planned" in run.stderr and ", round 1" in run.stderr
     status = json.loads(cli.run("status", "--format", "json").stdout)
     assert status["replicates"]["finished"] == status["replicates"]["planned"] > 0
     exported = json.loads(cli.run("export", module="study.best").stdout)
-    answer = exported["replicates"]
-    assert answer["source_trial"] == exported["trial"] and answer["finished"] == answer["planned"]
-    assert answer["headline"].startswith("λ = ")
+    answer, use = exported["replicates"], exported["use"]
+    assert answer["finished"] == answer["planned"] and answer["winner"]["arm"] == use["arm"]
+    assert f"({use['origin']})" in first
+    mean = use["replicated_test_accuracy"]["mean"]
+    assert f"replicated {mean * 100:.1f} ±" in first
     more = cli.run("replicate", "--seeds", "4", "--devices", "cpu", "--per-device", "1")
-    assert "4 paired seeds" in more.stdout
+    assert more.stdout.startswith("Use: λ = ")
     again = json.loads(cli.run("status", "--format", "json").stdout)["replicates"]
-    assert again["planned"] == status["replicates"]["planned"] // 3 * 4 == again["finished"]
+    assert again["planned"] > status["replicates"]["planned"] and \
+        again["planned"] == again["finished"]
 
 
 def test_replicate_by_hand_turns_on_a_phase_that_was_off(cli: Cli) -> None:
@@ -304,12 +356,22 @@ def test_the_real_objective_answers_on_real_recordings(cli: Cli, tmp_path: Path)
         digit, _speaker, take = path.stem.split("_")
         if digit in "0123" and int(take) < 8:  # 4 digits, 6 speakers × 8 takes each
             (subset / path.name).symlink_to(path)
-    run = cli.run("run", "--data", f"folder:{subset}", "--n-trials", "4", "--max-epochs", "3",
-                  "--replicate-seeds", "2", "--devices", "cpu", "--per-device", "2",
-                  timeout=1500)
-    assert "λ effect:" in run.stdout and "2 paired seeds" in run.stdout, run.stdout + run.stderr
+    data = f"folder:{subset}"
+    run = cli.run("run", "--data", data, "--n-trials", "4", "--max-epochs", "3",
+                  "--replicate-seeds", "2", "--curve-points", "1", "--replicate-candidates", "2",
+                  "--devices", "cpu", "--per-device", "2", timeout=1500)
+    assert run.stdout.startswith("Use: λ = ") and "λ effect:" in run.stdout, run.stdout + run.stderr
     companion = optuna.load_study(study_name="recon-lambda-replicates",
                                   storage=f"sqlite:///{cli.cwd / 'studies.db'}")
     states = Counter(t.state for t in companion.get_trials())
     assert states[TrialState.COMPLETE] == int(companion.user_attrs[BUDGET_ATTR])
     assert all(0 <= t.user_attrs["test_accuracy"] <= 1 for t in companion.get_trials())
+    # The winner is handed over with the model of one of its replicate runs, and scores.
+    exported = json.loads(cli.run("export", module="study.best").stdout)
+    assert exported["use"]["label"] in run.stdout.splitlines()[0] or \
+        exported["use"]["origin"] in run.stdout.splitlines()[0]
+    assert exported["model_from"].startswith("recon-lambda-replicates trial")
+    evaluated = json.loads(cli.run("evaluate", "--data", data, "--clips", "test",
+                                   module="study.best").stdout)
+    assert evaluated["source"]["model_path"] == exported["model_path"]
+    assert 0 <= evaluated["accuracy"] <= 1

@@ -29,7 +29,7 @@ from tests.study.report_studies import cli_mock_study, make_loaded, run_replicat
 ODD_NAME = "a<b>&c"  # the CLI refuses such names now; older studies may have them
 SEARCH_FIGURES = ["accuracy_vs_lambda", "lambda_x_dropout", "lambda_x_hidden", "learning_curves",
                   "accuracy_vs_cost"]
-EFFECT_FIGURES = ["effects_lambda", "effects_differences"]
+EFFECT_FIGURES = ["lambda_curve", "effects_forest", "effects_lambda", "effects_differences"]
 
 
 @pytest.fixture(autouse=True)
@@ -56,14 +56,14 @@ def replicated(tmp_path_factory):
 def test_the_summary_leads_with_the_answer(replicated):
     loaded, report = replicated["loaded"], replicated["report"]
     answer = answer_of(loaded.study)
-    assert answer is not None and answer.finished == answer.planned == 5 * 3
+    assert answer is not None and answer.finished == answer.planned == len(answer.plan.arms) * 3
     lines = report.summary.splitlines()
     assert lines[:len(answer_lines(answer))] == answer_lines(answer)
-    assert lines[0].startswith(f"The answer (test accuracy; replicates of trial "
-                               f"{best_trial(loaded.study).number}'s configuration")
-    effect = answer.test.comparison("lambda_effect")
-    assert lines[1] == f"  {'λ effect:':<19} {effect.verdict}"
-    assert "significant gain" in effect.verdict  # the mock's λ helps by ~12 points
+    assert lines[0].startswith("Use: λ = ") and "replicated" in lines[0]
+    assert answer.plan.source_trial == best_trial(loaded.study).number
+    effect = answer.decisive.effect("λ")
+    assert effect.low > 0  # the mock's λ helps by ~12 points
+    assert "  λ effect:        best point λ = " in report.summary and "λ > 0 helps" in report.summary
     assert report.answer == answer
     # then the importances, then the search phase with its selection-biased gap
     text = report.summary
@@ -92,15 +92,16 @@ def test_report_md_has_the_verdicts_the_arms_table_and_the_figures(replicated):
     assert markdown == report.markdown + "\n"
     title, blank, verdict = markdown.splitlines()[:3]
     assert title == f"# Does the reconstruction loss help? Study {code(ODD_NAME)}" and blank == ""
-    effect = report.answer.test.comparison("lambda_effect")
-    assert verdict.startswith(f"**λ effect** (test accuracy): {md(effect.verdict)}.")
+    assert verdict.startswith("**Use: λ = ") and "| λ | 0 |" in markdown
+    assert "The three effects on one scale" in markdown and "- ranking: λ " in markdown
     assert "| arm | seeds | test accuracy, % (95 % CI) | arm − best, points (95 % CI) |" \
         in markdown
     for summary in report.answer.test.arms:
         ci = summary.accuracy
         assert f"| {md(summary.arm.label)} | 3 | {ci.mean * 100:.1f} ({ci.low * 100:.1f} … " \
                f"{ci.high * 100:.1f}) |" in markdown
-    assert markdown.index("![effects_lambda](effects_lambda.png)") \
+    assert markdown.index("![lambda_curve](lambda_curve.png)") \
+        < markdown.index("![effects_lambda](effects_lambda.png)") \
         < markdown.index("## Parameter importances") < markdown.index("## Search phase")
     for name in SEARCH_FIGURES:
         assert f"![{name}]({name}.png)" in markdown
@@ -134,29 +135,32 @@ def test_the_effects_figure_has_error_bars_on_a_lambda_axis(replicated):
 def test_the_holdout_split_is_shown_beside_the_test_split(replicated):
     out, report = replicated["out"], replicated["report"]
     assert [split.split for split in report.answer.splits] == ["test", "holdout"]
-    assert "The answer (holdout accuracy; " in report.summary
-    holdout = report.answer.splits[1].comparison("lambda_effect")
-    assert f"**λ effect** (holdout accuracy): {md(holdout.verdict)}." in report.markdown
+    assert "The arms (holdout accuracy; " in report.summary
+    assert "The three effects on one scale (holdout accuracy points" in report.summary
+    assert report.answer.holdout is not None and report.answer.holdout.effect("λ") is not None
+    assert md("The three effects on one scale (holdout accuracy points") in report.markdown
     assert "| arm | seeds | holdout accuracy, % (95 % CI) |" in report.markdown
     page = (out / "effects.html").read_text(encoding="utf-8")
-    assert "holdout: dropout 0.3 (baseline)" in page and "holdout: paired t-interval" in page
+    assert "holdout: dropout 0 (low end)" in page and "holdout: paired t-interval" in page
+    # the λ curve of the holdout source, beside the test's (plotly writes λ as \\u03bb)
+    assert "holdout: \\u03bb = 0" in page or "holdout: λ = 0" in page
     splits = report.data["answer"]["splits"]
     assert [s["split"] for s in splits] == ["test", "holdout"]
 
 
 def test_notes_lead_with_the_verdict_and_the_replicates_study_has_its_own(replicated):
     loaded, report = replicated["loaded"], replicated["report"]
-    effect = report.answer.test.comparison("lambda_effect")
     note = get_note(loaded.study)
     assert note == report.note
-    assert note.startswith(f"**λ effect** (test accuracy): {md(effect.verdict)}.")
+    assert note.startswith("**Use: λ = ")
+    assert loaded.study.user_attrs["answer"].startswith("Use: λ = ")  # on the study's page
     assert "| λ = 0 | 3 |" in note and "## Parameter importances" in note
     companion = open_companion(loaded.study, create=False)
     replicates_note = get_note(companion)
     assert replicates_note == report.replicates_note
-    assert replicates_note.startswith(f"**λ effect** (test accuracy): {md(effect.verdict)}.")
+    assert replicates_note.startswith("**Use: λ = ")
     assert f"## Replicate runs of study {code(ODD_NAME)}" in replicates_note
-    assert "| dropout 0.3 (baseline) | 3 |" in replicates_note
+    assert "| dropout 0 (low end) | 3 |" in replicates_note
     assert companion.metric_names == [service.METRIC_NAME]
 
 
@@ -168,7 +172,7 @@ def test_artifacts_of_both_studies_and_curves_once(replicated):
     assert metas["effects_lambda.png"].mimetype == "image/png"
     companion = open_companion(study, create=False)
     assert {m.filename for m in get_all_artifact_meta(companion)} == {
-        "REPORT.md", "effects.html", "effects_lambda.png", "effects_differences.png"}
+        "REPORT.md", "effects.html", *(f"{name}.png" for name in EFFECT_FIGURES)}
     assert report.trial_artifacts == 44  # every finished trial, complete and pruned
     assert artifacts.trial_has_artifact(study, study.trials[5], LEARNING_CURVE_ARTIFACT)
     stored = len(list(replicated["store_dir"].iterdir()))
@@ -220,9 +224,11 @@ def test_a_planned_but_unfinished_phase_says_how_to_finish_it(tmp_path):
     ensure_planned(loaded)  # planned (it takes the study's lock), none run
     report = build_report(loaded, tmp_path / "out", save_note=False)
     lines = report.summary.splitlines()
-    assert "0/15 runs finished" in lines[0]
-    assert lines[1].startswith("  λ effect: ") and lines[1].endswith(": no paired seed "
-                                                                       "finished yet")
+    planned = report.answer.planned
+    assert lines[0] == "Use: not decided yet — no replicate run has finished"
+    assert planned == 3 * len(report.answer.plan.arms)
+    assert f"Rounds: 1 (0/{planned} runs finished)" in report.summary
+    assert "  reference's claim:  λ = 10 vs λ = 0: no paired seed finished yet" in lines
     assert "  to finish the replicate runs: python -m study worker --study mock-report, or " \
            "here: python -m study report --study mock-report --ablation" in lines
 
@@ -276,7 +282,8 @@ def test_report_command_json_has_the_answers_numbers(cli_study):
     loaded = service.open_study(url, "cli")
     answer = answer_of(loaded.study)
     assert data["answer"] == finite(answer.as_dict())
-    assert data["answer"]["headline"] == answer.headline
+    assert data["answer"]["winner"]["arm"] == answer.decisive.winner
+    assert data["answer"]["decisive"]["effects"][0]["name"] == "λ"
     assert [r["evaluator"] for r in data["importances"]] == ["fanova", "ped-anova", "fanova"]
     assert [r["epoch"] for r in data["importances"]][:2] == [None, None]
     assert data["search"]["best_trial"]["number"] == best_trial(loaded.study).number
@@ -295,9 +302,8 @@ def test_report_command_text_writes_files_notes_and_artifacts(cli_study):
     # defaults resolved where the command runs: ./report and STUDY_ARTIFACTS
     assert (cli.cwd / "report" / "REPORT.md").is_file()
     assert (cli.cwd / "env_artifacts").is_dir()
-    assert get_note(loaded.study).startswith("**λ effect** (test accuracy): ")
-    assert get_note(open_companion(loaded.study, create=False)).startswith(
-        "**λ effect** (test accuracy): ")
+    assert get_note(loaded.study).startswith("**Use: λ = ")
+    assert get_note(open_companion(loaded.study, create=False)).startswith("**Use: λ = ")
 
 
 def test_report_command_errors(cli_study):
@@ -327,21 +333,20 @@ def _check_ablation(url: str, name: str, data: dict, seeds: int) -> list:
     best_arm = next(a for a in plan.arms if a.key == "best")
     assert (best_arm.lam, best_arm.dropout, best_arm.hidden) == (p.lam, p.dropout, p.hidden)
     runs = _replicate_trials(url, name)
-    assert len(runs) == len(plan.arms) * seeds == data["answer"]["finished"]
+    assert len(runs) == plan.runs == data["answer"]["finished"] >= len(plan.arms) * seeds
     by_arm = {}
     for t in runs:
         by_arm.setdefault(t.user_attrs["arm"], {})[t.user_attrs["seed"]] = t.user_attrs
-    lam_arm = by_arm[plan.lambda_arm]
+    lam_arm = by_arm[next(a.key for a in plan.arms if a.factor == "λ" and a.lam > 0)]
     # λ = 0 at the best's dropout and hidden size: the best itself when the best has λ = 0
     zero = by_arm[next(a.key for a in plan.arms if a.lam == 0 and a.dropout == best_arm.dropout
                        and a.hidden == best_arm.hidden)]
-    assert sorted(lam_arm) == sorted(zero) == list(range(seeds))  # paired by seed
+    assert sorted(lam_arm)[:seeds] == sorted(zero)[:seeds] == list(range(seeds))  # by seed
     for k in range(seeds):
         assert lam_arm[k]["train_seed"] == zero[k]["train_seed"]
         assert zero[k]["lambda"] == 0.0 and lam_arm[k]["lambda"] > 0
-    effect = next(c for c in data["answer"]["splits"][0]["comparisons"]
-                  if c["key"] == "lambda_effect")
-    assert effect["difference"]["n"] == seeds
+    effect = data["answer"]["decisive"]["effects"][0]
+    assert effect["name"] == "λ" and effect["n"] >= seeds
     assert loaded.experiment.replicates.seeds == seeds  # stored: every worker serves the same
     return runs
 
