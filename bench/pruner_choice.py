@@ -28,7 +28,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, section, table, update_section
+from bench.common import (
+    REPO,
+    apply_threads,
+    command_line,
+    section,
+    table,
+    update_section,
+)
 from bench.pruner_score import (
     config_key,
     early_rank_agreement,
@@ -170,7 +177,8 @@ def tables(log: dict, tolerance: float, loose: float) -> tuple[str, str]:
     _, _, scored_loose = score_runs(log, loose)
     pruners = [p for p in settings["pruners"] if any(r["pruner"] == p for r in scored)]
     seeds = sorted({r["seed"] for r in scored})
-    summary = table(summary_rows(scored, pruners, scored_loose))
+    # The first candidate is today's default: every other one is compared with it.
+    summary = table(summary_rows(scored, pruners, scored_loose, baseline=pruners[0]))
     per_seed = table(per_seed_rows(scored, pruners, seeds))
     runs = log["replicates"][reference_key]["runs"]
     n_runs = [len(entry["runs"]) for entry in log["replicates"].values()]
@@ -237,10 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     summary, facts = tables(log, args.tolerance, args.loose)
     print(summary + "\n\n" + facts)
     if not args.no_write:
+        apply_threads(args.threads)  # the machine line names the measurement's threads
         s = log["settings"]
-        update_section("pruner-choice", section(
-            f"3b. Choosing the default pruner ({s['trials']} trials, {len(s['seeds'])} seeds, "
-            f"quick profile, data {s['data']})", "cpu", summary, facts))
+        text = section(f"3b. Choosing the default pruner ({s['trials']} trials, "
+                       f"{len(s['seeds'])} seeds, quick profile, data {s['data']})", "cpu",
+                       summary, facts)
+        # The command and time of the measurement, not of a later --from-log.
+        lines = [f"Command: `{log['command']}`  " if line.startswith("Command:")
+                 and log.get("command") else
+                 f"Run: {log['finished']}" if line.startswith("Run:") and log.get("finished")
+                 else line for line in text.splitlines()]
+        update_section("pruner-choice", "\n".join(lines))
     return 0
 
 
@@ -276,6 +291,8 @@ def measure(log: dict, args, tmp: Path) -> None:
                 replicate(objective, log, key, params, args.replicate_seeds, args.log)
     refine(objective, log, args, args.log)
     log["wall_s"] = log.get("wall_s", 0) + time.perf_counter() - started
+    log["command"] = command_line()
+    log["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     save(log, args.log)
 
 

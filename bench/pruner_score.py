@@ -111,11 +111,24 @@ def score_runs(log: Mapping[str, Any], tolerance: float,
     return reference, reference_key, rows
 
 
+def paired_difference(scored: Sequence[Mapping[str, Any]], pruner: str, baseline: str) -> str:
+    """Final incumbent's replicated accuracy, `pruner` minus `baseline`, seed by seed: the mean
+    difference in points and wins/ties/losses (a tie: both searches ended on one configuration)."""
+    mine = {r["seed"]: r["final_mean"] for r in scored if r["pruner"] == pruner}
+    theirs = {r["seed"]: r["final_mean"] for r in scored if r["pruner"] == baseline}
+    diffs = [mine[seed] - theirs[seed] for seed in sorted(mine.keys() & theirs.keys())]
+    if pruner == baseline or not diffs:
+        return "–"
+    wins, ties = sum(d > 1e-9 for d in diffs), sum(abs(d) <= 1e-9 for d in diffs)
+    return f"{statistics.fmean(diffs):+.1f} ({wins}/{ties}/{len(diffs) - wins - ties})"
+
+
 def summary_rows(scored: Sequence[Mapping[str, Any]], pruners: Sequence[str],
-                 loose: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+                 loose: Sequence[Mapping[str, Any]] = (),
+                 baseline: str | None = None) -> list[dict[str, Any]]:
     """One row per pruner: the score's median and range over seeds, how many seeds never got
-    there, the final incumbent's replicated accuracy, the cost. `loose` is the same runs scored
-    with a looser tolerance (a column of its own)."""
+    there, the final incumbent's replicated accuracy (and against `baseline`'s, seed by seed),
+    the cost. `loose` is the same runs scored with a looser tolerance (a column of its own)."""
     rows = []
     for pruner in pruners:
         mine = [r for r in scored if r["pruner"] == pruner]
@@ -135,6 +148,8 @@ def summary_rows(scored: Sequence[Mapping[str, Any]], pruners: Sequence[str],
         row.update({
             "final incumbent, replicated test acc %": _spread([r["final_mean"] for r in mine]),
             "final gap, points": _spread([r["final_gap"] for r in mine]),
+            **({f"vs {baseline}, points (W/T/L)": paired_difference(scored, pruner, baseline)}
+               if baseline else {}),
             "epochs per search": statistics.fmean(r["epochs"] for r in mine),
             "pruned / trials": f"{statistics.fmean(r['pruned'] for r in mine):.1f} / "
                                f"{statistics.fmean(r['trials'] for r in mine):g}",

@@ -8,6 +8,7 @@ from bench.pruner_score import (
     NEVER,
     early_rank_agreement,
     median_score,
+    paired_difference,
     score_runs,
     summary_rows,
     trajectory,
@@ -72,6 +73,14 @@ def test_a_target_reached_then_lost_is_not_held() -> None:
     log["runs"][0]["trials"].pop()  # ends on C, 5 points short: reached once, never held
     _, _, (row,) = score_runs(log, tolerance=1.0)
     assert row["epochs_to_target"] == 24 and row["epochs_to_hold"] == NEVER
+
+
+def test_paired_difference_counts_wins_ties_and_losses() -> None:
+    scored = [{"pruner": p, "seed": seed, "final_mean": mean} for p, seed, mean in (
+        ("base", 0, 60.0), ("base", 1, 60.0), ("base", 2, 60.0),
+        ("new", 0, 66.0), ("new", 1, 60.0), ("new", 2, 57.0))]
+    assert paired_difference(scored, "new", "base") == "+1.0 (1/1/1)"
+    assert paired_difference(scored, "base", "base") == "–"
 
 
 def test_median_ranks_never_last() -> None:
