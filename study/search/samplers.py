@@ -17,7 +17,7 @@ from typing import Any
 import optuna
 from optuna.samplers import BaseSampler, TPESampler
 
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("median", "successive-halving", "hyperband", "none")
 
 
 class UnknownPrunerError(ValueError):
@@ -32,6 +32,11 @@ def pruner_spec(name: str, max_epochs: int) -> dict[str, Any]:
         # profile (12 epochs, so 1 warm-up epoch) in BENCHMARKS.md section 3.
         return {"name": "median", "n_startup_trials": 5,
                 "n_warmup_steps": max(1, round(max_epochs / 10))}
+    if name == "successive-halving":
+        # Hyperband's settings, its most aggressive bracket alone: rungs at steps 1, 3, 9, …
+        # (after 2, 4, 10 epochs), each keeping the top third of the trials that reached it.
+        return {"name": "successive-halving", "min_resource": 1, "reduction_factor": 3,
+                "min_early_stopping_rate": 0}
     if name == "hyperband":
         return {"name": "hyperband", "min_resource": 1, "max_resource": "auto",
                 "reduction_factor": 3}
@@ -46,6 +51,10 @@ def build_pruner(spec: Mapping[str, Any]) -> optuna.pruners.BasePruner:
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=spec["n_startup_trials"],
                                            n_warmup_steps=spec["n_warmup_steps"])
+    if name == "successive-halving":
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=spec["min_resource"], reduction_factor=spec["reduction_factor"],
+            min_early_stopping_rate=spec["min_early_stopping_rate"])
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=spec["min_resource"],
                                               max_resource=spec["max_resource"],
