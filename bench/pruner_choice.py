@@ -86,7 +86,7 @@ def run_search(objective, base, variant: str, seed: int, n_trials: int) -> dict[
 
     from bench.pruning import experiment_of
     from objectives.search_space import baseline_params
-    from study.samplers import TrialSeededSampler, build_pruner
+    from study.search.samplers import TrialSeededSampler, build_pruner
 
     spec = experiment_of(variant, data=base.data, max_epochs=None, seed=seed,
                          n_trials=n_trials).pruner

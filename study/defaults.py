@@ -27,7 +27,7 @@ PROFILE = "quick"  # CPU-sized: a trial takes seconds
 OBJECTIVE = "lstm"  # the real BiLSTM; "mock" is the millisecond stand-in
 SEED = 0  # split, training and sampler seeds derive from it
 SPLIT = "seed"  # FMA: stratified seeded 70/10/20, as the reference
-PRUNER = "median"
+PRUNER = "hyperband"  # chosen by measurement: BENCHMARKS.md section 3b
 RUN_BUDGET = 20  # `run` on a new study without --n-trials
 
 # --- files ---------------------------------------------------------------------------------

@@ -36,8 +36,8 @@ def test_create_twice_gives_one_study(cli: Cli, storage_url: str) -> None:
     assert experiment["profile"]["name"] == "quick"
     assert experiment["profile"]["search"] == json.loads(json.dumps(
         get_profile("quick").search.as_dict()))
-    assert experiment["pruner"]["name"] == "median" and experiment["n_trials"] == 7
-    assert experiment["pruner"]["n_warmup_steps"] == 1  # a tenth of the quick profile's 12 epochs
+    assert experiment["pruner"]["name"] == "hyperband" and experiment["n_trials"] == 7
+    assert experiment["pruner"]["min_resource"] == 1 and experiment["pruner"]["reduction_factor"] == 3
     assert attrs["versions"]["optuna"] and attrs["feature_cache_key"]
     assert len(_baseline_trials(study)) == 1
     assert [t.state for t in study.trials] == [TrialState.WAITING]
