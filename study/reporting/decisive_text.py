@@ -131,8 +131,13 @@ def effects_lines(decisive: Decisive, title: str = "test") -> list[str]:
 
 def rounds_lines(answer: Answer) -> list[str]:
     plan = answer.plan
-    widths = ", ".join(f"{_comparison_name(answer, c.key)} ±{c.half_width * 100:.1f}"
-                       for c in answer.decisive.comparisons if math.isfinite(c.half_width))
+    found = [c for c in answer.decisive.comparisons if math.isfinite(c.half_width)]
+    effects = [f"{c.key} ±{c.half_width * 100:.1f}" for c in found if c.key.endswith(" effect")]
+    races = sorted(c.half_width * 100 for c in found if c.key.startswith("race: "))
+    if races:
+        effects.append(f"race against the leader ±{races[0]:.1f} … ±{races[-1]:.1f} "
+                       f"({len(races)} comparisons)")
+    widths = ", ".join(effects)
     done = plan.done or "the next round is decided once this one is finished"
     lines = [(f"Rounds: {len(plan.rounds)} ({answer.finished}/{answer.planned} runs finished); "
               f"{done}.")]
@@ -141,14 +146,6 @@ def rounds_lines(answer: Answer) -> list[str]:
     lines.append("  seeds stop on precision, never on significance (stopping on significance "
                  "biases intervals); a precision-stopped 95 % interval covers a little less")
     return lines
-
-
-def _comparison_name(answer: Answer, key: str) -> str:
-    """"race: trial=7 vs best" → "race: trial 7: λ = … vs best: λ = …"."""
-    if not key.startswith("race: "):
-        return key
-    a, _, b = key.removeprefix("race: ").partition(" vs ")
-    return f"race: {decisive_label(answer.decisive, a)} vs {decisive_label(answer.decisive, b)}"
 
 
 def decisive_lines(answer: Answer) -> list[str]:
