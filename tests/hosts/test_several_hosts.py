@@ -29,7 +29,7 @@ from tests.hosts.network import Host
 from tests.study.conftest import REPO
 from tests.study.processes import finish, trials_of
 
-BUDGET, SEEDS = 8, 1  # 8 search trials, then 5 replicate arms × 1 seed
+BUDGET, SEEDS = 8, 1  # 8 search trials, then every replicate arm × 1 seed, one round
 MOCK_DELAY = "2"  # seconds per trial: long enough to cut a host off in the middle of one
 TAKEN_OVER = "was failed by another worker while this one was paused"
 FSDD = REPO.parent / "shared" / "data" / "fsdd" / "recordings"
@@ -50,7 +50,8 @@ with study_lock(study):  # as a worker inside its budget gate when its host goes
 
 def _create(site: Site) -> None:
     created = site.study(site.hosts[0], "create", "--objective", "mock", "--pruner", "none",
-                         "--n-trials", str(BUDGET), "--replicate-seeds", str(SEEDS))
+                         "--n-trials", str(BUDGET), "--replicate-seeds", str(SEEDS),
+                         "--max-seeds", str(SEEDS))
     assert created.returncode == 0, created.stderr
 
 

@@ -61,7 +61,7 @@ def test_a_worker_array_survives_scancel_a_kill_and_a_requeue(
         slurm: SlurmCluster, job_env: dict[str, str], tmp_path: Path) -> None:
     url = job_env["STUDY_STORAGE"]
     Cli(job_env, tmp_path).run("create", "--storage", url, "--objective", "mock", "--pruner", "none",
-            "--n-trials", str(BUDGET), "--replicate-seeds", str(SEEDS))
+            "--n-trials", str(BUDGET), "--replicate-seeds", str(SEEDS), "--max-seeds", str(SEEDS))
     env = {**job_env, "STUDY_MOCK_DELAY": MOCK_DELAY}
     array = submit(slurm, tmp_path, env, "0-1")
     log = {task: tmp_path / f"worker-{array}_{task}.out" for task in (0, 1)}

@@ -226,44 +226,6 @@ def test_without_an_effect_few_studies_call_one_significant(fast_dir: Path) -> N
 
 
 @pytest.mark.slow
-def test_a_worker_killed_during_the_replicates_loses_and_repeats_nothing(cli: Cli) -> None:
-    url = f"sqlite:///{cli.cwd / 'studies.db'}"
-    beat = ("--heartbeat-interval", "1", "--heartbeat-grace", "3")
-    cli.run("create", "--storage", url, "--objective", "mock", "--n-trials", "4",
-            "--replicate-seeds", "2", "--pruner", "none")
-    workers = [cli.popen("worker", "--storage", url, "--devices", "cpu", "--per-device", "1",
-                         "--quiet", *beat, env={"STUDY_MOCK_DELAY": "1.5"}) for _ in range(2)]
-    victim = workers[0]
-
-    def victim_replicating() -> bool:
-        companion = optuna.load_study(study_name="recon-lambda-replicates", storage=url) \
-            if "recon-lambda-replicates" in optuna.get_all_study_names(url) else None
-        return companion is not None and any(
-            t.state == TrialState.RUNNING and f":{victim.pid}:" in t.user_attrs.get("worker", "")
-            for t in companion.get_trials(deepcopy=False))
-
-    try:
-        wait_for(victim_replicating, "the victim to run a replicate", timeout=120)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=10)
-        _, err = workers[1].communicate(timeout=180)
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-    assert workers[1].returncode == 0, err
-    companion = optuna.load_study(study_name="recon-lambda-replicates", storage=url)
-    trials = companion.get_trials()
-    done = Counter((t.user_attrs["arm"], t.user_attrs["seed"]) for t in trials
-                   if t.state == TrialState.COMPLETE)
-    planned = int(companion.user_attrs[BUDGET_ATTR])
-    assert len(done) == planned and set(done.values()) == {1}
-    failed = [t for t in trials if t.state == TrialState.FAIL]
-    assert len(failed) == 1 and not [t for t in trials if t.state in (TrialState.RUNNING,
-                                                                      TrialState.WAITING)]
-
-
-@pytest.mark.slow
 def test_a_worker_killed_in_round_two_loses_nothing_and_the_round_after_is_planned_once(
         cli: Cli) -> None:
     url = f"sqlite:///{cli.cwd / 'studies.db'}"
