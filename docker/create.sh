@@ -25,15 +25,17 @@ esac
 # The study first: it takes seconds and refuses settings that contradict an existing study, before
 # hours of feature extraction for the wrong data or profile.
 set -- --data "$data" --profile "$profile" --n-trials "${STUDY_N_TRIALS:-100}" \
-    --pruner "${STUDY_PRUNER:-median}" --objective "${STUDY_OBJECTIVE:-lstm}"
-# Empty: the profile's value (epoch cap; replicate seeds per arm: quick 4, paper 5).
+    --pruner "${STUDY_PRUNER:-hyperband}" --objective "${STUDY_OBJECTIVE:-lstm}"
+# Empty: the profile's value (epoch cap; replicate seeds per arm in round 1: quick 3, paper 5).
 if [ -n "${STUDY_MAX_EPOCHS:-}" ]; then
     set -- "$@" --max-epochs "$STUDY_MAX_EPOCHS"
 fi
 if [ -n "${STUDY_REPLICATE_SEEDS:-}" ]; then
     set -- "$@" --replicate-seeds "$STUDY_REPLICATE_SEEDS"
 fi
-python -m study create "$@"
+# Any other `python -m study create` flags, split on spaces (e.g. "--max-seeds 10 --target-ci 3").
+# shellcheck disable=SC2086
+python -m study create "$@" ${STUDY_CREATE_ARGS:-}
 
 exec python -m objectives.prepare --data "$data" --profile "$profile" \
     --cache-dir "${STUDY_CACHE_DIR:-/cache}" --no-progress

@@ -34,6 +34,10 @@ READY_ATTR = "ready"
 EXPERIMENT_ATTR = "experiment"
 BASELINE_ATTR = "baseline"  # user attribute of the enqueued λ = 0 trial
 ARTIFACTS_ATTR = "artifact_store"  # where `create` put the study's artifact store
+# The answer's first lines, on the dashboard's study page. Set first at create, so that its row
+# leads the page's user-attribute table (five rows a page) once the answer replaces it.
+ANSWER_ATTR = "answer"
+NO_ANSWER_YET = "Use: not decided yet — the replicate phase has not finished"
 METRIC_NAME = "validation accuracy"  # what the dashboard calls the objective value
 # Study names become directory names (models) and appear in HTML: a conservative alphabet.
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -148,6 +152,8 @@ def name_metric(study: optuna.Study) -> None:
 def _finish_setup(study: optuna.Study, experiment: Experiment,
                   feature_cache_key: str | None, artifact_store: str | None) -> None:
     name_metric(study)
+    if ANSWER_ATTR not in study.user_attrs:
+        study.set_user_attr(ANSWER_ATTR, NO_ANSWER_YET)
     study.set_user_attr(EXPERIMENT_ATTR, experiment.as_dict())
     if artifact_store:
         study.set_user_attr(ARTIFACTS_ATTR, artifact_store)

@@ -10,6 +10,7 @@ from typing import Any
 from study.analysis.decisive import Decisive
 from study.analysis.effects import Answer
 from study.analysis.simultaneous import Effect, points
+from study.service import ANSWER_ATTR
 
 _LAMBDA_WORDS = {True: "λ > 0 helps", False: "no gain from λ > 0 shown"}
 
@@ -155,9 +156,6 @@ def decisive_lines(answer: Answer) -> list[str]:
     if answer.holdout is not None:
         lines += ["", *effects_lines(answer.holdout, "holdout")]
     return [*lines, "", *rounds_lines(answer)]
-
-
-ANSWER_ATTR = "answer"  # study user attribute: the answer's first lines, on the dashboard's page
 
 
 def publish_answer(study: Any, answer: Answer) -> None:

@@ -41,7 +41,9 @@ FINISH_TIMEOUT_S = 600  # both phases
 # "replicates:" line, its replicate runs after it.
 SEARCH_LOG = re.compile(r"Trial (\d+) (?:pruned|finished with value: .* and parameters: \{')")
 REPLICATE_LOG = re.compile(r"Trial (\d+) finished with value: .* and parameters: \{'")
-PLANNED_LOG = re.compile(r"replicates: (?:round \d+: )?planned (\d+) runs")
+# The planner's own lines (one worker plans each round), not the progress lines every worker prints.
+PLANNED_LOG = re.compile(r"replicates: (?:planned (\d+) runs \([^)]*\) of trial|round \d+: planned "
+                         r"(\d+) runs)")
 
 
 def _phases(log: str) -> tuple[str, str]:
@@ -181,6 +183,7 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         "STUDY_N_TRIALS": str(N_TRIALS), "STUDY_MAX_EPOCHS": str(MAX_EPOCHS),
         "STUDY_REPLICATE_SEEDS": str(REPLICATE_SEEDS),
         "STUDY_PRUNER": "median", "STUDY_OBJECTIVE": "lstm",
+        "STUDY_CREATE_ARGS": f"--max-seeds {REPLICATE_SEEDS}",  # one round of seeds
         "STUDY_DEVICES": "cpu", "PER_DEVICE": "1", "WORKER_ARGS": "--threads 1",
         "DASHBOARD_LISTEN": "127.0.0.1", "DASHBOARD_PORT": str(dash_port),
     })
@@ -248,9 +251,9 @@ def test_compose_stack_runs_a_study_end_to_end(docker_daemon, tmp_path: Path,
         assert sorted((t.user_attrs["arm"], t.user_attrs["seed"])
                       for t in replicate_trials) == expected
         assert all(t.user_attrs["plan"] == plan["source_trial"] for t in replicate_trials)
-        planners = {c: PLANNED_LOG.findall(log) for c, log in logs.items()}
+        planners = {c: ["".join(m) for m in PLANNED_LOG.findall(log)] for c, log in logs.items()}
         assert sorted(n for found in planners.values() for n in found) == [str(len(expected))], \
-            f"the replicates were not planned exactly once: {planners}"
+            f"the replicates were not planned exactly once: {planners}"  # one round (--max-seeds)
         # Served by the worker containers, as their logs say.
         served = {c: {int(n) for n in REPLICATE_LOG.findall(_phases(log)[1])}
                   for c, log in logs.items()}

@@ -28,7 +28,8 @@ def test_flags_become_one_value_that_survives_the_store(tmp_path: Path) -> None:
     (tmp_path / "audio").mkdir()
     experiment = experiments.from_flags(
         _args(data="folder:audio", profile="quick", max_epochs=5, lambda_range=(0.1, 10.0),
-              replicate_seeds=6, replicate_lambdas=[2.0], seed=7, holdout_data="synthetic:5"),
+              replicate_seeds=6, replicate_lambdas=[2.0], seed=7, holdout_data="synthetic:5",
+              pruner="median"),
         n_trials=9)
     assert experiment.data == f"folder:{Path.cwd() / 'audio'}"  # absolute: any cwd reads it
     assert experiment.profile.train.max_epochs == 5

@@ -48,10 +48,12 @@ def test_create_twice_gives_one_study(cli: Cli, storage_url: str) -> None:
 
 def test_median_warm_up_follows_the_epochs_a_trial_may_train(cli: Cli, tmp_path) -> None:
     paper = f"sqlite:///{tmp_path / 'paper.db'}"
-    cli.run("create", "--storage", paper, "--objective", "mock", "--profile", "paper")
+    cli.run("create", "--storage", paper, "--objective", "mock", "--profile", "paper",
+            "--pruner", "median")
     assert load(paper).user_attrs["experiment"]["pruner"]["n_warmup_steps"] == 26  # 256 epochs
     capped = f"sqlite:///{tmp_path / 'capped.db'}"
-    cli.run("create", "--storage", capped, "--objective", "mock", "--max-epochs", "40")
+    cli.run("create", "--storage", capped, "--objective", "mock", "--max-epochs", "40",
+            "--pruner", "median")
     assert load(capped).user_attrs["experiment"]["pruner"]["n_warmup_steps"] == 4
     worker_study = service.open_study(capped, "recon-lambda").study
     assert isinstance(worker_study.pruner, optuna.pruners.MedianPruner)

@@ -207,7 +207,7 @@ def test_keep_models_keeps_the_winner_only(trained: dict) -> None:
 def test_a_replicate_without_model_path_is_run_without_one(cli: Cli, sqlite_url: str) -> None:
     cli.run("create", "--storage", sqlite_url, "--objective",
             "tests.study.saving_objective:SavesSearchModelsOnly", "--replicate-seeds", "1",
-            "--n-trials", "3")
+            "--n-trials", "3", "--pruner", "none")  # three finished trials, three models
     cli.run("worker", "--storage", sqlite_url, "--devices", "cpu", "--per-device", "1",
             "--quiet", timeout=300)
     companion = load(sqlite_url, companion_name("recon-lambda"))

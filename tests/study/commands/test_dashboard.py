@@ -171,7 +171,7 @@ def _note_lines(browser, base: str, study_id: int, wait_for) -> list[str]:
     from selenium.webdriver.common.by import By
 
     browser.get(f"{base}/dashboard/studies/{study_id}/note")
-    wait_for(["Note", "λ effect (test accuracy): "], None, f"note_{study_id}_failure.png")
+    wait_for(["Note", "λ effect: "], None, f"note_{study_id}_failure.png")
     lines = browser.find_element(By.TAG_NAME, "body").text.splitlines()
     return lines[lines.index("Note") + 1:]
 

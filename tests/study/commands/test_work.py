@@ -35,7 +35,8 @@ def test_run_creates_works_and_summarizes(cli: Cli) -> None:
     out = proc.stdout
     assert "24 finished search trials of a budget of 24" in out
     assert "best trial" in out and "test accuracy" in out
-    assert "The answer (test accuracy" in out and "λ effect:" in out
+    assert out.startswith("Use: λ = ") and "λ effect:" in out, out
+    assert "The arms (test accuracy" in out
     assert "importance    λ's rank" in out and "complete trials" in out
     assert "python -m study dashboard --storage sqlite:///studies.db" in out
     assert "python -m study.best export" in out
