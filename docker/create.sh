@@ -25,8 +25,12 @@ esac
 # The study first: it takes seconds and refuses settings that contradict an existing study, before
 # hours of feature extraction for the wrong data or profile.
 set -- --data "$data" --profile "$profile" --n-trials "${STUDY_N_TRIALS:-100}" \
-    --pruner "${STUDY_PRUNER:-hyperband}" --objective "${STUDY_OBJECTIVE:-lstm}"
-# Empty: the profile's value (epoch cap; replicate seeds per arm in round 1: quick 3, paper 5).
+    --objective "${STUDY_OBJECTIVE:-lstm}"
+# Empty: the service's default pruner (one owner: study/defaults.py), the profile's epoch cap and
+# replicate seeds per arm in round 1 (quick 3, paper 5).
+if [ -n "${STUDY_PRUNER:-}" ]; then
+    set -- "$@" --pruner "$STUDY_PRUNER"
+fi
 if [ -n "${STUDY_MAX_EPOCHS:-}" ]; then
     set -- "$@" --max-epochs "$STUDY_MAX_EPOCHS"
 fi

@@ -76,6 +76,9 @@ def test_create_passes_the_replicate_seeds_empty_by_default(services: dict) -> N
     # Empty: create.sh leaves K to the profile; compose must not invent a default of its own.
     assert services["create"]["environment"]["STUDY_REPLICATE_SEEDS"] == \
         "${STUDY_REPLICATE_SEEDS:-}"
+    # Nor a pruner: the service's default is the one copy (it was median here while the service
+    # had moved to hyperband).
+    assert services["create"]["environment"]["STUDY_PRUNER"] == "${STUDY_PRUNER:-}"
 
 
 def test_published_ports_default_to_this_host_only(services: dict) -> None:

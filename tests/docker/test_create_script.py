@@ -37,7 +37,7 @@ def test_creates_the_study_then_prepares_the_cache(tmp_path: Path) -> None:
     assert calls[1] == (f"-m objectives.prepare --data synthetic:20 --profile quick "
                         f"--cache-dir {tmp_path / 'cache'} --no-progress")
     assert calls[0] == ("-m study create --data synthetic:20 --profile quick --n-trials 6 "
-                        "--pruner hyperband --objective lstm --max-epochs 2 --replicate-seeds 2")
+                        "--objective lstm --max-epochs 2 --replicate-seeds 2")
 
 
 def test_zero_replicate_seeds_reaches_create(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_other_create_flags_pass_through_split_on_spaces(tmp_path: Path) -> None
     proc, calls = run_script(tmp_path, STUDY_PRUNER="median",
                              STUDY_CREATE_ARGS="--max-seeds 10  --target-ci 3")
     assert proc.returncode == 0, proc.stderr
-    assert calls[0].endswith("--pruner median --objective lstm --max-seeds 10 --target-ci 3")
+    assert calls[0].endswith("--objective lstm --pruner median --max-seeds 10 --target-ci 3")
 
 
 def test_a_failed_create_prepares_nothing(tmp_path: Path) -> None:
@@ -64,15 +64,15 @@ def test_a_failed_create_prepares_nothing(tmp_path: Path) -> None:
                           env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
     assert proc.returncode == 1
     assert calls.read_text().splitlines() == [
-        ("-m study create --data synthetic --profile quick --n-trials 100 --pruner hyperband "
-        "--objective lstm")]
+        "-m study create --data synthetic --profile quick --n-trials 100 --objective lstm"]
 
 
 def test_defaults_leave_epochs_and_replicate_seeds_to_the_profile(tmp_path: Path) -> None:
     proc, calls = run_script(tmp_path, STUDY_MAX_EPOCHS="", STUDY_REPLICATE_SEEDS="")
     assert proc.returncode == 0, proc.stderr
+    # No pruner either: the service's default decides (compose must not keep a copy of it).
     assert calls[0] == ("-m study create --data synthetic --profile quick --n-trials 100 "
-                        "--pruner hyperband --objective lstm")
+                        "--objective lstm")
 
 
 def test_fma_without_a_mounted_folder_is_one_clear_error(tmp_path: Path) -> None:
