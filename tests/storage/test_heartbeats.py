@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage import StorageError
-from storage.heartbeats import GRACE_FACTOR, MAX_RETRY, Heartbeat, HeartbeatSettingsError
+from storage import GRACE_FACTOR, MAX_RETRY, Heartbeat, HeartbeatSettingsError, StorageError
 
 
 def test_defaults_come_from_one_place():
