@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from storage import GRACE_FACTOR, MAX_RETRY, Heartbeat, HeartbeatSettingsError, StorageError
+from storage import StorageError
+from storage.heartbeats import GRACE_FACTOR, MAX_RETRY, Heartbeat, HeartbeatSettingsError
 
 
 def test_defaults_come_from_one_place():

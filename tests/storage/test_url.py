@@ -7,15 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
-from storage import (
-    StorageError,
-    StorageURL,
-    backend_name,
-    normalize_url,
-    parse_url,
-    redact_url,
-    scrub,
-)
+from storage import StorageError, StorageURL, backend_name, normalize_url, redact_url
+from storage.url import parse_url, scrub
 from tests.storage.faults import AWKWARD_PASSWORDS
 
 
