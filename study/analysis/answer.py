@@ -14,13 +14,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from study.analysis import decision_rules, simultaneous
-
-# The plan, its arms and its runs are study.replicates' (Plan, Arm, Run): read here by attribute,
-# so the numbers depend on no study.
-Arm = Plan = Run = Any
+from study.design import Arm, Plan, Run
 
 CONFIDENCE = 0.95
 
@@ -51,7 +47,7 @@ class Decisive:
     def effect(self, name: str) -> simultaneous.Effect | None:
         return next((e for e in self.effects if e.name == name), None)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {"curve": None if self.curve is None else {
                     **self.curve.as_dict(), "lambdas": self.curve_lambdas},
                 "effects": [e.as_dict() for e in self.effects],

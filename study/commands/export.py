@@ -16,20 +16,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import optuna
+from optuna.trial import FrozenTrial
+
+from objectives import SearchBounds
 from study import defaults, model_store, service
+from study.analysis.effects import Answer
+from study.analysis.statistics import MeanCI
 from study.commands.common import open_checked
 from study.errors import UserError
 from study.output import Output
 from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
+from study.service import LoadedStudy
 from study.trials import best_trial, count_states
 
 
-def _interval(ci: Any) -> dict[str, Any] | None:
+def _interval(ci: MeanCI | None) -> dict[str, Any] | None:
     return None if ci is None else {"mean": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n}
 
 
-def use_record(answer: Any, bounds: Any) -> dict[str, Any]:
+def use_record(answer: Answer, bounds: SearchBounds) -> dict[str, Any]:
     """The configuration the replicates support: the race's winner, where it came from, its
     replicated accuracy, the search's single-run best against its replicates (the winner's
     curse) and a cheaper alternative shown nearly as good."""
@@ -51,7 +58,7 @@ def use_record(answer: Any, bounds: Any) -> dict[str, Any]:
     }
 
 
-def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> dict[str, Any]:
+def best_record(loaded: LoadedStudy, storage_label: str, args: argparse.Namespace) -> dict[str, Any]:
     """Everything `export` writes: the configuration to use (the replicates' winner, else the
     search's best single run), its model fetched to this host (`model`: artifact id, digest,
     bytes, store, local path; `model_error` if that failed), the replicate statistics and the
@@ -112,7 +119,8 @@ def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> di
     }
 
 
-def _model_owner(loaded: Any, answer: Any, search_trial: Any) -> tuple[Any, Any]:
+def _model_owner(loaded: LoadedStudy, answer: Answer | None,
+                 search_trial: FrozenTrial) -> tuple[optuna.Study, FrozenTrial]:
     """(study, trial) whose model goes with the configuration: the winner's replicate run that
     kept its arm's model, else its search trial (the search's best without an answer)."""
     if answer is not None and answer.winner is not None:
@@ -124,7 +132,7 @@ def _model_owner(loaded: Any, answer: Any, search_trial: Any) -> tuple[Any, Any]
     return loaded.study, search_trial
 
 
-def _fetch(loaded: Any, owner: Any, trial: Any,
+def _fetch(loaded: LoadedStudy, owner: optuna.Study, trial: FrozenTrial,
            args: argparse.Namespace) -> model_store.FetchedModel | None:
     """The trial's model from the store (`--artifacts`, else STUDY_ARTIFACTS, else where it was
     uploaded, else the study's store) into this host's cache (`--model-dir`)."""

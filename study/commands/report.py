@@ -18,9 +18,10 @@ from study.execution.worker import run_worker
 from study.output import Output
 from study.replicates import plan as replicate_plan
 from study.reporting.report import build_report
+from study.service import LoadedStudy
 
 
-def _ablation(loaded: Any, args: argparse.Namespace) -> Any:
+def _ablation(loaded: LoadedStudy, args: argparse.Namespace) -> Any:
     """`--ablation`: plan (or extend) the replicate phase to --seeds K per arm and serve it in
     this process, through the worker's replicate phase (the real objective of the study)."""
     experiment, name = loaded.experiment, loaded.study.study_name
