@@ -78,6 +78,13 @@ def open_study_storage(url: str, *, heartbeat: Heartbeat | None = None, create: 
                                 grace_period=heartbeat.grace, max_retry=heartbeat.max_retry)
 
 
+def publish_answer(study: optuna.Study, line: str) -> None:
+    """The answer's first lines (`reporting.answer_text.answer_attribute`) as the study's
+    `answer` user attribute: optuna-dashboard shows user attributes on the study's own page, so
+    the answer is there without opening the note."""
+    study.set_user_attr(ANSWER_ATTR, line)
+
+
 def unknown_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> UserError:
     """The error for a missing study, listing the ones that exist."""
     from storage import redact_url

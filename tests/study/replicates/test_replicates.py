@@ -283,6 +283,8 @@ def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
     exported = json.loads(cli.run("export", module="study.best").stdout)
     answer, use = exported["replicates"], exported["use"]
     assert answer["finished"] == answer["planned"] and answer["winner"]["arm"] == use["arm"]
+    # `run` ended the phase and published the answer on the dashboard's study page
+    assert exported["study_user_attrs"]["answer"].startswith(first.split(" (")[0])
     assert f"({use['origin']})" in first
     mean = use["replicated_test_accuracy"]["mean"]
     assert f"replicated {mean * 100:.1f} ±" in first
