@@ -7,7 +7,7 @@ from typing import Any
 
 import optuna
 
-from study import service
+from study import defaults, service
 from study.analysis import importance
 from study.analysis.effects import Answer
 from study.output import Output
@@ -63,7 +63,8 @@ def answer_text(loaded: service.LoadedStudy,
                      f"is finished ({experiment.replicates.seeds} paired seeds per arm)")
     elif answer is None:
         lines.append("answer        no replicate phase (--replicate-seeds 0): single trials do "
-                     "not measure effects; run `python -m study replicate --seeds 3`")
+                     "not measure effects; run `python -m study replicate --seeds "
+                     f"{defaults.REPLICATE_SEEDS}`")
     text, importances = importance_line(study)
     lines.append(f"importance    {text}")
     search = phase_seconds([t for t in study.get_trials(deepcopy=False)
