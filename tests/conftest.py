@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import interrupts
 from tests.helpers import require_or_skip
 from tests.postgres_cluster import PostgresCluster, find_pg_bin
 
@@ -30,6 +31,11 @@ _db_counter = itertools.count()
 MACHINE_GROUP = "machine"
 MACHINE_PATHS = ("tests/hosts/", "tests/slurm/", "tests/docker/")
 MACHINE_MARKERS = ("netns", "slurm", "docker")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Here, not in pytest_configure: by now xdist has registered its controller ("dsession").
+    interrupts.install(session.config)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
