@@ -32,7 +32,7 @@ def install(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         handler = _interrupt_once
     elif config.pluginmanager.getplugin("dsession") is not None:
-        handler = _Forward().__call__
+        handler = _Forward(config.pluginmanager.getplugin("dsession")).__call__
     else:
         handler = _interrupt
     for signum in SIGNALS:
@@ -57,13 +57,18 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
 class _Forward:
     """The controller's handler: the first signal goes to the workers, the second is ours."""
 
-    def __init__(self) -> None:
+    def __init__(self, dsession: object) -> None:
+        self.dsession = dsession
         self.forwarded = False
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if self.forwarded:
             _interrupt(signum, frame)
         self.forwarded = True
+        # xdist takes a worker that reports an interrupt for a crashed one and starts another in
+        # its place (which would collect the suite again only to be shut down): no restarts now.
+        # `--max-worker-restart` is only read when the controller starts, hence the attribute.
+        self.dsession._max_worker_restart = 0  # type: ignore[attr-defined]
         for pid in _children():
             try:
                 os.kill(pid, signal.SIGTERM)
