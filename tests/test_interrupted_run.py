@@ -92,6 +92,7 @@ def test_a_signalled_run_stops_its_cluster(signum: int, workers: str, tmp_path: 
         assert (tmp_path / "cluster.json.finalized").exists(), output  # not left to the reaper
         assert child.returncode == pytest.ExitCode.INTERRUPTED, output
         assert "KeyboardInterrupt" in output or "keyboard-interrupt" in output, output
+        assert "replacing crashed worker" not in output, output  # no new worker to shut down
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
