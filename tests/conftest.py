@@ -1,6 +1,12 @@
 """Session-wide fixtures: a throwaway PostgreSQL cluster (`postgres_cluster`, `postgres_url`,
 `postgres_db_url`), skipped when the server binaries are missing unless REQUIRE_POSTGRES=1, and
-`storage_url`, a fresh storage of each backend."""
+`storage_url`, a fresh storage of each backend.
+
+The suite runs on pytest-xdist workers (pyproject's addopts). Each worker has its own cluster
+(own port, own temp dir). The tests that share the machine's kernel, network or daemons (the
+several-hosts tests in network namespaces, the SLURM cluster, Docker compose) form one
+`xdist_group` and so run one after the other on one worker.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,47 @@ from pathlib import Path
 
 import pytest
 
+from tests import interrupts
 from tests.helpers import require_or_skip
 from tests.postgres_cluster import PostgresCluster, find_pg_bin
 
 _db_counter = itertools.count()
+
+# Tests that use machine-wide state: network namespaces and veth links (tests/hosts), a SLURM node
+# with its munge and daemons (tests/slurm), the Docker daemon and its images (tests/docker). They
+# run one after the other on one worker. Grouped by path in the controller (which sees node ids,
+# not markers): pytest 9.2 ignores the node-id suffix by which xdist's own `xdist_group` mark
+# groups tests (pytest-xdist issue 1386), so that mark would silently do nothing.
+MACHINE_GROUP = "machine"
+MACHINE_PATHS = ("tests/hosts/", "tests/slurm/", "tests/docker/")
+MACHINE_MARKERS = ("netns", "slurm", "docker")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Here, not in pytest_configure: by now xdist has registered its controller ("dsession").
+    interrupts.install(session.config)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadgroup` (pyproject's addopts), with the machine-wide tests as one group."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class MachineGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return MACHINE_GROUP if nodeid.startswith(MACHINE_PATHS) else nodeid
+
+    return MachineGroupScheduling(config, log)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # A test of that kind elsewhere would run beside the group: keep them where the group is.
+    marked = [name for name in MACHINE_MARKERS if item.get_closest_marker(name)]
+    if marked and not item.nodeid.startswith(MACHINE_PATHS):
+        raise pytest.UsageError(f"{item.nodeid} is marked {', '.join(marked)}: move it under "
+                                f"{' or '.join(MACHINE_PATHS)} so that it runs in the "
+                                f"{MACHINE_GROUP!r} worker group")
 
 
 @pytest.fixture(scope="session")

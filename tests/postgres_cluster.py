@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from tests import reaper
 from tests.helpers import free_port
 
 SUPERUSER = "optuna_test"
@@ -81,6 +82,11 @@ class PostgresCluster:
         self.log_file = self.base_dir / "server.log"
         self.settings = dict(settings or {})
         self._initialised = False
+        # Should this process die without calling cleanup(), the server stops and the dir goes.
+        uid, gid = (self._os_user.pw_uid, self._os_user.pw_gid) if self._os_user else (None, None)
+        self._reaper = reaper.watch([reaper.Command(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w",
+             "stop"], uid, gid, cwd="/")], remove=[str(self.base_dir)])
 
     # -- server processes ---------------------------------------------------------------------
     def _run(
@@ -186,6 +192,7 @@ class PostgresCluster:
             self.stop()
         finally:
             shutil.rmtree(self.base_dir, ignore_errors=True)
+            self._reaper.cancel()
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of the server log (for failure messages)."""

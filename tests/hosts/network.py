@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import reaper
 from tests.helpers import require_or_skip
 
 SUBNET = "10.213.0"
@@ -114,6 +115,11 @@ class Network:
         self.root = root
         self.namespaces: list[str] = []
         self.hosts: list[Host] = []
+        # Should this process die without close(): kill what runs in each namespace, delete it.
+        self._reaper = reaper.watch([reaper.Command(
+            ["sh", "-c", f"ip netns pids {name} | xargs -r kill -KILL; ip netns del {name}"])
+            for name in (f"{self.prefix}-{suffix}" for suffix in
+                         ("db", *(f"h{number}" for number in range(1, n_hosts + 1))))])
         try:
             self.db = self._namespace("db")
             ip("-n", self.db, "link", "add", BRIDGE, "type", "bridge")
@@ -173,8 +179,9 @@ class Network:
             if done.returncode != 0:
                 errors.append(f"{name}: {done.stderr.strip()}")
         self.namespaces.clear()
-        if errors:
+        if errors:  # the reaper tries again when this process ends
             raise RuntimeError(f"namespaces not deleted: {errors}")
+        self._reaper.cancel()
 
 
 def namespaces_left(prefix: str) -> list[str]:

@@ -25,6 +25,9 @@ from tests.helpers import one_line_error
 from tests.objectives.data.fma_layout import write_fma
 
 ROOT = Path(__file__).resolve().parents[2]
+# Each test runs the real `objectives.prepare` in a subprocess (torch, librosa, decoding): the
+# slowest module outside the `slow` ones (3 to 5 min per test on a loaded 2-core machine).
+pytestmark = pytest.mark.slow
 
 
 def _env() -> dict[str, str]:

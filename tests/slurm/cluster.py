@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests import reaper
 from tests.helpers import free_port, require_or_skip, wait_for
 
 NODE = "rlsnode"
@@ -92,6 +93,13 @@ class SlurmCluster:
         self.conf = self.root / "slurm.conf"
         self.daemons: dict[str, subprocess.Popen] = {}
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
+        # Should this process die without cleanup(): kill every process whose environment names
+        # this slurm.conf (the daemons, which get `env`, and what they started), delete the dir.
+        kill_by_conf = (f'for f in /proc/[0-9]*/environ; do p=${{f#/proc/}}; '
+                        f'grep -qazxF "SLURM_CONF={self.conf}" "$f" 2>/dev/null '
+                        f'&& kill -KILL "${{p%/environ}}"; done; true')
+        self._reaper = reaper.watch([reaper.Command(["sh", "-c", kill_by_conf])],
+                                    remove=[str(self.root)])
 
     def start(self) -> None:
         for sub in ("state", "spool"):
@@ -201,6 +209,7 @@ class SlurmCluster:
             self.stop()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            self._reaper.cancel()
 
 
 def wait_gone(cluster: SlurmCluster, timeout: float = 60) -> None:
