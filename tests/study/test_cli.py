@@ -111,11 +111,11 @@ def test_a_module_factory_objective_gets_the_documented_context(cli: Cli, sqlite
     seen_file = tmp_path / "seen.jsonl"
     env = {"PYTHONPATH": f"{tmp_path}:{cli.env['PYTHONPATH']}", "SEEN": str(seen_file)}
     cli.run("run", "--storage", sqlite_url, "--objective", "my_objective:make", "--seed", "5",
-            "--max-epochs", "2", "--holdout-data", "synthetic:4", "--replicate-seeds", "0",
+            "--max-epochs", "2", "--holdout-data", "synthetic:5", "--replicate-seeds", "0",
             "--n-trials", "3", "--devices", "cpu", "--per-device", "1", env=env)
     [seen] = [json.loads(line) for line in seen_file.read_text().splitlines()]  # once
     assert seen.pop("threads") >= 1  # the launcher's share of the cores
-    assert seen == {"data": "synthetic", "split": "seed", "seed": 5, "holdout": "synthetic:4",
+    assert seen == {"data": "synthetic", "split": "seed", "seed": 5, "holdout": "synthetic:5",
                     "profile": "quick", "epochs": 2, "cache": cli.env["STUDY_CACHE_DIR"],
                     "models": cli.env["STUDY_MODEL_DIR"], "device": "cpu",
                     "path": f"{cli.env['STUDY_MODEL_DIR']}/recon-lambda/trial_00003.pt"}
