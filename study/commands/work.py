@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from storage.optuna_internals import backend_of
 from study import defaults, service
+from study.commands import common
 from study.commands.common import open_checked, worker_options
 from study.commands.create import create_or_open, describe
 from study.errors import UserError
@@ -39,8 +40,8 @@ def worker(args: argparse.Namespace) -> int:
     if outcome.interrupted:
         return 130
     if outcome.failed:
-        raise UserError(f"worker processes failed: {outcome.describe()}; see their messages "
-                        "above")
+        url, name = common.location(args)
+        return _lost_workers(service.open_study(url, name), outcome)
     return 0
 
 
@@ -130,7 +131,6 @@ def replicate(args: argparse.Namespace) -> Output | int:
 
 def _closing(loaded: service.LoadedStudy, outcome: int | launcher.LaunchResult) -> Output:
     """The answer, printed whatever happened to the workers; the exit code says what did."""
-    from study.reporting.status import finished
     from study.reporting.summary import answer
 
     backend_of(loaded.study).engine.dispose()  # its pooled connections: the answer opens anew
@@ -140,15 +140,22 @@ def _closing(loaded: service.LoadedStudy, outcome: int | launcher.LaunchResult) 
         if outcome.interrupted:
             result.code = 130
         elif outcome.failed:
-            if finished(reopened):
-                print(f"warning: lost worker processes {outcome.describe()}; the others "
-                      "finished the study without them (their trials were re-run)",
-                      file=sys.stderr)
-            else:
-                print(f"error: worker processes failed: {outcome.describe()}, and the study is "
-                      "not finished; see their messages above, then run again to continue",
-                      file=sys.stderr)
-                result.code = 1
+            result.code = _lost_workers(reopened, outcome, then="run again to continue")
     elif outcome:
         result.code = outcome
     return result
+
+
+def _lost_workers(loaded: service.LoadedStudy, outcome: launcher.LaunchResult,
+                  then: str = "start the workers again to continue") -> int:
+    """The exit code when worker processes were lost: 0 when the others finished the study (a
+    lost process's trial is re-run by them, so nothing is missing), else 1. One line each way."""
+    from study.reporting.status import finished
+
+    if finished(loaded):
+        print(f"warning: lost worker processes {outcome.describe()}; the others finished the "
+              "study without them (their trials were re-run)", file=sys.stderr)
+        return 0
+    print(f"error: worker processes failed: {outcome.describe()}, and the study is not "
+          f"finished; see their messages above, then {then}", file=sys.stderr)
+    return 1
