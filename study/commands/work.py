@@ -20,6 +20,7 @@ from study.commands.common import open_checked, worker_options
 from study.commands.create import create_or_open, describe
 from study.errors import UserError
 from study.execution import launcher
+from study.execution.storage_wait import open_when_reachable
 from study.execution.worker import WorkerOptions, run_worker
 from study.output import Output
 from study.replicates import plan as replicate_plan
@@ -31,10 +32,14 @@ def worker(args: argparse.Namespace) -> int:
         options = dataclasses.replace(worker_options(args, search=not args.only_replicates),
                                       slot=args.slot, watch_parent=True)
         return run_worker(options)
-    # Checked here (a clear error before any process starts), then let go: its pooled
-    # connections would sit idle on the server while the workers run.
-    backend_of(open_checked(args).study).engine.dispose()
-    outcome = _work(args, worker_options(args), progress=None)
+    options = worker_options(args)
+    # Checked here (a clear error before any process starts; a database not up yet is waited
+    # for), then let go: its pooled connections would sit idle on the server while the
+    # workers run.
+    loaded = open_when_reachable(lambda: open_checked(args), options.url,
+                                 options.storage_outage_s)
+    backend_of(loaded.study).engine.dispose()
+    outcome = _work(args, options, progress=None)
     if isinstance(outcome, int):
         return outcome
     if outcome.interrupted:
@@ -89,7 +94,10 @@ def run(args: argparse.Namespace) -> Output | int:
     from storage import redact_url
     from study.execution.progress import Progress
 
-    loaded, created = create_or_open(args, args.n_trials or defaults.RUN_BUDGET)
+    options = worker_options(args)
+    loaded, created = open_when_reachable(
+        lambda: create_or_open(args, args.n_trials or defaults.RUN_BUDGET), options.url,
+        options.storage_outage_s)
     if not created and args.n_trials and args.n_trials != loaded.experiment.n_trials:
         finished = n_finished(loaded.study)
         if args.n_trials < finished and not args.force:
@@ -103,7 +111,7 @@ def run(args: argparse.Namespace) -> Output | int:
           f"{redact_url(loaded.url)}: {describe(loaded.experiment)}", file=sys.stderr)
     progress = Progress(loaded)
     try:
-        outcome = _work(args, worker_options(args), progress)
+        outcome = _work(args, options, progress)
     finally:
         progress.close()
     return _closing(loaded, outcome)
