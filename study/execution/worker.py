@@ -314,8 +314,10 @@ class _Worker:
         url, limit = self.options.url, self.options.storage_outage_s
         where = redact_url(url)
         if self._trial_taken(gated, exc):
-            print(f"warning: trial id {gated.last_trial_id} was failed by another worker while "
-                  "this one was paused (its heartbeat looked stale) and is being re-run there; "
+            number = backend_of(gated).get_trial(gated.last_trial_id).number
+            print(f"warning: trial {number} (trial id {gated.last_trial_id}) had already been "
+                  "failed by another worker while this one was paused or cut off (its heartbeat "
+                  "looked stale) and is re-run there; this worker's late result was discarded; "
                   "going on", file=sys.stderr, flush=True)
             return
         print(f"warning: storage error ({scrub(one_line(error_behind(exc)), url)}); waiting up "

@@ -240,8 +240,9 @@ def test_a_paused_worker_hears_its_trial_was_taken_over(cli: Cli) -> None:
             if worker.poll() is None:
                 worker.kill()
     assert [w.returncode for w in workers] == [0, 0], errors
-    assert f"trial id {taken._trial_id} was failed by another worker while this one was paused" \
-        in errors[0], errors[0]
+    assert f"trial {taken.number} (trial id {taken._trial_id}) had already been failed by " \
+        "another worker while this one was paused" in errors[0], errors[0]
+    assert "late result was discarded" in errors[0], errors[0]
     assert "storage error" not in errors[0], errors[0]
     trials = load(url).trials
     assert_exact_budget(trials, budget)
@@ -340,3 +341,38 @@ def test_a_database_that_never_comes_is_one_line_after_the_outage_bound(cli: Cli
     assert lines[-1].startswith("error: the storage ") and "within 4 s" in lines[-1], lines
     assert "--storage-outage / STUDY_STORAGE_OUTAGE" in lines[-1], lines
     assert len(lines) == 2 and "s3cr3t" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_a_late_result_is_one_line_saying_it_was_discarded(cli: Cli) -> None:
+    """What a worker cut off past the grace period meets when it comes back: its trial was
+    failed and re-queued by another worker (here the test does that, through the same call the
+    stale-trial sweep makes), and the trial's next write is refused. One line says so; no
+    traceback, no UpdateFinishedTrialError; the trial is re-run once."""
+    from storage.optuna_internals import fail_and_requeue
+    from study.service import Heartbeat, open_study
+
+    url, budget = f"sqlite:///{cli.cwd / 'studies.db'}", 4
+    cli.run("create", "--storage", url, "--objective", "mock", "--pruner", "none",
+            "--n-trials", str(budget), "--replicate-seeds", "0")
+    worker = _start_workers(cli, url, 1, budget, "8")[0]
+    try:
+        wait_for(lambda: bool(in_training(url)) or worker.poll() is not None,
+                 "the worker to be in a trial")
+        taken = in_training(url)[0]
+        loaded = open_study(url, "recon-lambda", heartbeat=Heartbeat(1, 3))
+        fail_and_requeue(loaded.study, taken._trial_id)
+        errors = finish([worker])
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    err = errors[0]
+    assert worker.returncode == 0, err
+    late = [line for line in err.splitlines() if "late result was discarded" in line]
+    assert len(late) == 1 and late[0].startswith(f"warning: trial {taken.number} "), err
+    assert "had already been failed by another worker" in late[0], late
+    assert "Traceback" not in err and "UpdateFinishedTrialError" not in err, err
+    assert f"Trial {taken.number} failed" not in err, err
+    trials = load(url).trials
+    assert_exact_budget(trials, budget)
+    assert assert_failures_retried(trials) == [trials[taken.number]]
