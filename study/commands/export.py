@@ -18,7 +18,7 @@ from typing import Any
 
 from study import defaults, models, service
 from study.commands.common import open_checked
-from study.errors import UserError
+from study.errors import UsageError, UserError
 from study.output import Output
 from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
@@ -89,16 +89,20 @@ def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> di
         else:
             if fetched is not None:
                 model, model_path = fetched.as_dict(), str(fetched.path)
+    run = search_trial if search_trial is not None else model_trial
     return {
         "study": study.study_name, "storage": storage_label,
         "chosen_by": "the replicates (race winner)" if use is not None
         else "the search's best single run (no replicate answer yet)",
         "params": params, "use": use,
-        "trial": None if search_trial is None else search_trial.number,
-        "value": None if search_trial is None else search_trial.value,
+        # The winner's own run: its search trial, else (an arm the search never ran, e.g. hidden
+        # size at the end of its range) the replicate run whose model is exported.
+        "trial": None if run is None else run.number,
+        "trial_of": None if run is None else (study.study_name if run is search_trial
+                                              else owner.study_name),
+        "value": None if run is None else run.value,
         "metric": "best validation accuracy",
-        "test_accuracy": None if search_trial is None else search_trial.user_attrs.get(
-            "test_accuracy"),
+        "test_accuracy": None if run is None else run.user_attrs.get("test_accuracy"),
         "replicates": None if answer is None else answer.as_dict(),
         "model": model, "model_path": model_path,
         "model_from": None if model_trial is None else f"{owner.study_name} trial "
@@ -106,8 +110,8 @@ def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> di
         "model_exists": False if model_error else None if not model_path
         else Path(model_path).is_file(),
         "model_error": model_error,
-        "datetime_complete": None if search_trial is None or not search_trial.datetime_complete
-        else search_trial.datetime_complete.isoformat(),
+        "datetime_complete": None if run is None or not run.datetime_complete
+        else run.datetime_complete.isoformat(),
         "experiment": loaded.experiment.as_dict(),
         "trial_user_attrs": {} if model_trial is None else dict(model_trial.user_attrs),
         "study_user_attrs": dict(study.user_attrs),
@@ -154,7 +158,7 @@ def evaluate_command(args: argparse.Namespace) -> Output:
     from objectives.evaluate import evaluate_checkpoint
 
     if not args.data:
-        raise UserError("--data is required: the labelled data source to evaluate on "
+        raise UsageError("--data is required: the labelled data source to evaluate on "
                         "(synthetic, fma:DIR or folder:DIR)")
     model, source = args.model, {"model_path": str(args.model)} if args.model else None
     if model is None:
@@ -167,10 +171,10 @@ def evaluate_command(args: argparse.Namespace) -> Output:
         if record["model_error"]:
             raise models.ModelError(record["model_error"])
         if not record["model_path"]:
-            raise UserError(f"best trial {record['trial']} of study {loaded.name!r} saved no "
+            raise UserError(f"best trial {record['trial']} of study {record['trial_of']!r} saved no "
                             "model (the mock objective saves none); pass --model PATH")
         model = Path(record["model_path"])
-        source = {"study": loaded.name, "trial": record["trial"],
+        source = {"study": record["trial_of"], "trial": record["trial"],
                   "validation_accuracy": record["value"], "model_path": str(model),
                   "model": record["model"]}
     if not Path(model).is_file():

@@ -279,9 +279,17 @@ def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
     assert "replicates: planned" in run.stderr and ", round 1" in run.stderr
     status = json.loads(cli.run("status", "--format", "json").stdout)
     assert status["replicates"]["finished"] == status["replicates"]["planned"] > 0
+    # status leads with the answer, not only the search's single-run best
+    assert status["answer"] == first, (status["answer"], first)
+    assert f"answer        {first}" in cli.run("status").stdout
     exported = json.loads(cli.run("export", module="study.best").stdout)
     answer, use = exported["replicates"], exported["use"]
     assert answer["finished"] == answer["planned"] and answer["winner"]["arm"] == use["arm"]
+    # The winner's own run fills the top level: its search trial, else (an arm the search never
+    # ran) the replicate run whose model is exported.
+    assert None not in (exported["trial"], exported["value"], exported["test_accuracy"]), exported
+    expected_of = "recon-lambda" if use["search_trial"] is not None else "recon-lambda-replicates"
+    assert exported["trial_of"] == expected_of, (exported["trial_of"], use)
     assert f"({use['origin']})" in first
     mean = use["replicated_test_accuracy"]["mean"]
     assert f"replicated {mean * 100:.1f} ±" in first
