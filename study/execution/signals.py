@@ -62,18 +62,17 @@ class _OneLineStorageWarnings(logging.Filter):
         if message.startswith("Caught an error from sqlalchemy: "):
             cause = message.removeprefix("Caught an error from sqlalchemy: ")
             cause = cause.split("\n", 1)[0].split(" [SQL:", 1)[0].strip()
-            record.msg, record.args = f"storage error while reading trials ({cause}); " \
-                "trying again", None
+            record.msg = f"storage error while reading trials ({cause}); trying again"
+            record.args = None
             return True
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, optuna.exceptions.UpdateFinishedTrialError) or (
                 "UpdateFinishedTrialError(" in message and " failed with parameters" in message):
             self.late.add(message.split()[1])  # "Trial N failed ..."
             return False
-        if message.startswith("Trial ") and message.split()[1] in self.late and \
-                " failed with value " in message:
-            return False
-        return True
+        # Its follow-up, "Trial N failed with value None.", goes with it.
+        return not (message.startswith("Trial ") and message.split()[1] in self.late
+                    and " failed with value " in message)
 
 
 def configure_logging(quiet: bool, debug: bool) -> None:

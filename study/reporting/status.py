@@ -52,8 +52,8 @@ def _answer_line(study: optuna.Study, best: FrozenTrial | None, done: int,
     search's current best: an answer of an older best is not shown)."""
     if not planned or done < planned or best is None:
         return None
-    from study.reporting.decisive_text import use_line
     from study.replicates.runs import answer_of
+    from study.reporting.decisive_text import use_line
 
     answer = answer_of(study)
     if answer is None or answer.winner is None or answer.plan.source_trial != best.number:
