@@ -16,11 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from optuna.trial import TrialState
+
 from study import defaults, models, service
 from study.commands.common import open_checked
 from study.errors import UsageError, UserError
 from study.output import Output
-from study.replicates.plan import open_companion
+from study.replicates.plan import companion_name, open_companion
 from study.replicates.runs import answer_of
 from study.trials import best_trial, count_states
 
@@ -89,7 +91,7 @@ def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> di
         else:
             if fetched is not None:
                 model, model_path = fetched.as_dict(), str(fetched.path)
-    run = search_trial if search_trial is not None else model_trial
+    run = search_trial or model_trial or _winners_first_run(loaded, answer)
     return {
         "study": study.study_name, "storage": storage_label,
         "chosen_by": "the replicates (race winner)" if use is not None
@@ -99,7 +101,7 @@ def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> di
         # size at the end of its range) the replicate run whose model is exported.
         "trial": None if run is None else run.number,
         "trial_of": None if run is None else (study.study_name if run is search_trial
-                                              else owner.study_name),
+                                              else companion_name(study.study_name)),
         "value": None if run is None else run.value,
         "metric": "best validation accuracy",
         "test_accuracy": None if run is None else run.user_attrs.get("test_accuracy"),
@@ -116,6 +118,18 @@ def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> di
         "trial_user_attrs": {} if model_trial is None else dict(model_trial.user_attrs),
         "study_user_attrs": dict(study.user_attrs),
     }
+
+
+def _winners_first_run(loaded: Any, answer: Any) -> Any:
+    """The winner's replicate run with the lowest seed (for an arm the search never ran whose
+    model was not kept): what the export's top-level trial, value and test accuracy show."""
+    if answer is None or answer.winner is None:
+        return None
+    companion = open_companion(loaded.study, create=False)
+    runs = [t for t in companion.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.user_attrs.get("plan") == answer.plan.source_trial
+            and t.user_attrs.get("arm") == answer.winner.key]
+    return min(runs, key=lambda t: t.user_attrs.get("seed", 0), default=None)
 
 
 def _model_owner(loaded: Any, answer: Any, search_trial: Any) -> tuple[Any, Any]:

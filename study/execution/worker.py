@@ -231,10 +231,18 @@ class _Worker:
             phase = replicate_plan.ensure_planned(self.loaded, log=self.say)
 
     def _keep_winner(self, companion: optuna.Study, plan: Any, winner: str | None) -> None:
-        """The phase is done: of the replicate runs' models only the winner's stays."""
+        """The phase is done: of the replicate runs' models only the winner's stays, and the
+        dashboard notes show the answer."""
         arm = f"{plan.source_trial}:{winner}"
         keep = [k.trial for k in kept_models(companion) if k.arm == arm]
         self.models.keep_models(companion, keep)
+        try:  # the dashboard leads with the answer from now on, not only after `report`
+            from study.reporting.report import save_phase_end_notes
+
+            save_phase_end_notes(self.loaded, companion)
+        except Exception as exc:  # noqa: BLE001 - a note is no reason to fail the phase
+            print(f"warning: could not write the dashboard notes: {one_line(exc)}",
+                  file=sys.stderr)
 
     def _serve_round(self, phase: replicate_plan.ReplicatePhase) -> None:
         done, planned = replicate_runs.replicate_counts(phase.study)

@@ -15,6 +15,7 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
+from optuna_dashboard import get_note
 
 from study import experiments, service
 from study.analysis import effects, statistics
@@ -30,7 +31,7 @@ from study.replicates.plan import (
 from study.replicates.runs import answer_of, decode_labels, encode_labels
 from study.trials import best_trial
 from tests.helpers import one_line_error, wait_for
-from tests.study.conftest import Cli
+from tests.study.conftest import Cli, load
 from tests.study.mock_effects import KnownCurve
 from tests.study.report_studies import make_study, search_distributions
 
@@ -277,6 +278,10 @@ def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
     assert "The λ curve" in run.stdout and "λ effect:" in run.stdout and "ranking:" in run.stdout
     assert "one run: it ranks configurations" in run.stdout
     assert "replicates: planned" in run.stderr and ", round 1" in run.stderr
+    # The dashboard's note leads with the answer as soon as the phase ends (no `report` yet).
+    loaded = load(f"sqlite:///{cli.cwd / 'studies.db'}")
+    assert get_note(loaded).startswith(f"**{first}**"), get_note(loaded)
+    assert get_note(load(f"sqlite:///{cli.cwd / 'studies.db'}", "recon-lambda-replicates"))
     status = json.loads(cli.run("status", "--format", "json").stdout)
     assert status["replicates"]["finished"] == status["replicates"]["planned"] > 0
     # status leads with the answer, not only the search's single-run best
