@@ -272,7 +272,9 @@ def test_a_worker_killed_in_round_two_loses_nothing_and_the_round_after_is_plann
 
 
 def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
-    run = cli.run("run", "--objective", "mock", "--n-trials", "8", "--replicate-seeds", "3")
+    # 600 s: on a shared 2-core machine under a load of ~30 this run took 3.5 min (24 s of CPU).
+    run = cli.run("run", "--objective", "mock", "--n-trials", "8", "--replicate-seeds", "3",
+                  timeout=600)
     first = run.stdout.splitlines()[0]
     assert first.startswith("Use: λ = ") and "replicated" in first and " seeds)" in first
     assert "The λ curve" in run.stdout and "λ effect:" in run.stdout and "ranking:" in run.stdout
