@@ -381,3 +381,44 @@ def test_a_late_result_is_one_line_saying_it_was_discarded(cli: Cli) -> None:
     trials = load(url).trials
     assert_exact_budget(trials, budget)
     assert assert_failures_retried(trials) == [trials[taken.number]]
+
+
+
+def test_optunas_sqlalchemy_warning_is_one_line_in_a_worker_log() -> None:
+    """Optuna's RDB storage logs a failed trial query as "Caught an error from sqlalchemy: {e}.
+    Falling back to a slower alternative." (optuna/storages/_rdb/storage.py), where {e} is
+    SQLAlchemy's several lines ([SQL: …], parameters, a link). With a worker's logging it is one
+    line naming the error. The error here is a real one: a query to a port nobody listens on."""
+    import io
+    import logging
+
+    import sqlalchemy
+
+    from study.execution.signals import configure_logging
+    from tests.helpers import free_port
+
+    engine = sqlalchemy.create_engine(
+        f"postgresql+psycopg://u:s3cr3t@127.0.0.1:{free_port()}/db",
+        connect_args={"connect_timeout": 5})
+    with pytest.raises(sqlalchemy.exc.OperationalError) as caught:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT trial_id FROM trials WHERE study_id = 1"))
+    text = str(caught.value)
+    assert "\n" in text and "Background on this error" in text  # what Optuna would print
+    configure_logging(quiet=True, debug=False)
+    stream = io.StringIO()  # what Optuna's own handler (a worker's stderr) writes
+    handlers = [h for h in logging.getLogger("optuna").handlers
+                if type(h) is logging.StreamHandler]  # Optuna's own, not pytest's
+    previous = [handler.setStream(stream) for handler in handlers]
+    try:
+        logging.getLogger("optuna.storages._rdb.storage").warning(
+            f"Caught an error from sqlalchemy: {caught.value!s}. Falling back to a slower "
+            "alternative.")
+    finally:
+        for handler, old in zip(handlers, previous, strict=True):
+            handler.setStream(old)
+    err = stream.getvalue()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "storage error while reading trials (" in lines[0], err
+    assert lines[0].endswith("; trying again") and "connection" in lines[0].lower(), err
+    assert "Background on this error" not in err and "s3cr3t" not in err, err
