@@ -400,9 +400,9 @@ def test_optunas_sqlalchemy_warning_is_one_line_in_a_worker_log() -> None:
     engine = sqlalchemy.create_engine(
         f"postgresql+psycopg://u:s3cr3t@127.0.0.1:{free_port()}/db",
         connect_args={"connect_timeout": 5})
-    with pytest.raises(sqlalchemy.exc.OperationalError) as caught:
-        with engine.connect() as connection:
-            connection.execute(sqlalchemy.text("SELECT trial_id FROM trials WHERE study_id = 1"))
+    with pytest.raises(sqlalchemy.exc.OperationalError) as caught, \
+            engine.connect() as connection:
+        connection.execute(sqlalchemy.text("SELECT trial_id FROM trials WHERE study_id = 1"))
     text = str(caught.value)
     assert "\n" in text and "Background on this error" in text  # what Optuna would print
     configure_logging(quiet=True, debug=False)
