@@ -10,8 +10,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.search_space import effective_lambda
-from storage.optuna_internals import stale_trial_ids, trial_id
+from objectives import effective_lambda
+from storage import stale_trial_ids, trial_id
 from study import service
 from study.replicates.plan import companion_name, open_companion
 from study.replicates.runs import replicate_counts
@@ -53,7 +53,7 @@ def _answer_line(study: optuna.Study, best: FrozenTrial | None, done: int,
     if not planned or done < planned or best is None:
         return None
     from study.replicates.runs import answer_of
-    from study.reporting.decisive_text import use_line
+    from study.reporting.answer_text import use_line
 
     answer = answer_of(study)
     if answer is None or answer.winner is None or answer.plan.source_trial != best.number:

@@ -354,7 +354,7 @@ def test_a_late_result_is_one_line_saying_it_was_discarded(cli: Cli) -> None:
     failed and re-queued by another worker (here the test does that, through the same call the
     stale-trial sweep makes), and the trial's next write is refused. One line says so; no
     traceback, no UpdateFinishedTrialError; the trial is re-run once."""
-    from storage.optuna_internals import fail_and_requeue
+    from storage import fail_and_requeue
     from study.service import Heartbeat, open_study
 
     url, budget = f"sqlite:///{cli.cwd / 'studies.db'}", 4
