@@ -9,7 +9,7 @@ packages import this front door, never a module behind it.
 from __future__ import annotations
 
 from storage.check import format_table, inspect_storage
-from storage.errors import StorageError, is_creation_race, one_line
+from storage.errors import StorageError, StorageUnreachable, is_creation_race, one_line
 from storage.heartbeats import GRACE_FACTOR, Heartbeat, HeartbeatSettingsError
 from storage.optuna_seam import (
     GatedStudy,
@@ -37,7 +37,8 @@ from storage.url import StorageURL, backend_name, normalize_url, redact_url, scr
 
 __all__ = [
     "GRACE_FACTOR", "GatedStudy", "Heartbeat", "HeartbeatSettingsError", "RetryStaleTrialOnce",
-    "StorageError", "StorageURL", "backend_name", "backend_of", "count_trials", "error_behind",
+    "StorageError", "StorageURL", "StorageUnreachable", "backend_name", "backend_of",
+    "count_trials", "error_behind",
     "fail_and_requeue", "fail_if_running", "fail_stale", "format_table", "inspect_storage",
     "is_creation_race", "is_retry_of", "normalize_url", "one_line", "open_storage", "redact_url",
     "register_finished_trial_artifact", "retried_from", "running_with_heartbeat",

@@ -5,7 +5,7 @@ arguments to `main` here: `python -m study.best export|evaluate`, `python -m sto
 `python -m objectives.train`, `python -m objectives.prepare`.
 
 Exit codes: 0 done; 1 a problem the user can fix (one `error:` line on stderr, the traceback
-with --debug); 2 a usage error (argparse); 130 interrupted (Ctrl-C, SIGTERM); 141 the reader of
+with --debug); 2 a usage error (argparse, or a flag the command needs); 130 interrupted (Ctrl-C, SIGTERM); 141 the reader of
 the output went away (`| head`). Results go to stdout, logs and progress to stderr.
 """
 
@@ -23,10 +23,10 @@ from pathlib import Path
 from objectives import PROFILES, Profile
 from storage import GRACE_FACTOR
 from study import defaults
-from study.errors import UserError
+from study.errors import UsageError, UserError
 from study.output import Output, render, write_atomic
 
-EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 1, 130, 141
+EXIT_USER_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 1, 2, 130, 141
 
 
 # --- flag groups: each defined once, shared by the commands that take it -------------------
@@ -395,7 +395,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "recon-study",
         # Storage errors hide passwords already; this also covers anything unexpected.
         url = defaults.storage_url(args.storage) if hasattr(args, "storage") else None
         print(f"error: {scrub(error_message(exc), url)}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

@@ -186,7 +186,8 @@ def _split_answer(plan: Plan, runs: list[Run], split: str, bootstrap_seed: int) 
             final.append(c)
             continue
         p = adjusted.get(same_test.get(key, key), float("nan"))
-        words = statistics.verdict(c.text, c.diff, p_adjusted=p, bootstrap=c.bootstrap)
+        words = statistics.verdict(c.text, c.diff, p_adjusted=p, bootstrap=c.bootstrap,
+                                   clips=f"{split} clips")  # the clips it resampled
         final.append(Comparison(c.key, c.title, c.a, c.b, c.text, c.diff, p, c.bootstrap, words))
     order = {"lambda_effect": 0, "reference_claim": 1}
     final.sort(key=lambda c: order.get(c.key, 2))

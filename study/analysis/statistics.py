@@ -245,7 +245,8 @@ def _pct_label(confidence: float) -> str:
 
 
 def verdict(comparison: str, diff: PairedDifference, *, p_adjusted: float | None = None,
-            bootstrap: BootstrapInterval | None = None, alpha: float = 0.05) -> str:
+            bootstrap: BootstrapInterval | None = None, alpha: float = 0.05,
+            clips: str = "test clips") -> str:
     """One line in plain words, e.g. "λ = 8.5 vs λ = 0: +1.2 points, 95 % CI −0.8 … +3.2,
     5 paired seeds: no significant effect (paired t-test p = 0.210)".
 
@@ -270,11 +271,11 @@ def verdict(comparison: str, diff: PairedDifference, *, p_adjusted: float | None
     if call == "no spread":
         line = f"{head}: the same difference on every seed, which a t-test cannot judge"
         if bootstrap is not None:
-            line += (f"; over test clips and seeds {_points(bootstrap.low)} … "
+            line += (f"; over {clips} and seeds {_points(bootstrap.low)} … "
                      f"{_points(bootstrap.high)}")
         return line + " — run more seeds"
     line = f"{head}: significant {call} ({p_line})"
     if bootstrap is not None and bootstrap.contains_zero:
-        line += (f", but the interval over test clips and seeds includes 0 "
+        line += (f", but the interval over {clips} and seeds includes 0 "
                  f"({_points(bootstrap.low)} … {_points(bootstrap.high)})")
     return line

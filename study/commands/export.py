@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from objectives import SearchBounds
 from study import defaults, model_store, service
 from study.analysis.effects import Answer
 from study.analysis.statistics import MeanCI
 from study.commands.common import open_checked
-from study.errors import UserError
+from study.errors import UsageError, UserError
 from study.output import Output
-from study.replicates.plan import open_companion
+from study.replicates.plan import companion_name, open_companion
 from study.replicates.runs import answer_of
 from study.service import LoadedStudy
 from study.trials import best_trial, count_states
@@ -94,16 +94,20 @@ def best_record(loaded: LoadedStudy, storage_label: str, args: argparse.Namespac
         else:
             if fetched is not None:
                 model, model_path = fetched.as_dict(), str(fetched.path)
+    run = search_trial or model_trial or _winners_first_run(loaded, answer)
     return {
         "study": study.study_name, "storage": storage_label,
         "chosen_by": "the replicates (race winner)" if use is not None
         else "the search's best single run (no replicate answer yet)",
         "params": params, "use": use,
-        "trial": None if search_trial is None else search_trial.number,
-        "value": None if search_trial is None else search_trial.value,
+        # The winner's own run: its search trial, else (an arm the search never ran, e.g. hidden
+        # size at the end of its range) the replicate run whose model is exported.
+        "trial": None if run is None else run.number,
+        "trial_of": None if run is None else (study.study_name if run is search_trial
+                                              else companion_name(study.study_name)),
+        "value": None if run is None else run.value,
         "metric": "best validation accuracy",
-        "test_accuracy": None if search_trial is None else search_trial.user_attrs.get(
-            "test_accuracy"),
+        "test_accuracy": None if run is None else run.user_attrs.get("test_accuracy"),
         "replicates": None if answer is None else answer.as_dict(),
         "model": model, "model_path": model_path,
         "model_from": None if model_trial is None else f"{owner.study_name} trial "
@@ -111,12 +115,24 @@ def best_record(loaded: LoadedStudy, storage_label: str, args: argparse.Namespac
         "model_exists": False if model_error else None if not model_path
         else Path(model_path).is_file(),
         "model_error": model_error,
-        "datetime_complete": None if search_trial is None or not search_trial.datetime_complete
-        else search_trial.datetime_complete.isoformat(),
+        "datetime_complete": None if run is None or not run.datetime_complete
+        else run.datetime_complete.isoformat(),
         "experiment": loaded.experiment.as_dict(),
         "trial_user_attrs": {} if model_trial is None else dict(model_trial.user_attrs),
         "study_user_attrs": dict(study.user_attrs),
     }
+
+
+def _winners_first_run(loaded: LoadedStudy, answer: Answer | None) -> FrozenTrial | None:
+    """The winner's replicate run with the lowest seed (for an arm the search never ran whose
+    model was not kept): what the export's top-level trial, value and test accuracy show."""
+    if answer is None or answer.winner is None:
+        return None
+    companion = open_companion(loaded.study, create=False)
+    runs = [t for t in companion.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.user_attrs.get("plan") == answer.plan.source_trial
+            and t.user_attrs.get("arm") == answer.winner.key]
+    return min(runs, key=lambda t: t.user_attrs.get("seed", 0), default=None)
 
 
 def _model_owner(loaded: LoadedStudy, answer: Answer | None,
@@ -159,7 +175,7 @@ def export_command(args: argparse.Namespace) -> Output:
 def evaluate_command(args: argparse.Namespace) -> Output:
     from objectives import evaluate_checkpoint
     if not args.data:
-        raise UserError("--data is required: the labelled data source to evaluate on "
+        raise UsageError("--data is required: the labelled data source to evaluate on "
                         "(synthetic, fma:DIR or folder:DIR)")
     model, source = args.model, {"model_path": str(args.model)} if args.model else None
     if model is None:
@@ -172,10 +188,10 @@ def evaluate_command(args: argparse.Namespace) -> Output:
         if record["model_error"]:
             raise model_store.ModelError(record["model_error"])
         if not record["model_path"]:
-            raise UserError(f"best trial {record['trial']} of study {loaded.name!r} saved no "
+            raise UserError(f"best trial {record['trial']} of study {record['trial_of']!r} saved no "
                             "model (the mock objective saves none); pass --model PATH")
         model = Path(record["model_path"])
-        source = {"study": loaded.name, "trial": record["trial"],
+        source = {"study": record["trial_of"], "trial": record["trial"],
                   "validation_accuracy": record["value"], "model_path": str(model),
                   "model": record["model"]}
     if not Path(model).is_file():

@@ -32,10 +32,12 @@ def status_table(info: dict[str, Any]) -> str:
               if rep["planned"] else
               f"replicates    not planned yet ({rep['seeds_per_arm']} seeds per arm once the "
               "search budget is finished)")]
+    if info.get("answer"):
+        lines.append(f"answer        {info['answer']}")
     best = info["best"]
-    lines.append(f"best          trial {best['number']}: val {brief(best['value'])}, test "
+    lines.append(f"search best   trial {best['number']}: val {brief(best['value'])}, test "
                  f"{brief(best['test_accuracy'])}, λ {brief(best['lambda'])}, "
-                 f"{brief(best['params'])}" if best else "best          no complete trial yet")
+                 f"{brief(best['params'])}" if best else "search best   no complete trial yet")
     return "\n".join(lines)
 
 

@@ -50,6 +50,7 @@ from study.execution.signals import (
     raise_interrupt,
     watch_parent,
 )
+from study.execution.storage_wait import open_when_reachable
 from study.gate import PhaseDone
 from study.model_store import TrialModels, kept_models
 from study.replicates import plan as replicate_plan
@@ -148,7 +149,9 @@ def run_worker(options: WorkerOptions) -> int:
         if options.watch_parent:
             watch_parent()
         configure_logging(options.quiet, options.debug)
-        loaded = service.open_study(options.url, options.study, heartbeat=options.heartbeat)
+        loaded = open_when_reachable(
+            lambda: service.open_study(options.url, options.study, heartbeat=options.heartbeat),
+            options.url, options.storage_outage_s)
         deadline = None if options.timeout is None else time.monotonic() + options.timeout
         worker = _Worker(options, loaded, deadline)
         if options.search:
@@ -228,10 +231,18 @@ class _Worker:
             phase = replicate_plan.ensure_planned(self.loaded, log=self.say)
 
     def _keep_winner(self, companion: optuna.Study, plan: Any, winner: str | None) -> None:
-        """The phase is done: of the replicate runs' models only the winner's stays."""
+        """The phase is done: of the replicate runs' models only the winner's stays, and the
+        dashboard notes show the answer."""
         arm = f"{plan.source_trial}:{winner}"
         keep = [k.trial for k in kept_models(companion) if k.arm == arm]
         self.models.keep_models(companion, keep)
+        try:  # the dashboard leads with the answer from now on, not only after `report`
+            from study.reporting.report import save_phase_end_notes
+
+            save_phase_end_notes(self.loaded, companion)
+        except Exception as exc:  # noqa: BLE001 - a note is no reason to fail the phase
+            print(f"warning: could not write the dashboard notes: {one_line(exc)}",
+                  file=sys.stderr)
 
     def _serve_round(self, phase: replicate_plan.ReplicatePhase) -> None:
         done, planned = replicate_runs.replicate_counts(phase.study)
@@ -311,8 +322,10 @@ class _Worker:
         url, limit = self.options.url, self.options.storage_outage_s
         where = redact_url(url)
         if self._trial_taken(gated, exc):
-            print(f"warning: trial id {gated.last_trial_id} was failed by another worker while "
-                  "this one was paused (its heartbeat looked stale) and is being re-run there; "
+            number = backend_of(gated).get_trial(gated.last_trial_id).number
+            print(f"warning: trial {number} (trial id {gated.last_trial_id}) had already been "
+                  "failed by another worker while this one was paused or cut off (its heartbeat "
+                  "looked stale) and is re-run there; this worker's late result was discarded; "
                   "going on", file=sys.stderr, flush=True)
             return
         print(f"warning: storage error ({scrub(one_line(error_behind(exc)), url)}); waiting up "

@@ -33,7 +33,7 @@ FIGURE_CAPTIONS = {
     "effects_lambda": "Replicates: mean accuracy per arm with its 95 % t-interval (λ arms on a "
                       "log axis, λ = 0 at the left)",
     "effects_differences": "Replicates: paired differences with their t-interval and bootstrap "
-                           "interval (over seeds and test clips)",
+                           "interval (over seeds and the clips of the split shown: test or holdout)",
     "accuracy_vs_lambda": "Search trials: accuracy against λ (log axis; λ = 0 at the left)",
     "lambda_x_dropout": "Search trials: λ × dropout, coloured by validation accuracy",
     "lambda_x_hidden": "Search trials: λ × hidden size, coloured by validation accuracy",

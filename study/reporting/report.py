@@ -26,7 +26,7 @@ from study.output import finite
 from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
 from study.reporting import artifacts, curve_figures, effect_figures, report_text, search_figures
-from study.reporting.answer_text import answer_attribute
+from study.reporting.answer_text import answer_attribute, use_line
 from study.reporting.drawing import write_figures, write_html
 from study.reporting.markdown import render_markdown, render_replicates_note
 from study.service import LoadedStudy, name_metric, publish_answer
@@ -182,3 +182,20 @@ def _save_notes(report: Report, study: optuna.Study, companion: optuna.Study | N
         save_note(companion, report.replicates_note)
 
 
+def save_phase_end_notes(loaded: LoadedStudy, companion: optuna.Study) -> None:
+    """The dashboard notes once the replicate phase ends, before anyone runs `report`: the
+    search study's note leads with the answer, the replicates study gets its own; `report`
+    later replaces both with the whole report."""
+    from optuna_dashboard import save_note
+
+    study = loaded.study
+    answer = answer_of(study)
+    if answer is None or answer.winner is None:
+        return
+    if study.metric_names is None:
+        name_metric(study)
+    body = "\n".join(report_text.answer_lines(answer))
+    save_note(study, f"**{use_line(answer)}**\n\n```text\n{body}\n```\n\nParameter "
+                     "importances, the search phase and the figures: `python -m study report`.")
+    publish_answer(study, answer_attribute(answer))
+    save_note(companion, render_replicates_note(loaded, answer))

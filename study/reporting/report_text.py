@@ -56,8 +56,9 @@ def arms_lines(answer: Answer) -> list[str]:
                 continue
             lines.append(f"  {c.title + ':':<19} {c.verdict}")
             b = c.bootstrap
-            if b is not None and c.diff is not None and "over test clips" not in c.verdict:
-                lines.append(f"  {'':<19} over test clips and seeds (bootstrap): "
+            clips = f"{split.split} clips"  # what the bootstrap resampled: this split's
+            if b is not None and c.diff is not None and f"over {clips}" not in c.verdict:
+                lines.append(f"  {'':<19} over {clips} and seeds (bootstrap): "
                              f"{_signed(b.low)} … {_signed(b.high)} points")
         lines.append(f"  {'arm':<{width}}  {'n':>2}  {'accuracy (95 % CI)':<18}  "
                      f"{'arm − best, points (95 % CI)':<28}  Holm p")

@@ -46,6 +46,21 @@ def phase_seconds(trials: list[FrozenTrial]) -> float | None:
     return (max(ends) - min(starts)).total_seconds()
 
 
+def _answer_line(study: optuna.Study, best: FrozenTrial | None, done: int,
+                 planned: int) -> str | None:
+    """The answer's "Use: …" line once the replicate phase has finished its runs (of the
+    search's current best: an answer of an older best is not shown)."""
+    if not planned or done < planned or best is None:
+        return None
+    from study.replicates.runs import answer_of
+    from study.reporting.answer_text import use_line
+
+    answer = answer_of(study)
+    if answer is None or answer.winner is None or answer.plan.source_trial != best.number:
+        return None
+    return use_line(answer)
+
+
 def status(loaded: service.LoadedStudy) -> dict[str, Any]:
     """Everything `status` shows."""
     study, experiment = loaded.study, loaded.experiment
@@ -57,6 +72,7 @@ def status(loaded: service.LoadedStudy) -> dict[str, Any]:
     rep_trials = companion.get_trials(deepcopy=False) if companion is not None else []
     return {"study": study.study_name, "budget": experiment.n_trials,
             "finished": counts["COMPLETE"] + counts["PRUNED"], "trials_by_state": counts,
+            "answer": _answer_line(study, best, done, planned),
             "best": trial_summary(best, experiment.search) if best else None,
             **live_workers(study, trials),
             "replicates": {"study": companion_name(study.study_name),

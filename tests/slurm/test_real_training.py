@@ -17,6 +17,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from tests.helpers import wait_for
 from tests.slurm.cluster import SlurmCluster, wait_gone
 from tests.slurm.conftest import DEPLOY
 from tests.study.conftest import REPO
@@ -45,9 +46,12 @@ def test_the_sbatch_scripts_train_real_trials_inside_a_job(
     work = tmp_path / "job"
     work.mkdir()
     where = (f"--chdir={work}", f"--output={work}/%x-%A_%a.out")
-    create = slurm.sbatch(*where, "--cpus-per-task=1", str(DEPLOY / "create.sbatch"),
+    # The script as shipped, no resource flags: on this 2-CPU node it must start, not wait.
+    create = slurm.sbatch(*where, str(DEPLOY / "create.sbatch"),
                           "--data", data, "--n-trials", str(TRIALS), "--max-epochs", "2",
                           "--pruner", "none", "--replicate-seeds", "0", env=job_env)
+    wait_for(lambda: slurm.job_state(create) != "PENDING", "create.sbatch to start on a "
+             "2-CPU node (a job asking more CPUs than the node has stays PENDING)", timeout=60)
     array = slurm.sbatch(*where, f"--dependency=afterok:{create}", "--array=0", "--gres=none",
                          "--ntasks=2", str(DEPLOY / "worker.sbatch"), "--per-device", "1",
                          env=job_env)

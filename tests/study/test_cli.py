@@ -146,8 +146,10 @@ def test_unreachable_postgres_is_bounded(cli: Cli) -> None:
 
 
 def test_evaluate_errors(cli: Cli, sqlite_url: str) -> None:
-    err = cli_error(cli.run("evaluate", "--storage", sqlite_url, module="study.best", check=False))
-    assert "--data is required" in err
+    # A flag the command needs is missing: a usage error, exit 2 (README's exit codes).
+    err = cli_error(cli.run("evaluate", "--storage", sqlite_url, module="study.best",
+                            check=False), code=2)
+    assert "--data is required" in err and err.count("\n") == 1, err
     err = cli_error(cli.run("evaluate", "--data", "synthetic", "--model", "nope.pt",
                          module="study.best", check=False))
     assert "model file 'nope.pt' does not exist" in err

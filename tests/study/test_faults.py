@@ -113,6 +113,11 @@ def test_workers_ride_out_a_postgres_restart(cli: Cli, postgres_db_url: str,
     # The database's error, not what Optuna's clean-up raised after it (UnboundLocalError).
     assert all(CONNECTION_ERROR.search(line) for line in warnings), warnings
     assert not any("UnboundLocalError" in e or "Traceback" in e for e in errors), errors
+    # SQLAlchemy's text (the SQL, its parameters, a link) never reaches the worker's log: Optuna's
+    # "Caught an error from sqlalchemy" warning is one line naming the error.
+    assert not any("[SQL:" in e or "Background on this error" in e for e in errors), errors
+    fallback = [line for e in errors for line in e.splitlines() if "reading trials (" in line]
+    assert all(line.endswith("; trying again") for line in fallback), fallback
     assert postgres_cluster.password not in "".join(errors)
     trials = load(url).trials
     assert_exact_budget(trials, budget)
@@ -240,8 +245,9 @@ def test_a_paused_worker_hears_its_trial_was_taken_over(cli: Cli) -> None:
             if worker.poll() is None:
                 worker.kill()
     assert [w.returncode for w in workers] == [0, 0], errors
-    assert f"trial id {taken._trial_id} was failed by another worker while this one was paused" \
-        in errors[0], errors[0]
+    assert f"trial {taken.number} (trial id {taken._trial_id}) had already been failed by " \
+        "another worker while this one was paused" in errors[0], errors[0]
+    assert "late result was discarded" in errors[0], errors[0]
     assert "storage error" not in errors[0], errors[0]
     trials = load(url).trials
     assert_exact_budget(trials, budget)
@@ -283,3 +289,136 @@ def test_storage_outage_setting_bounds_the_wait(cli: Cli, postgres_db_url: str,
     assert "--storage-outage / STUDY_STORAGE_OUTAGE" in lines[-1], lines[-1]
     assert CONNECTION_ERROR.search(lines[-1]), lines[-1]
     assert "Traceback" not in err and postgres_cluster.password not in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_workers_started_before_the_database_wait_for_it(cli: Cli, postgres_db_url: str,
+                                                          postgres_cluster: PostgresCluster) -> None:
+    """Compose, SLURM arrays and Kubernetes may start workers before PostgreSQL answers: each
+    says once that it waits, once that it connected, and the study finishes."""
+    url, budget = postgres_db_url, 6
+    cli.run("create", "--storage", url, "--objective", "mock", "--pruner", "none",
+            "--n-trials", str(budget), "--replicate-seeds", "0")
+    postgres_cluster.stop()
+    logs = [cli.cwd / f"worker{n}.err" for n in (1, 2)]
+    try:
+        workers = [subprocess.Popen(
+            cli.argv("worker", "--storage", url, "--devices", "cpu", "--per-device", str(n),
+                     "--storage-outage", "90", *HEARTBEAT),
+            env={**cli.env, "STUDY_MOCK_DELAY": "0.5"}, cwd=cli.cwd, stdout=subprocess.DEVNULL,
+            stderr=log.open("w")) for n, log in zip((1, 2), logs, strict=True)]
+        wait_for(lambda: all("waiting up to" in log.read_text() for log in logs)
+                 or any(w.poll() is not None for w in workers), "both workers to wait")
+        time.sleep(3)  # the database stays away a little longer: they keep waiting
+        assert [w.poll() for w in workers] == [None, None], [log.read_text() for log in logs]
+        postgres_cluster.start()
+        for worker in workers:
+            worker.wait(timeout=150)
+        errors = [log.read_text() for log in logs]
+    finally:
+        postgres_cluster.start()
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert [w.returncode for w in workers] == [0, 0], errors
+    for err in errors:
+        lines = err.splitlines()
+        waiting = [line for line in lines if line.startswith("waiting up to 90 s for the storage")]
+        assert len(waiting) == 1 and "connection refused" in waiting[0], err
+        assert sum(line.endswith("answers; going on") for line in lines) == 1, err
+        assert "Traceback" not in err and postgres_cluster.password not in err, err
+    assert_exact_budget(load(url).trials, budget)
+
+
+def test_a_database_that_never_comes_is_one_line_after_the_outage_bound(cli: Cli) -> None:
+    from tests.helpers import free_port
+
+    url = f"postgresql://user:s3cr3t@127.0.0.1:{free_port()}/optuna"
+    started = time.monotonic()
+    proc = cli.run("worker", "--storage", url, "--devices", "cpu", "--per-device", "1",
+                   "--storage-outage", "4", check=False, timeout=60)
+    took = time.monotonic() - started
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1, proc.stderr
+    assert 4 <= took < 30, (took, proc.stderr)  # it did wait, and no longer than bounded
+    assert lines[0].startswith("waiting up to 4 s for the storage"), proc.stderr
+    assert lines[-1].startswith("error: the storage ") and "within 4 s" in lines[-1], lines
+    assert "--storage-outage / STUDY_STORAGE_OUTAGE" in lines[-1], lines
+    assert len(lines) == 2 and "s3cr3t" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_a_late_result_is_one_line_saying_it_was_discarded(cli: Cli) -> None:
+    """What a worker cut off past the grace period meets when it comes back: its trial was
+    failed and re-queued by another worker (here the test does that, through the same call the
+    stale-trial sweep makes), and the trial's next write is refused. One line says so; no
+    traceback, no UpdateFinishedTrialError; the trial is re-run once."""
+    from storage import fail_and_requeue
+    from study.service import Heartbeat, open_study
+
+    url, budget = f"sqlite:///{cli.cwd / 'studies.db'}", 4
+    cli.run("create", "--storage", url, "--objective", "mock", "--pruner", "none",
+            "--n-trials", str(budget), "--replicate-seeds", "0")
+    worker = _start_workers(cli, url, 1, budget, "8")[0]
+    try:
+        wait_for(lambda: bool(in_training(url)) or worker.poll() is not None,
+                 "the worker to be in a trial")
+        taken = in_training(url)[0]
+        loaded = open_study(url, "recon-lambda", heartbeat=Heartbeat(1, 3))
+        fail_and_requeue(loaded.study, taken._trial_id)
+        errors = finish([worker])
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    err = errors[0]
+    assert worker.returncode == 0, err
+    late = [line for line in err.splitlines() if "late result was discarded" in line]
+    assert len(late) == 1 and late[0].startswith(f"warning: trial {taken.number} "), err
+    assert "had already been failed by another worker" in late[0], late
+    assert "Traceback" not in err and "UpdateFinishedTrialError" not in err, err
+    assert f"Trial {taken.number} failed" not in err, err
+    trials = load(url).trials
+    assert_exact_budget(trials, budget)
+    assert assert_failures_retried(trials) == [trials[taken.number]]
+
+
+
+def test_optunas_sqlalchemy_warning_is_one_line_in_a_worker_log() -> None:
+    """Optuna's RDB storage logs a failed trial query as "Caught an error from sqlalchemy: {e}.
+    Falling back to a slower alternative." (optuna/storages/_rdb/storage.py), where {e} is
+    SQLAlchemy's several lines ([SQL: …], parameters, a link). With a worker's logging it is one
+    line naming the error. The error here is a real one: a query to a port nobody listens on."""
+    import io
+    import logging
+
+    import sqlalchemy
+
+    from study.execution.signals import configure_logging
+    from tests.helpers import free_port
+
+    engine = sqlalchemy.create_engine(
+        f"postgresql+psycopg://u:s3cr3t@127.0.0.1:{free_port()}/db",
+        connect_args={"connect_timeout": 5})
+    with pytest.raises(sqlalchemy.exc.OperationalError) as caught, \
+            engine.connect() as connection:
+        connection.execute(sqlalchemy.text("SELECT trial_id FROM trials WHERE study_id = 1"))
+    text = str(caught.value)
+    assert "\n" in text and "Background on this error" in text  # what Optuna would print
+    configure_logging(quiet=True, debug=False)
+    stream = io.StringIO()  # what Optuna's own handler (a worker's stderr) writes
+    handlers = [h for h in logging.getLogger("optuna").handlers
+                if type(h) is logging.StreamHandler]  # Optuna's own, not pytest's
+    previous = [handler.setStream(stream) for handler in handlers]
+    try:
+        logging.getLogger("optuna.storages._rdb.storage").warning(
+            f"Caught an error from sqlalchemy: {caught.value!s}. Falling back to a slower "
+            "alternative.")
+    finally:
+        for handler, old in zip(handlers, previous, strict=True):
+            handler.setStream(old)
+    err = stream.getvalue()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "storage error while reading trials (" in lines[0], err
+    assert lines[0].endswith("; trying again") and "connection" in lines[0].lower(), err
+    assert "Background on this error" not in err and "s3cr3t" not in err, err

@@ -15,6 +15,7 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
+from optuna_dashboard import get_note
 
 from study import service
 from study.analysis import effects, statistics
@@ -31,7 +32,7 @@ from study.replicates.plan import (
 from study.replicates.runs import answer_of, decode_labels, encode_labels
 from study.trials import best_trial
 from tests.helpers import one_line_error, wait_for
-from tests.study.conftest import Cli
+from tests.study.conftest import Cli, load
 from tests.study.mock_effects import KnownCurve
 from tests.study.report_studies import make_study, search_distributions
 
@@ -272,19 +273,33 @@ def test_a_worker_killed_in_round_two_loses_nothing_and_the_round_after_is_plann
 
 
 def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
-    run = cli.run("run", "--objective", "mock", "--n-trials", "8", "--replicate-seeds", "3")
+    # 600 s: on a shared 2-core machine under a load of ~30 this run took 3.5 min (24 s of CPU).
+    run = cli.run("run", "--objective", "mock", "--n-trials", "8", "--replicate-seeds", "3",
+                  timeout=600)
     first = run.stdout.splitlines()[0]
     assert first.startswith("Use: λ = ") and "replicated" in first and " seeds)" in first
     assert "The λ curve" in run.stdout and "λ effect:" in run.stdout and "ranking:" in run.stdout
     assert "one run: it ranks configurations" in run.stdout
     assert "replicates: planned" in run.stderr and ", round 1" in run.stderr
+    # The dashboard's note leads with the answer as soon as the phase ends (no `report` yet).
+    loaded = load(f"sqlite:///{cli.cwd / 'studies.db'}")
+    assert get_note(loaded).startswith(f"**{first}**"), get_note(loaded)
+    assert get_note(load(f"sqlite:///{cli.cwd / 'studies.db'}", "recon-lambda-replicates"))
     status = json.loads(cli.run("status", "--format", "json").stdout)
     assert status["replicates"]["finished"] == status["replicates"]["planned"] > 0
+    # status leads with the answer, not only the search's single-run best
+    assert status["answer"] == first, (status["answer"], first)
+    assert f"answer        {first}" in cli.run("status").stdout
     exported = json.loads(cli.run("export", module="study.best").stdout)
     answer, use = exported["replicates"], exported["use"]
     assert answer["finished"] == answer["planned"] and answer["winner"]["arm"] == use["arm"]
     # `run` ended the phase and published the answer on the dashboard's study page
     assert exported["study_user_attrs"]["answer"].startswith(first.split(" (")[0])
+    # The winner's own run fills the top level: its search trial, else (an arm the search never
+    # ran) the replicate run whose model is exported.
+    assert None not in (exported["trial"], exported["value"], exported["test_accuracy"]), exported
+    expected_of = "recon-lambda" if use["search_trial"] is not None else "recon-lambda-replicates"
+    assert exported["trial_of"] == expected_of, (exported["trial_of"], use)
     assert f"({use['origin']})" in first
     mean = use["replicated_test_accuracy"]["mean"]
     assert f"replicated {mean * 100:.1f} ±" in first

@@ -136,6 +136,10 @@ def test_the_holdout_split_is_shown_beside_the_test_split(replicated):
     out, report = replicated["out"], replicated["report"]
     assert [split.split for split in report.answer.splits] == ["test", "holdout"]
     assert "The arms (holdout accuracy; " in report.summary
+    # The holdout table's bootstrap resamples holdout clips, and says so.
+    holdout_table = report.summary.split("The arms (holdout accuracy; ")[1]
+    assert "over holdout clips and seeds" in holdout_table, holdout_table
+    assert "test clips" not in holdout_table, holdout_table
     assert "The three effects on one scale (holdout accuracy points" in report.summary
     assert report.answer.holdout is not None and report.answer.holdout.effect("λ") is not None
     assert md("The three effects on one scale (holdout accuracy points") in report.markdown
