@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -100,7 +100,7 @@ class ResumeFile:
         self._directory: tempfile.TemporaryDirectory | None = None
         self.path: Path | None = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> ResumeFile:  # noqa: PYI034 - not subclassed
         if self.slot is None:
             return self
         try:
