@@ -49,6 +49,7 @@ HEARTBEAT_INTERVAL_ENV = "STUDY_HEARTBEAT_INTERVAL"
 HEARTBEAT_INTERVAL_S = 30  # seconds between a running trial's heartbeats
 HEARTBEAT_GRACE_ENV = "STUDY_HEARTBEAT_GRACE"
 STORAGE_OUTAGE_ENV = "STUDY_STORAGE_OUTAGE"
+RESUME_EVERY_ENV = "STUDY_RESUME_EVERY"  # epochs between resume checkpoints; 0: none
 STORAGE_OUTAGE_S = 120  # how long a worker waits for a lost database before giving up
 MAX_AUTO_CPU_WORKERS = 8  # each process holds the feature cache and a database connection
 
@@ -59,7 +60,7 @@ DASHBOARD_PORT = 8080
 # Every variable above, for tests that must run without the caller's settings.
 ENV_VARS = (*STORAGE_ENV, STUDY_NAME_ENV, CACHE_DIR_ENV, MODEL_DIR_ENV, ARTIFACTS_ENV,
             THREADS_ENV, WORKER_ID_ENV, MOCK_DELAY_ENV, HEARTBEAT_INTERVAL_ENV,
-            HEARTBEAT_GRACE_ENV, STORAGE_OUTAGE_ENV)
+            HEARTBEAT_GRACE_ENV, STORAGE_OUTAGE_ENV, RESUME_EVERY_ENV)
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:

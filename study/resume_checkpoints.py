@@ -24,9 +24,10 @@ from optuna.trial import FrozenTrial
 
 from storage.optuna_internals import backend_of, retried_from, trial_id
 from study.artifact_store import artifact_dir, open_artifact_store
+from study.defaults import RESUME_EVERY_ENV
+from study.errors import UserError
 from study.service import name_on_disk
 
-RESUME_EVERY_ENV = "STUDY_RESUME_EVERY"  # epochs between resume checkpoints; 0 turns them off
 T = TypeVar("T")
 
 
@@ -40,10 +41,10 @@ def resume_every(environ: Any = None) -> int:
     try:
         every = int(value)
     except ValueError:
-        raise ValueError(f"{RESUME_EVERY_ENV}={value!r} is not a whole number of epochs") \
+        raise UserError(f"{RESUME_EVERY_ENV}={value!r} is not a whole number of epochs") \
             from None
     if every < 0:
-        raise ValueError(f"{RESUME_EVERY_ENV} must be 0 (off) or more epochs, not {every}")
+        raise UserError(f"{RESUME_EVERY_ENV} must be 0 (off) or more epochs, not {every}")
     return every
 
 
