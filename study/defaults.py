@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from storage.heartbeats import Heartbeat, HeartbeatSettingsError
+from storage.published import ADDRESS_ENV
 
 # --- where studies live --------------------------------------------------------------------
 STORAGE_ENV = ("STUDY_STORAGE", "OPTUNA_STORAGE")  # the first one set wins
@@ -50,6 +51,7 @@ HEARTBEAT_INTERVAL_S = 30  # seconds between a running trial's heartbeats
 HEARTBEAT_GRACE_ENV = "STUDY_HEARTBEAT_GRACE"
 STORAGE_OUTAGE_ENV = "STUDY_STORAGE_OUTAGE"
 RESUME_EVERY_ENV = "STUDY_RESUME_EVERY"  # epochs between resume checkpoints; 0: none
+DB_ADDRESS_ENV = ADDRESS_ENV  # the file a moving database's URL is published in (storage reads it)
 STORAGE_OUTAGE_S = 120  # how long a worker waits for a lost database before giving up
 MAX_AUTO_CPU_WORKERS = 8  # each process holds the feature cache and a database connection
 
@@ -60,7 +62,7 @@ DASHBOARD_PORT = 8080
 # Every variable above, for tests that must run without the caller's settings.
 ENV_VARS = (*STORAGE_ENV, STUDY_NAME_ENV, CACHE_DIR_ENV, MODEL_DIR_ENV, ARTIFACTS_ENV,
             THREADS_ENV, WORKER_ID_ENV, MOCK_DELAY_ENV, HEARTBEAT_INTERVAL_ENV,
-            HEARTBEAT_GRACE_ENV, STORAGE_OUTAGE_ENV, RESUME_EVERY_ENV)
+            HEARTBEAT_GRACE_ENV, STORAGE_OUTAGE_ENV, RESUME_EVERY_ENV, DB_ADDRESS_ENV)
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
