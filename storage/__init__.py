@@ -7,9 +7,9 @@ What reaches past Optuna's public API lives in `storage.optuna_internals`.
 
 from __future__ import annotations
 
-from storage.errors import StorageError
+from storage.errors import StorageError, StorageUnreachable
 from storage.rdb import open_storage
 from storage.url import StorageURL, backend_name, normalize_url, redact_url
 
-__all__ = ["StorageError", "StorageURL", "backend_name", "normalize_url", "open_storage",
+__all__ = ["StorageError", "StorageURL", "StorageUnreachable", "backend_name", "normalize_url", "open_storage",
            "redact_url"]

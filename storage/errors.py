@@ -31,6 +31,12 @@ class StorageError(RuntimeError):
     """A storage problem the user can fix; the message is one line and never holds a password."""
 
 
+class StorageUnreachable(StorageError):
+    """The database server does not answer (yet): refused, timed out, unknown host, starting
+    up. A worker started before its database waits on this one, bounded; on any other
+    StorageError (a wrong password, a missing database) it stops at once."""
+
+
 def is_creation_race(exc: BaseException) -> bool:
     """`exc` comes from another process creating the same tables or study at the same moment."""
     text = f"{type(exc).__name__} {exc} {exc.__cause__ or ''}".lower()

@@ -9,7 +9,13 @@ import optuna
 import sqlalchemy.engine
 import sqlalchemy.exc
 
-from storage.errors import StorageError, driver_error, first_line, sqlite_content_error
+from storage.errors import (
+    StorageError,
+    StorageUnreachable,
+    driver_error,
+    first_line,
+    sqlite_content_error,
+)
 from storage.url import StorageURL, scrub
 
 _UNREACHABLE = (
@@ -24,7 +30,13 @@ _UNREACHABLE = (
     ("connection reset", "connection reset"),
     ("no such file or directory", "no server socket"),
     ("invalid response to ssl negotiation", "the server there does not speak PostgreSQL"),
+    ("the database system is starting up", "the server is starting up"),
+    ("the database system is not yet accepting connections", "the server is starting up"),
+    ("the database system is shutting down", "the server is shutting down"),
+    ("the database system is in recovery mode", "the server is recovering"),
 )
+# Reasons that say nothing will answer there however long one waits.
+_NOT_A_SERVER = ("the server there does not speak PostgreSQL",)
 
 
 def _endpoint(parsed: sqlalchemy.engine.URL) -> str:
@@ -79,6 +91,8 @@ def translate(exc: BaseException, url: StorageURL) -> StorageError:
             text = f"cannot open {safe_url}: {message}"
     elif isinstance(exc, sqlalchemy.exc.DBAPIError | ConnectionError):
         text = _server_error(parsed, backend, safe_url, message, lowered)
+        if text.startswith("cannot reach ") and not any(why in text for why in _NOT_A_SERVER):
+            return StorageUnreachable(scrub(text, url.url))
     else:
         text = f"cannot open {safe_url}: {type(exc).__name__}: {message}"
     return StorageError(scrub(text, url.url))

@@ -15,10 +15,12 @@ from collections.abc import Callable
 
 from storage.optuna_internals import backend_of
 from study import defaults, service
+from study.commands import common
 from study.commands.common import open_checked, worker_options
 from study.commands.create import create_or_open, describe
 from study.errors import UserError
 from study.execution import launcher
+from study.execution.storage_wait import open_when_reachable
 from study.execution.worker import WorkerOptions, run_worker
 from study.output import Output
 from study.replicates import plan as replicate_plan
@@ -30,17 +32,21 @@ def worker(args: argparse.Namespace) -> int:
         options = dataclasses.replace(worker_options(args, search=not args.only_replicates),
                                       slot=args.slot, watch_parent=True)
         return run_worker(options)
-    # Checked here (a clear error before any process starts), then let go: its pooled
-    # connections would sit idle on the server while the workers run.
-    backend_of(open_checked(args).study).engine.dispose()
-    outcome = _work(args, worker_options(args), progress=None)
+    options = worker_options(args)
+    # Checked here (a clear error before any process starts; a database not up yet is waited
+    # for), then let go: its pooled connections would sit idle on the server while the
+    # workers run.
+    loaded = open_when_reachable(lambda: open_checked(args), options.url,
+                                 options.storage_outage_s)
+    backend_of(loaded.study).engine.dispose()
+    outcome = _work(args, options, progress=None)
     if isinstance(outcome, int):
         return outcome
     if outcome.interrupted:
         return 130
     if outcome.failed:
-        raise UserError(f"worker processes failed: {outcome.describe()}; see their messages "
-                        "above")
+        url, name = common.location(args)
+        return _lost_workers(service.open_study(url, name), outcome)
     return 0
 
 
@@ -88,7 +94,10 @@ def run(args: argparse.Namespace) -> Output | int:
     from storage import redact_url
     from study.execution.progress import Progress
 
-    loaded, created = create_or_open(args, args.n_trials or defaults.RUN_BUDGET)
+    options = worker_options(args)
+    loaded, created = open_when_reachable(
+        lambda: create_or_open(args, args.n_trials or defaults.RUN_BUDGET), options.url,
+        options.storage_outage_s)
     if not created and args.n_trials and args.n_trials != loaded.experiment.n_trials:
         finished = n_finished(loaded.study)
         if args.n_trials < finished and not args.force:
@@ -102,7 +111,7 @@ def run(args: argparse.Namespace) -> Output | int:
           f"{redact_url(loaded.url)}: {describe(loaded.experiment)}", file=sys.stderr)
     progress = Progress(loaded)
     try:
-        outcome = _work(args, worker_options(args), progress)
+        outcome = _work(args, options, progress)
     finally:
         progress.close()
     return _closing(loaded, outcome)
@@ -130,7 +139,6 @@ def replicate(args: argparse.Namespace) -> Output | int:
 
 def _closing(loaded: service.LoadedStudy, outcome: int | launcher.LaunchResult) -> Output:
     """The answer, printed whatever happened to the workers; the exit code says what did."""
-    from study.reporting.status import finished
     from study.reporting.summary import answer
 
     backend_of(loaded.study).engine.dispose()  # its pooled connections: the answer opens anew
@@ -140,15 +148,22 @@ def _closing(loaded: service.LoadedStudy, outcome: int | launcher.LaunchResult) 
         if outcome.interrupted:
             result.code = 130
         elif outcome.failed:
-            if finished(reopened):
-                print(f"warning: lost worker processes {outcome.describe()}; the others "
-                      "finished the study without them (their trials were re-run)",
-                      file=sys.stderr)
-            else:
-                print(f"error: worker processes failed: {outcome.describe()}, and the study is "
-                      "not finished; see their messages above, then run again to continue",
-                      file=sys.stderr)
-                result.code = 1
+            result.code = _lost_workers(reopened, outcome, then="run again to continue")
     elif outcome:
         result.code = outcome
     return result
+
+
+def _lost_workers(loaded: service.LoadedStudy, outcome: launcher.LaunchResult,
+                  then: str = "start the workers again to continue") -> int:
+    """The exit code when worker processes were lost: 0 when the others finished the study (a
+    lost process's trial is re-run by them, so nothing is missing), else 1. One line each way."""
+    from study.reporting.status import finished
+
+    if finished(loaded):
+        print(f"warning: lost worker processes {outcome.describe()}; the others finished the "
+              "study without them (their trials were re-run)", file=sys.stderr)
+        return 0
+    print(f"error: worker processes failed: {outcome.describe()}, and the study is not "
+          f"finished; see their messages above, then {then}", file=sys.stderr)
+    return 1

@@ -51,6 +51,7 @@ from study.execution.signals import (
     raise_interrupt,
     watch_parent,
 )
+from study.execution.storage_wait import open_when_reachable
 from study.gate import PhaseDone
 from study.models import TrialModels, kept_models
 from study.replicates import plan as replicate_plan
@@ -150,7 +151,9 @@ def run_worker(options: WorkerOptions) -> int:
         if options.watch_parent:
             watch_parent()
         configure_logging(options.quiet, options.debug)
-        loaded = service.open_study(options.url, options.study, heartbeat=options.heartbeat)
+        loaded = open_when_reachable(
+            lambda: service.open_study(options.url, options.study, heartbeat=options.heartbeat),
+            options.url, options.storage_outage_s)
         deadline = None if options.timeout is None else time.monotonic() + options.timeout
         worker = _Worker(options, loaded, deadline)
         if options.search:

@@ -110,3 +110,30 @@ def test_a_worker_array_survives_scancel_a_kill_and_a_requeue(
     others = [t.number for t in search if t.state == TrialState.FAIL and t.number not in cut]
     assert all(retries_of(search, n) for n in others), others
     assert slurm.jobs() == []
+
+
+@pytest.mark.slow
+@pytest.mark.slurm
+@pytest.mark.postgres
+def test_a_task_that_loses_one_of_its_processes_completes(
+        slurm: SlurmCluster, job_env: dict[str, str], tmp_path: Path) -> None:
+    """One task on a CPU node with two trial processes (`--gres=none --per-device 2`); one is
+    killed with SIGKILL mid-trial, as by the out-of-memory killer. The other re-runs its trial
+    and finishes both phases: the task exits 0 and SLURM shows it COMPLETED, not FAILED."""
+    url, budget = job_env["STUDY_STORAGE"], 6
+    Cli(job_env, tmp_path).run("create", "--storage", url, "--objective", "mock", "--pruner",
+                               "none", "--n-trials", str(budget), "--replicate-seeds", "2",
+                               "--max-seeds", "2")
+    env = {**job_env, "STUDY_MOCK_DELAY": "2"}
+    job = slurm.sbatch("--array=0", "--gres=none", f"--chdir={tmp_path}",
+                       f"--output={tmp_path}/worker-%A_%a.out", str(DEPLOY / "worker.sbatch"),
+                       "--per-device", "2", *HEARTBEAT, env=env)
+    killed = mid_trial(url, task_id(job, 0))
+    os.kill(pid_of(killed), signal.SIGKILL)
+    wait_gone(slurm, timeout=240)
+    out = (tmp_path / f"worker-{job}_0.out").read_text()
+    assert slurm.job_state(f"{job}_0") == "COMPLETED", out
+    assert "warning: lost worker processes cpu." in out and "(exit -9, killed)" in out, out
+    search, _ = both_phases(url, budget)
+    retries = retries_of(search, killed.number)
+    assert search[killed.number].state == TrialState.FAIL and len(retries) == 1, out

@@ -283,3 +283,60 @@ def test_storage_outage_setting_bounds_the_wait(cli: Cli, postgres_db_url: str,
     assert "--storage-outage / STUDY_STORAGE_OUTAGE" in lines[-1], lines[-1]
     assert CONNECTION_ERROR.search(lines[-1]), lines[-1]
     assert "Traceback" not in err and postgres_cluster.password not in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_workers_started_before_the_database_wait_for_it(cli: Cli, postgres_db_url: str,
+                                                          postgres_cluster: PostgresCluster) -> None:
+    """Compose, SLURM arrays and Kubernetes may start workers before PostgreSQL answers: each
+    says once that it waits, once that it connected, and the study finishes."""
+    url, budget = postgres_db_url, 6
+    cli.run("create", "--storage", url, "--objective", "mock", "--pruner", "none",
+            "--n-trials", str(budget), "--replicate-seeds", "0")
+    postgres_cluster.stop()
+    logs = [cli.cwd / f"worker{n}.err" for n in (1, 2)]
+    try:
+        workers = [subprocess.Popen(
+            cli.argv("worker", "--storage", url, "--devices", "cpu", "--per-device", str(n),
+                     "--storage-outage", "90", *HEARTBEAT),
+            env={**cli.env, "STUDY_MOCK_DELAY": "0.5"}, cwd=cli.cwd, stdout=subprocess.DEVNULL,
+            stderr=log.open("w")) for n, log in zip((1, 2), logs, strict=True)]
+        wait_for(lambda: all("waiting up to" in log.read_text() for log in logs)
+                 or any(w.poll() is not None for w in workers), "both workers to wait")
+        time.sleep(3)  # the database stays away a little longer: they keep waiting
+        assert [w.poll() for w in workers] == [None, None], [log.read_text() for log in logs]
+        postgres_cluster.start()
+        for worker in workers:
+            worker.wait(timeout=150)
+        errors = [log.read_text() for log in logs]
+    finally:
+        postgres_cluster.start()
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert [w.returncode for w in workers] == [0, 0], errors
+    for err in errors:
+        lines = err.splitlines()
+        waiting = [line for line in lines if line.startswith("waiting up to 90 s for the storage")]
+        assert len(waiting) == 1 and "connection refused" in waiting[0], err
+        assert sum(line.endswith("answers; going on") for line in lines) == 1, err
+        assert "Traceback" not in err and postgres_cluster.password not in err, err
+    assert_exact_budget(load(url).trials, budget)
+
+
+def test_a_database_that_never_comes_is_one_line_after_the_outage_bound(cli: Cli) -> None:
+    from tests.helpers import free_port
+
+    url = f"postgresql://user:s3cr3t@127.0.0.1:{free_port()}/optuna"
+    started = time.monotonic()
+    proc = cli.run("worker", "--storage", url, "--devices", "cpu", "--per-device", "1",
+                   "--storage-outage", "4", check=False, timeout=60)
+    took = time.monotonic() - started
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1, proc.stderr
+    assert 4 <= took < 30, (took, proc.stderr)  # it did wait, and no longer than bounded
+    assert lines[0].startswith("waiting up to 4 s for the storage"), proc.stderr
+    assert lines[-1].startswith("error: the storage ") and "within 4 s" in lines[-1], lines
+    assert "--storage-outage / STUDY_STORAGE_OUTAGE" in lines[-1], lines
+    assert len(lines) == 2 and "s3cr3t" not in proc.stderr, proc.stderr

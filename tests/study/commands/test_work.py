@@ -79,6 +79,52 @@ def test_run_finishes_without_a_killed_worker_and_says_so(cli: Cli) -> None:
 
 
 @pytest.mark.slow
+def test_a_worker_launcher_that_lost_a_process_exits_0_when_the_others_finish(cli: Cli) -> None:
+    """`worker` with two processes, one killed by SIGKILL mid-trial (as by the out-of-memory
+    killer): the other re-runs its trial and finishes both phases; the launcher warns in one
+    line and exits 0, the exit code a scheduler shows as success."""
+    url, budget = f"sqlite:///{cli.cwd / 'studies.db'}", 6
+    cli.run("create", "--storage", url, "--objective", "mock", "--n-trials", str(budget),
+            "--pruner", "none", "--replicate-seeds", "2", "--max-seeds", "2")
+    proc = start_group(cli, "worker", "--storage", url, "--devices", "cpu", "--per-device", "2",
+                       *HEARTBEAT, env={"STUDY_MOCK_DELAY": "2"})
+    with cleaned_up(proc):
+        wait_for(lambda: len(in_training(url)) == 2 or proc.poll() is not None,
+                 "two trials running", timeout=120)
+        victim = in_training(url)[0]
+        os.kill(pid_of(victim), signal.SIGKILL)
+        _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    lost = [line for line in err.splitlines() if "lost worker processes" in line]
+    assert len(lost) == 1 and lost[0].startswith("warning: "), err
+    assert f"{slot_of(victim)} (exit -9, killed)" in lost[0], err
+    assert not any(line.startswith("error:") for line in err.splitlines()), err
+    trials = load(url).trials
+    assert_exact_budget(trials, budget)
+    assert assert_failures_retried(trials) == [trials[victim.number]]
+
+
+@pytest.mark.slow
+def test_a_worker_launcher_whose_processes_all_die_exits_1(cli: Cli) -> None:
+    """Every process lost: the study is not finished, work was lost; one error line, exit 1."""
+    url = f"sqlite:///{cli.cwd / 'studies.db'}"
+    cli.run("create", "--storage", url, "--objective", "mock", "--n-trials", "6",
+            *NO_REPLICATES)
+    proc = start_group(cli, "worker", "--storage", url, "--devices", "cpu", "--per-device", "2",
+                       env={"STUDY_MOCK_DELAY": "30"})
+    with cleaned_up(proc):
+        wait_for(lambda: len(in_training(url)) == 2 or proc.poll() is not None,
+                 "two trials running", timeout=120)
+        for trial in in_training(url):
+            os.kill(pid_of(trial), signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: worker processes failed: ") and "not finished" in last, err
+    assert "Traceback" not in err, err
+
+
+@pytest.mark.slow
 def test_run_exits_1_when_its_workers_die_before_the_study_is_done(cli: Cli) -> None:
     """Every worker killed: nobody finishes the study; the answer so far is still printed."""
     url = f"sqlite:///{cli.cwd / 'studies.db'}"
