@@ -27,8 +27,10 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 FORMAT = "recon-lambda-resume/1"
-# Epochs between saves unless the slot says otherwise; bench/resume_checkpoint.py measured a save
-# at both shapes (BENCHMARKS.md, "Resume checkpoints"): see `DEFAULT_EVERY` there for the choice.
+# Epochs between saves unless the slot says otherwise. bench/resume_checkpoint.py measured a save
+# at 0.09-0.12 s (2.7-12 MB) at the quick and paper baseline shapes: every 4 epochs keeps it near
+# 1.5 % of a ~2 s paper-shape GPU epoch and loses at most 3 epochs (BENCHMARKS.md, "Resume
+# checkpoints").
 DEFAULT_EVERY = 4
 
 
