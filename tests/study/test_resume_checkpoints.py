@@ -69,10 +69,13 @@ def test_deleted_when_the_trial_ends_kept_when_it_is_queued_again(tmp_path: Path
             raise KeyboardInterrupt
         return 1.0
 
-    try:
-        checkpoints.run(trial, train, keep=lambda exc: str(exc) == "outage")
-    except (Exception, KeyboardInterrupt):
-        pass
+    if outcome == "value":
+        assert checkpoints.run(trial, train, keep=lambda exc: str(exc) == "outage") == 1.0
+    else:
+        raised = {"pruned": optuna.TrialPruned, "interrupt": KeyboardInterrupt}.get(outcome,
+                                                                                    RuntimeError)
+        with pytest.raises(raised):
+            checkpoints.run(trial, train, keep=lambda exc: str(exc) == "outage")
     assert (slot.read() is not None) == kept
 
 
