@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from objectives.experiment import Experiment
 
-if TYPE_CHECKING:  # its module imports torch and Lightning; the service imports this one
-    from objectives.resume import ResumeSlot
+if TYPE_CHECKING:  # only for annotations
+    from objectives.resume_slot import ResumeSlot
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import optuna
 from optuna.trial import FrozenTrial
 
+from objectives.resume_slot import DEFAULT_EVERY, DirectorySlot
 from storage.optuna_internals import backend_of, retried_from, trial_id
 from study.artifact_store import artifact_dir, open_artifact_store
 from study.defaults import RESUME_EVERY_ENV
@@ -32,9 +33,7 @@ T = TypeVar("T")
 
 
 def resume_every(environ: Any = None) -> int:
-    """$STUDY_RESUME_EVERY, else the default chosen from the benchmark (objectives.resume)."""
-    from objectives.resume import DEFAULT_EVERY  # torch and Lightning: only once it is asked
-
+    """$STUDY_RESUME_EVERY, else the default chosen from the benchmark (objectives.resume_slot)."""
     value = (os.environ if environ is None else environ).get(RESUME_EVERY_ENV, "").strip()
     if not value:
         return DEFAULT_EVERY
@@ -84,6 +83,7 @@ class ResumeCheckpoints:
     def __init__(self, location: str, every: int) -> None:
         self.location, self.every = location, every
         self._store: Any = None
+        self._handed: set[int] = set()  # trials (storage ids) whose objective asked for a slot
 
     def series(self, trial: FrozenTrial) -> int:
         """The number whose checkpoint `trial` resumes from: its first original's, or its own."""
@@ -91,8 +91,6 @@ class ResumeCheckpoints:
         return trial.number if first is None else first
 
     def slot(self, study_name: str, series: int) -> Any:
-        from objectives.resume import DirectorySlot
-
         name = f"trial_{series:05d}.ckpt"
         directory = artifact_dir(self.location)
         if directory is not None:
@@ -109,6 +107,7 @@ class ResumeCheckpoints:
         resume checkpoints are off."""
         if self.every <= 0:
             return None
+        self._handed.add(trial_id(trial))
         return self.slot_of(trial.study, trial_id(trial))
 
     def holds(self, study: optuna.Study, storage_id: int) -> bool:
@@ -134,6 +133,8 @@ class ResumeCheckpoints:
         return result
 
     def _delete(self, trial: optuna.Trial) -> None:
-        slot = self.for_trial(trial)
-        if slot is not None:
-            slot.delete()
+        # Only where the objective asked for a slot: an objective that saves no resume
+        # checkpoints (the mock) costs no storage read per trial.
+        if trial_id(trial) in self._handed:
+            self._handed.discard(trial_id(trial))
+            self.slot_of(trial.study, trial_id(trial)).delete()

@@ -5,8 +5,8 @@ replicates (`study.replicates`), planned once by whichever worker finishes the s
 Both run through `study.optimize`, so heartbeats, the stale-trial retry and the exact budget work
 the same way in each. The first Ctrl-C or SIGTERM becomes KeyboardInterrupt, which Optuna records
 as a failed trial; a trial interrupted outside the objective is failed here, so nothing is left
-RUNNING, and a planned one (a replicate, the λ = 0 baseline, a retry) or one that saved a resume checkpoint
-(`study.resume_checkpoints`) is queued again, and its retry resumes from the checkpoint.
+RUNNING, and a planned one (a replicate, the λ = 0 baseline, a retry) or one that saved a resume
+checkpoint (`study.resume_checkpoints`) is queued again; its retry resumes from the checkpoint.
 
 A database outage (a restarted or briefly unreachable server) does not end the worker: it waits
 for the storage with backoff, for at most `storage_outage_s`, fails and re-queues its own trial if
@@ -252,7 +252,7 @@ class _Worker:
             trial.set_user_attr("worker", self.ident)
             return self.resume.run(trial, lambda: replicate_runs.run_replicate(
                 self.objective, trial, self.loaded.experiment.search, self.models,
-                resume=self.resume.for_trial(trial)), is_storage_outage)
+                resume=lambda: self.resume.for_trial(trial)), is_storage_outage)
 
         gated = replicate_runs.planned_only(phase, self.deadline, self.options.heartbeat.interval)
         self._serve(gated, run_replicate, phase.budget, _Guard(retry_failures=True))

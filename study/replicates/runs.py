@@ -63,8 +63,8 @@ def run_replicate(objective: Any, trial: optuna.Trial, bounds: Any = None,
                   models: Any = None, resume: Any = None) -> float:
     """Train the trial's planned arm with its seed; record what the statistics need. With
     `models` (a `study.models.TrialModels`) the run saves its model, kept if first of its arm;
-    with `resume` (an `objectives.resume.ResumeSlot`) an objective whose `replicate` takes one
-    saves resume checkpoints there and resumes from one."""
+    with `resume` (a function giving the run's `objectives.resume.ResumeSlot`) an objective whose
+    `replicate` takes one saves resume checkpoints there and resumes from one."""
     attrs = trial.user_attrs
     if bounds is not None and attrs.get("with_params"):
         record_fixed(trial, bounds)  # planned with parameters (older plans' runs had none)
@@ -78,15 +78,16 @@ def run_replicate(objective: Any, trial: optuna.Trial, bounds: Any = None,
     params = TrialParams(lam=float(attrs["lambda"]), dropout=float(attrs["dropout"]),
                          hidden=int(attrs["hidden"]))
     seed = int(attrs["train_seed"])
-    if resume is not None and "resume" in inspect.signature(replicate).parameters:
-        replicate = functools.partial(replicate, resume=resume)
+    takes_resume = resume is not None and "resume" in inspect.signature(replicate).parameters
+    if takes_resume:
+        replicate = functools.partial(replicate, resume=resume())
     outcome = replicate(params, seed) if models is None else \
         models.replicate(trial, replicate, params, seed)
     record: dict[str, Any] = {
         "val_accuracy": outcome.val_accuracy, "test_accuracy": outcome.test_accuracy,
         "epochs": outcome.epochs, "seconds": round(outcome.seconds, 3), "device": outcome.device,
         # 0: trained from the start (a re-queued run inherits its original's attributes)
-        **({} if resume is None else {"resumed_at": getattr(outcome, "resumed_at", None) or 0}),
+        **({"resumed_at": getattr(outcome, "resumed_at", None) or 0} if takes_resume else {}),
         "test_labels": encode_labels(outcome.test_labels),
         "test_predictions": encode_labels(outcome.test_predictions)}
     if outcome.holdout_accuracy is not None:
