@@ -19,11 +19,11 @@ class LstmObjective:
 
     def __init__(self, ctx: ObjectiveContext) -> None:
         self.ctx = ctx
-        self.experiment = ctx.experiment
-        self.profile = ctx.experiment.profile
+        self.spec = ctx.spec
+        self.profile = ctx.spec.profile
         configure_threads(ctx.threads)
         quiet_lightning()
-        self.data = load_training_data(self.experiment, ctx.cache_dir)  # padded once per worker
+        self.data = load_training_data(self.spec, ctx.cache_dir)  # padded once per worker
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
         """A search trial: validation accuracy reported per epoch, pruned when told."""
@@ -32,7 +32,7 @@ class LstmObjective:
         model_path = self.ctx.model_path(trial.number)
         # A retried trial carries its original's attributes: it trains with the same seed, so a
         # retry that resumes from its original's checkpoint continues that seed's run.
-        seed = int(trial.user_attrs.get("seed", self.experiment.seed + trial.number))
+        seed = int(trial.user_attrs.get("seed", self.spec.seed + trial.number))
         trial.set_user_attr("seed", seed)
         resume = self.ctx.resume_slot(trial) if self.ctx.resume_slot else None
         outcome = train_configuration(self.data, params, self.profile, seed=seed,

@@ -1,7 +1,7 @@
 """Where a running trial's resume checkpoint lives, and when it goes away.
 
 A resume checkpoint (`objectives.resume`: the whole training state, saved every few epochs) is
-not the trial's saved model (`study.models`). It lives next to the models, in the study's
+not the trial's saved model (`study.model_store`). It lives next to the models, in the study's
 artifact store: `ARTIFACTS/resume/STUDY/trial_NNNNN.ckpt` for a directory (shared across hosts
 when the directory is), the artifact id `resume-STUDY-trial_NNNNN` in an S3 or GCS bucket.
 
@@ -23,7 +23,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from objectives.resume_slot import DEFAULT_EVERY, DirectorySlot
-from storage.optuna_internals import backend_of, retried_from, trial_id
+from storage import backend_of, retried_from, trial_id
 from study.artifact_store import artifact_dir, open_artifact_store
 from study.defaults import RESUME_EVERY_ENV
 from study.errors import UserError

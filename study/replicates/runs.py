@@ -15,8 +15,8 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from objectives.search_space import TrialParams, record_fixed
-from storage.optuna_internals import GatedStudy, count_trials
+from objectives import TrialParams, record_fixed
+from storage import GatedStudy, count_trials
 from study.analysis.effects import Answer, build_answer
 from study.errors import UserError
 from study.gate import PhaseDone, gated
@@ -62,7 +62,7 @@ def decode_labels(text: str) -> np.ndarray:
 def run_replicate(objective: Any, trial: optuna.Trial, bounds: Any = None,
                   models: Any = None, resume: Any = None) -> float:
     """Train the trial's planned arm with its seed; record what the statistics need. With
-    `models` (a `study.models.TrialModels`) the run saves its model, kept if first of its arm;
+    `models` (a `study.model_store.TrialModels`) the run saves its model, kept if first of its arm;
     with `resume` (a function giving the run's `objectives.resume.ResumeSlot`) an objective whose
     `replicate` takes one saves resume checkpoints there and resumes from one."""
     attrs = trial.user_attrs

@@ -10,11 +10,11 @@ from lightning.pytorch import Callback
 
 from objectives.context import ObjectiveContext
 from objectives.data import load_training_data
-from objectives.experiment import Experiment
 from objectives.objective import LstmObjective
 from objectives.profiles import get_profile, with_max_epochs
 from objectives.resume import DirectorySlot
 from objectives.search_space import TrialParams
+from objectives.spec import TrialSpec
 from objectives.training import train_configuration
 
 PROFILE = with_max_epochs(get_profile("quick"), 3)
@@ -50,7 +50,7 @@ class TrainLosses(Callback):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    experiment = Experiment(data=DATA, profile=PROFILE)
+    experiment = TrialSpec(data=DATA, profile=PROFILE)
     return load_training_data(experiment, tmp_path_factory.mktemp("cache"))
 
 
@@ -147,7 +147,7 @@ def test_kill_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 def test_resumed_search_trial_reports_every_epoch_once(saved, tmp_path, uncut):
     slot = DirectorySlot(tmp_path / "trial.ckpt", every=1)
     slot.write(saved)
-    ctx = ObjectiveContext(experiment=Experiment(data=DATA, profile=PROFILE),
+    ctx = ObjectiveContext(spec=TrialSpec(data=DATA, profile=PROFILE),
                            cache_dir=tmp_path / "cache", model_dir=tmp_path / "models",
                            study_name="unit", resume_slot=lambda trial: slot)
     objective = LstmObjective(ctx)

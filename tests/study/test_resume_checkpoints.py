@@ -8,7 +8,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from storage.optuna_internals import RetryStaleTrialOnce, backend_of, trial_id
+from storage import RetryStaleTrialOnce, backend_of, trial_id
 from study.errors import UserError
 from study.resume_checkpoints import ResumeCheckpoints, resume_every
 
