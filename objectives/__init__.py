@@ -37,6 +37,7 @@ from objectives.search_space import (
     suggest,
     with_ranges,
 )
+from objectives.resume_slot import ResumeSlot
 from objectives.spec import TrialSpec
 
 _ON_FIRST_USE = {
@@ -68,6 +69,7 @@ __all__ = [
     "ObjectiveContext",
     "Profile",
     "ReplicateOutcome",
+    "ResumeSlot",
     "SearchBounds",
     "TrainSettings",
     "TrainingData",

@@ -74,6 +74,13 @@ class WindowBatches:
         self._generator = torch.Generator().manual_seed(seed)
         self._offsets = torch.arange(frames)
 
+    def generator_state(self) -> torch.Tensor:
+        """The crop-and-order generator's state (a resume checkpoint keeps it)."""
+        return self._generator.get_state()
+
+    def set_generator_state(self, state: torch.Tensor) -> None:
+        self._generator.set_state(state)
+
     def __len__(self) -> int:
         return (len(self.labels) + self.batch_size - 1) // self.batch_size
 

@@ -7,16 +7,23 @@ with it. The factory returns an object that is called with a trial for every sea
 replicate phase, `objective.replicate(params, seed, model_path=None) -> ReplicateOutcome`: one
 fixed configuration, full epochs, no pruning, its best-validation model saved to `model_path` when
 given (the service uploads it to the study's artifact store; an objective whose `replicate` takes
-no `model_path` is called without one). A search trial's model is the file its `model_path` user
+no `model_path` is called without one) and resumed from `resume` (an `objectives.resume.ResumeSlot`)
+when it takes one. A search trial finds its resume slot with `resume_slot(trial)`: the service
+decides where a trial's resume checkpoint lives (a retried trial gets its original's). A search trial's model is the file its `model_path` user
 attribute names, written to `model_path(trial.number)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from objectives.spec import TrialSpec
+
+if TYPE_CHECKING:  # only for annotations
+    from objectives.resume_slot import ResumeSlot
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,8 @@ class ObjectiveContext:
     device: str = "auto"  # "auto", "cpu", "cuda" (the launcher sets CUDA_VISIBLE_DEVICES)
     threads: int = 1  # torch threads of this process (CPU workers)
     mock_delay: float = 0.0  # seconds per mock trial (tests and benchmarks)
+    # The resume slot of a search trial (None: no resume checkpoints), given by the service.
+    resume_slot: Callable[[Any], ResumeSlot | None] | None = None
 
     def model_path(self, trial_number: int) -> Path:
         return self.model_dir / (self.study_dir or self.study_name) / f"trial_{trial_number:05d}.pt"
@@ -48,3 +57,4 @@ class ReplicateOutcome:
     holdout_accuracy: float | None = None  # on the study's holdout source, if it names one
     holdout_labels: list[int] = field(default_factory=list)
     holdout_predictions: list[int] = field(default_factory=list)
+    resumed_at: int | None = None  # the first epoch trained here, when resumed from a checkpoint

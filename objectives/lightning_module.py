@@ -73,6 +73,15 @@ class ReconstructionClassifier(LightningModule):
         self.best_val_acc = max(self.best_val_acc, accuracy)
         self.log_dict({"val/acc": accuracy, "val/best_acc": self.best_val_acc})
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # A resume checkpoint continues the curve and the best so far, not only the weights.
+        checkpoint["val_curve"] = list(self.val_curve)
+        checkpoint["best_val_acc"] = self.best_val_acc
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.val_curve = list(checkpoint.get("val_curve", []))
+        self.best_val_acc = float(checkpoint.get("best_val_acc", 0.0))
+
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
         warmup_steps = self.train_settings.warmup_epochs * self.trainer.num_training_batches
         if self.trainer.global_step < warmup_steps:

@@ -9,6 +9,7 @@ import optuna
 from objectives.context import ObjectiveContext, ReplicateOutcome
 from objectives.data import load_training_data
 from objectives.pruning import TrialPruningCallback
+from objectives.resume import ResumeSlot
 from objectives.search_space import TrialParams, suggest
 from objectives.training import configure_threads, quiet_lightning, train_configuration
 
@@ -29,11 +30,16 @@ class LstmObjective:
         params = suggest(trial, self.profile.search)
         pruning = TrialPruningCallback(trial, monitor="val/acc")
         model_path = self.ctx.model_path(trial.number)
-        seed = self.spec.seed + trial.number
+        # A retried trial carries its original's attributes: it trains with the same seed, so a
+        # retry that resumes from its original's checkpoint continues that seed's run.
+        seed = int(trial.user_attrs.get("seed", self.spec.seed + trial.number))
         trial.set_user_attr("seed", seed)
+        resume = self.ctx.resume_slot(trial) if self.ctx.resume_slot else None
         outcome = train_configuration(self.data, params, self.profile, seed=seed,
                                       device=self.ctx.device, extra_callbacks=[pruning],
-                                      checkpoint_path=model_path)
+                                      checkpoint_path=model_path, resume=resume)
+        if resume is not None:  # 0: trained from the start (a retry inherits its original's)
+            trial.set_user_attr("resumed_at", outcome.resumed_at or 0)
         for name, value in (("test_accuracy", outcome.test_accuracy), ("epochs", outcome.epochs),
                             ("seconds", round(outcome.seconds, 3)), ("device", outcome.device),
                             ("feature_cache_key", self.data.key), ("model_path", str(model_path)),
@@ -43,15 +49,17 @@ class LstmObjective:
             raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
         return outcome.val_accuracy
 
-    def replicate(self, params: TrialParams, seed: int,
-                  model_path: Path | None = None) -> ReplicateOutcome:
+    def replicate(self, params: TrialParams, seed: int, model_path: Path | None = None,
+                  resume: ResumeSlot | None = None) -> ReplicateOutcome:
         """A replicate run: the full epochs, no pruning, every test (and holdout) clip predicted;
-        the best-validation weights saved to `model_path` when one is given."""
+        the best-validation weights saved to `model_path` when one is given; resumed from and
+        saved to `resume` (`objectives.resume`) when given."""
         outcome = train_configuration(self.data, params, self.profile, seed=seed,
-                                      device=self.ctx.device, checkpoint_path=model_path)
+                                      device=self.ctx.device, checkpoint_path=model_path,
+                                      resume=resume)
         return ReplicateOutcome(
             val_accuracy=outcome.val_accuracy, test_accuracy=outcome.test_accuracy,
             epochs=outcome.epochs, seconds=outcome.seconds, device=outcome.device,
             test_labels=outcome.test_labels, test_predictions=outcome.test_predictions,
             holdout_accuracy=outcome.holdout_accuracy, holdout_labels=outcome.holdout_labels,
-            holdout_predictions=outcome.holdout_predictions)
+            holdout_predictions=outcome.holdout_predictions, resumed_at=outcome.resumed_at)

@@ -22,6 +22,13 @@ class TrialPruningCallback(Callback):
         self.monitor = monitor
         self.pruned_at: int | None = None
 
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # A run resumed from a resume checkpoint (a retried trial) reports the epochs it restored
+        # first, so the trial's curve has every epoch once, as an uncut run's has. (The retry is
+        # a new trial that inherits no intermediate values; a step reported twice Optuna ignores.)
+        for epoch, value in enumerate(getattr(pl_module, "val_curve", [])):
+            self.trial.report(float(value), step=epoch)
+
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return

@@ -19,6 +19,7 @@ from objectives.checkpoint import save_checkpoint
 from objectives.data import SPLITS, TrainingData, split_frames
 from objectives.lightning_module import ReconstructionClassifier
 from objectives.profiles import Profile
+from objectives.resume import EpochCheckpoints, ResumeFile, ResumeSlot
 from objectives.search_space import TrialParams
 
 
@@ -37,6 +38,8 @@ class TrainOutcome:
     holdout_accuracy: float | None = None  # when the data holds a holdout source
     holdout_labels: list[int] = field(default_factory=list)
     holdout_predictions: list[int] = field(default_factory=list)
+    resumed_at: int | None = None  # the first epoch this run trained, when it resumed
+    checkpoint_saves: list[tuple[float, int]] = field(default_factory=list)  # (s, bytes) each
 
 
 class BestWeights(Callback):
@@ -54,6 +57,12 @@ class BestWeights(Callback):
         if accuracy > self.best:
             self.best, self.best_epoch = accuracy, trainer.current_epoch
             self.state = copy.deepcopy(pl_module.state_dict())
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "state": self.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.state = state["best"], state["best_epoch"], state["state"]
 
 
 def resolve_device(device: str) -> str:
@@ -125,6 +134,7 @@ def train_configuration(data: TrainingData, params: TrialParams, profile: Profil
                         seed: int = 0, max_epochs: int | None = None, device: str = "auto",
                         extra_callbacks: Sequence[Callback] = (),
                         checkpoint_path: Path | None = None,
+                        resume: ResumeSlot | None = None,
                         progress: bool = False, precision: str | None = None,
                         resident: bool | None = None) -> TrainOutcome:
     """Train `params` on the data's train split, pick the best validation epoch, test it.
@@ -152,20 +162,24 @@ def train_configuration(data: TrainingData, params: TrialParams, profile: Profil
     batches = {split: batches_of(data.splits[split], split) for split in SPLITS}
     module = ReconstructionClassifier(data.n_mels, len(data.classes), params, settings)
     best = BestWeights()
+    saving = [] if resume is None else \
+        [EpochCheckpoints(resume, batches["train"], max_epochs=epochs)]
     trainer = Trainer(max_epochs=epochs, accelerator="gpu" if on_gpu else "cpu",
                       precision=precision or (settings.precision if on_gpu else "32-true"),
                       devices=[int(device.split(":")[1])] if on_gpu else 1,
                       logger=False, enable_checkpointing=False,
                       enable_progress_bar=progress, enable_model_summary=False,
-                      num_sanity_val_steps=0, callbacks=[best, *extra_callbacks],
+                      num_sanity_val_steps=0, callbacks=[best, *extra_callbacks, *saving],
                       # A trial is one process on one device. Inside a SLURM job Lightning would
                       # otherwise pick SLURMEnvironment: SIGUSR1 would save a checkpoint into the
                       # working directory and requeue the whole job, and `--ntasks` > 1 would be
                       # refused; outside one, an installed `srun` warns in every trial.
                       plugins=[LightningEnvironment()])
     started = time.perf_counter()
-    _uninterrupted(lambda: trainer.fit(module, train_dataloaders=batches["train"],
-                                       val_dataloaders=batches["val"]))
+    with ResumeFile(resume) as saved:
+        _uninterrupted(lambda: trainer.fit(module, train_dataloaders=batches["train"],
+                                           val_dataloaders=batches["val"],
+                                           ckpt_path=saved.path))
     epochs_run = len(module.val_curve)
     if best.state is not None:
         module.load_state_dict(best.state)
@@ -182,7 +196,9 @@ def train_configuration(data: TrainingData, params: TrialParams, profile: Profil
         epochs=epochs_run, seconds=seconds, device=describe_device(device),
         best_epoch=best.best_epoch, val_curve=list(module.val_curve),
         stopped_early=epochs_run < epochs, test_labels=test_labels,
-        test_predictions=test_predictions, **holdout)
+        test_predictions=test_predictions,
+        resumed_at=saving[0].resumed_at if saving else None,
+        checkpoint_saves=list(saving[0].saves) if saving else [], **holdout)
     if checkpoint_path is not None:
         save_checkpoint(checkpoint_path, module.model, classes=data.classes, params=params,
                         profile=profile, outcome=outcome)

@@ -32,13 +32,14 @@ from storage.optuna_seam import (
     trial_artifacts,
     trial_id,
 )
+from storage.published import ADDRESS_ENV as DB_ADDRESS_ENV
 from storage.rdb import open_storage
 from storage.url import StorageURL, backend_name, normalize_url, redact_url, scrub
 
 __all__ = [
-    "GRACE_FACTOR", "GatedStudy", "Heartbeat", "HeartbeatSettingsError", "RetryStaleTrialOnce",
-    "StorageError", "StorageURL", "StorageUnreachable", "backend_name", "backend_of",
-    "count_trials", "error_behind",
+    "DB_ADDRESS_ENV", "GRACE_FACTOR", "GatedStudy", "Heartbeat", "HeartbeatSettingsError",
+    "RetryStaleTrialOnce", "StorageError", "StorageURL", "StorageUnreachable", "backend_name",
+    "backend_of", "count_trials", "error_behind",
     "fail_and_requeue", "fail_if_running", "fail_stale", "format_table", "inspect_storage",
     "is_creation_race", "is_retry_of", "normalize_url", "one_line", "open_storage", "redact_url",
     "register_finished_trial_artifact", "retried_from", "running_with_heartbeat",

@@ -28,6 +28,7 @@ from storage.errors import (
 from storage.heartbeats import MAX_RETRY, Heartbeat
 from storage.optuna_seam.resilient import ResilientRDBStorage
 from storage.optuna_seam.retry import RetryStaleTrialOnce
+from storage.published import address_file, creator
 from storage.translate import translate
 from storage.url import SUPPORTED, StorageURL
 
@@ -192,6 +193,10 @@ def engine_kwargs(url: str | StorageURL, *, wal: bool = True) -> dict[str, Any]:
             "options": SERVER_KEEPALIVES,
         }
         kwargs["connect_args"] = {k: v for k, v in defaults.items() if k not in url.parsed.query}
+        if (path := address_file()) is not None:
+            # A server that moves (deploy/slurm/database.sbatch): every new connection reads
+            # its current address; the URL's host and port are only where it started.
+            kwargs["creator"] = creator(path, kwargs.pop("connect_args"))
     elif url.backend == "mysql":
         kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     return kwargs

@@ -34,6 +34,8 @@ _UNREACHABLE = (
     ("the database system is not yet accepting connections", "the server is starting up"),
     ("the database system is shutting down", "the server is shutting down"),
     ("the database system is in recovery mode", "the server is recovering"),
+    # storage/published.py: the database job (deploy/slurm/database.sbatch) is between nodes
+    ("no database address published", "the database job is not running"),
 )
 # Reasons that say nothing will answer there however long one waits.
 _NOT_A_SERVER = ("the server there does not speak PostgreSQL",)

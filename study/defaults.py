@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage import Heartbeat, HeartbeatSettingsError
+from storage import DB_ADDRESS_ENV, Heartbeat, HeartbeatSettingsError
 
 # --- where studies live --------------------------------------------------------------------
 STORAGE_ENV = ("STUDY_STORAGE", "OPTUNA_STORAGE")  # the first one set wins
@@ -82,6 +82,7 @@ HEARTBEAT_INTERVAL_ENV = "STUDY_HEARTBEAT_INTERVAL"
 HEARTBEAT_INTERVAL_S = 30  # seconds between a running trial's heartbeats
 HEARTBEAT_GRACE_ENV = "STUDY_HEARTBEAT_GRACE"
 STORAGE_OUTAGE_ENV = "STUDY_STORAGE_OUTAGE"
+RESUME_EVERY_ENV = "STUDY_RESUME_EVERY"  # epochs between resume checkpoints; 0: none
 STORAGE_OUTAGE_S = 120  # how long a worker waits for a lost database before giving up
 MAX_AUTO_CPU_WORKERS = 8  # each process holds the feature cache and a database connection
 
@@ -92,7 +93,7 @@ DASHBOARD_PORT = 8080
 # Every variable above, for tests that must run without the caller's settings.
 ENV_VARS = (*STORAGE_ENV, STUDY_NAME_ENV, CACHE_DIR_ENV, MODEL_DIR_ENV, ARTIFACTS_ENV,
             THREADS_ENV, WORKER_ID_ENV, MOCK_DELAY_ENV, HEARTBEAT_INTERVAL_ENV,
-            HEARTBEAT_GRACE_ENV, STORAGE_OUTAGE_ENV)
+            HEARTBEAT_GRACE_ENV, STORAGE_OUTAGE_ENV, RESUME_EVERY_ENV, DB_ADDRESS_ENV)
 
 
 def replicates(profile_name: str) -> ReplicateDefaults:

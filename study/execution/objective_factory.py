@@ -7,7 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from objectives import ObjectiveContext
+import optuna
+
+from objectives import ObjectiveContext, ResumeSlot
 from study import service
 from study.errors import UserError
 from study.experiment import OBJECTIVES, check_objective_name
@@ -49,11 +51,13 @@ def device_of(slot: str | None) -> str:
     return "cuda" if slot.startswith("cuda") else "cpu"
 
 
-def build_objective(loaded: service.LoadedStudy, options: ObjectiveOptions) -> Any:
-    """The objective of `loaded`'s experiment for a worker with `options` (WorkerOptions)."""
+def build_objective(loaded: service.LoadedStudy, options: ObjectiveOptions,
+                    resume_slot: Callable[[optuna.Trial], ResumeSlot | None] | None = None) -> Any:
+    """The objective of `loaded`'s experiment for a worker with `options` (WorkerOptions);
+    `resume_slot(trial)` says where a search trial's resume checkpoint lives."""
     context = ObjectiveContext(
         spec=loaded.experiment.trial_spec(), study_name=loaded.name, cache_dir=options.cache_dir,
         model_dir=options.model_dir, study_dir=service.name_on_disk(loaded.name),
         device=options.device or device_of(options.slot), threads=options.threads,
-        mock_delay=options.mock_delay)
+        mock_delay=options.mock_delay, resume_slot=resume_slot)
     return load_factory(loaded.experiment.objective)(context)

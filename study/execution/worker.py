@@ -5,7 +5,8 @@ replicates (`study.replicates`), planned once by whichever worker finishes the s
 Both run through `study.optimize`, so heartbeats, the stale-trial retry and the exact budget work
 the same way in each. The first Ctrl-C or SIGTERM becomes KeyboardInterrupt, which Optuna records
 as a failed trial; a trial interrupted outside the objective is failed here, so nothing is left
-RUNNING, and a planned one (a replicate, the λ = 0 baseline, a retry) is queued again.
+RUNNING, and a planned one (a replicate, the λ = 0 baseline, a retry) or one that saved a resume
+checkpoint (`study.resume_checkpoints`) is queued again; its retry resumes from the checkpoint.
 
 A database outage (a restarted or briefly unreachable server) does not end the worker: it waits
 for the storage with backoff, for at most `storage_outage_s`, fails and re-queues its own trial if
@@ -56,6 +57,7 @@ from study.model_store import TrialModels, kept_models
 from study.replicates import plan as replicate_plan
 from study.replicates import runs as replicate_runs
 from study.replicates.rounds import plan_next_round
+from study.resume_checkpoints import ResumeCheckpoints, resume_every
 from study.search import budget as budget_mod
 from study.search.sampler import TrialSeededSampler, trial_seed
 from study.trials import FINISHED, n_finished
@@ -171,6 +173,8 @@ class _Worker:
         self.ident = worker_id(options)
         self._objective: Any = None
         self.models = TrialModels.for_study(loaded.study, options.model_dir, options.artifacts)
+        # Resume checkpoints go where the models go: a retry on another host finds them there.
+        self.resume = ResumeCheckpoints(self.models.location, resume_every())
 
     def say(self, message: str) -> None:
         if not self.options.quiet:
@@ -182,7 +186,8 @@ class _Worker:
         if self._objective is None:
             from study.execution.objective_factory import build_objective
 
-            self._objective = build_objective(self.loaded, self.options)
+            self._objective = build_objective(self.loaded, self.options,
+                                              resume_slot=self.resume.for_trial)
         return self._objective
 
     def search(self) -> None:
@@ -199,7 +204,8 @@ class _Worker:
         def run_trial(trial: optuna.Trial) -> float:
             trial.set_user_attr("worker", self.ident)
             trial.set_user_attr("sampler_seed", trial_seed(experiment.seed, trial.number))
-            return self.models.search_trial(trial, self.objective)  # the best k models kept
+            return self.resume.run(  # the best k models kept; the resume checkpoint goes
+                trial, lambda: self.models.search_trial(trial, self.objective), is_storage_outage)
 
         gated = budget_mod.budgeted(study, budget, self.deadline, self.options.heartbeat.interval)
         self._serve(gated, run_trial, budget, _Guard())
@@ -252,8 +258,9 @@ class _Worker:
 
         def run_replicate(trial: optuna.Trial) -> float:
             trial.set_user_attr("worker", self.ident)
-            return replicate_runs.run_replicate(self.objective, trial,
-                                                self.loaded.experiment.search, self.models)
+            return self.resume.run(trial, lambda: replicate_runs.run_replicate(
+                self.objective, trial, self.loaded.experiment.search, self.models,
+                resume=lambda: self.resume.for_trial(trial)), is_storage_outage)
 
         gated = replicate_runs.planned_only(phase, self.deadline, self.options.heartbeat.interval)
         self._serve(gated, run_replicate, phase.budget, _Guard(retry_failures=True))
@@ -365,7 +372,8 @@ class _Worker:
         if last is not None:
             try:
                 cut = fail_if_running(gated, last) or guard.interrupted == last
-                if cut and self._planned(gated, last, guard):
+                # A trial with a resume checkpoint is queued again too: its retry resumes.
+                if cut and (self._planned(gated, last, guard) or self.resume.holds(gated, last)):
                     guard.requeue(gated, last, already_failed=True)
             except Exception as exc:  # noqa: BLE001 - the heartbeat grace period fails it instead
                 print(f"warning: could not mark trial failed: {one_line(exc)}", file=sys.stderr)

@@ -4,15 +4,17 @@ with their per-clip predictions, and read back for the statistics."""
 from __future__ import annotations
 
 import base64
+import functools
+import inspect
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from objectives import SearchBounds, TrialParams, record_fixed
+from objectives import ResumeSlot, SearchBounds, TrialParams, record_fixed
 from storage import GatedStudy, count_trials
 from study.analysis.effects import Answer, build_answer
 from study.design import Plan, Run
@@ -53,9 +55,12 @@ def decode_labels(text: str) -> np.ndarray:
 
 
 def run_replicate(objective: Any, trial: optuna.Trial, bounds: SearchBounds | None = None,
-                  models: TrialModels | None = None) -> float:
+                  models: TrialModels | None = None,
+                  resume: Callable[[], ResumeSlot | None] | None = None) -> float:
     """Train the trial's planned arm with its seed; record what the statistics need. With
-    `models` (a `study.model_store.TrialModels`) the run saves its model, kept if first of its arm."""
+    `models` (a `study.model_store.TrialModels`) the run saves its model, kept if first of its arm;
+    with `resume` (a function giving the run's `objectives.resume.ResumeSlot`) an objective whose
+    `replicate` takes one saves resume checkpoints there and resumes from one."""
     attrs = trial.user_attrs
     if bounds is not None and attrs.get("with_params"):
         record_fixed(trial, bounds)  # planned with parameters (older plans' runs had none)
@@ -69,11 +74,16 @@ def run_replicate(objective: Any, trial: optuna.Trial, bounds: SearchBounds | No
     params = TrialParams(lam=float(attrs["lambda"]), dropout=float(attrs["dropout"]),
                          hidden=int(attrs["hidden"]))
     seed = int(attrs["train_seed"])
+    takes_resume = resume is not None and "resume" in inspect.signature(replicate).parameters
+    if takes_resume:
+        replicate = functools.partial(replicate, resume=resume())
     outcome = replicate(params, seed) if models is None else \
         models.replicate(trial, replicate, params, seed)
     record: dict[str, Any] = {
         "val_accuracy": outcome.val_accuracy, "test_accuracy": outcome.test_accuracy,
         "epochs": outcome.epochs, "seconds": round(outcome.seconds, 3), "device": outcome.device,
+        # 0: trained from the start (a re-queued run inherits its original's attributes)
+        **({"resumed_at": getattr(outcome, "resumed_at", None) or 0} if takes_resume else {}),
         "test_labels": encode_labels(outcome.test_labels),
         "test_predictions": encode_labels(outcome.test_predictions)}
     if outcome.holdout_accuracy is not None:
