@@ -25,6 +25,7 @@ from objectives.profiles import (
     large_batch,
     with_max_epochs,
 )
+from objectives.resume_slot import ResumeSlot
 from objectives.search_space import (
     LAMBDA_ATTR,
     LAMBDA_PARAM,
@@ -37,7 +38,6 @@ from objectives.search_space import (
     suggest,
     with_ranges,
 )
-from objectives.resume_slot import ResumeSlot
 from objectives.spec import TrialSpec
 
 _ON_FIRST_USE = {

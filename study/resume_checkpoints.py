@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import optuna
 from optuna.trial import FrozenTrial
 
-from objectives.resume_slot import DEFAULT_EVERY, DirectorySlot
+from objectives.resume_slot import DEFAULT_EVERY, DirectorySlot  # the service provides the slot
 from storage import backend_of, retried_from, trial_id
 from study.artifact_store import artifact_dir, open_artifact_store
 from study.defaults import RESUME_EVERY_ENV
