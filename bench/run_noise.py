@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import tempfile
 import time
@@ -126,7 +127,7 @@ def noise(rows: list[dict], split: str) -> dict:
     return {"mean": {arm: float(v) for arm, v in wide.mean().items()},
             "per_arm_sd": {arm: float(v) for arm, v in per_arm.items()},
             "paired_sd": paired, "residual_sd": float(np.sqrt(fit.mse_resid)),
-            "residual_df": int(fit.df_resid), "seeds": int(len(wide))}
+            "residual_df": int(fit.df_resid), "seeds": len(wide)}
 
 
 def half_width(sigma: float, seeds: int, arms: int = DESIGN_ARMS) -> float:
@@ -141,6 +142,14 @@ def seeds_for(sigma: float, target: float = 6.0) -> int:
     return next(n for n in range(2, 200) if half_width(sigma, n) <= target)
 
 
+def band_half_width(arm_sd: float, seeds: int, arms: int = DESIGN_ARMS) -> float:
+    """A curve point's band (one arm's mean accuracy, seed effects included): t·s/√n with the
+    per-arm SD pooled over arms, df = arms·(n − 1)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, arms * (seeds - 1)) * arm_sd / seeds ** 0.5)
+
+
 def summary(rows: list[dict], variants: list[Variant]) -> tuple[list[dict], dict]:
     import statistics
 
@@ -152,6 +161,7 @@ def summary(rows: list[dict], variants: list[Variant]) -> tuple[list[dict], dict
             result = noise(mine, split)
             stats[f"{variant.name}/{split}"] = result
             arm_sd = result["per_arm_sd"].values()
+            pooled = (sum(v * v for v in arm_sd) / len(arm_sd)) ** 0.5
             sigma = result["residual_sd"]
             out.append({
                 "variant": variant.name, "split": split,
@@ -162,6 +172,7 @@ def summary(rows: list[dict], variants: list[Variant]) -> tuple[list[dict], dict
                 "residual SD": f"{sigma:.2f} ({result['residual_df']} df)",
                 "λ gain ± (5 seeds)": f"±{half_width(sigma, 5):.1f}",
                 "seeds for ±6": seeds_for(sigma),
+                "band ± (5 seeds)": f"±{band_half_width(pooled, 5):.1f}",
                 "s/run median (min–max)": f"{statistics.median(seconds):.1f} "
                                            f"({min(seconds):.1f}–{max(seconds):.1f})"})
     return out, stats
@@ -179,10 +190,17 @@ def main(argv: list[str] | None = None) -> int:
                                                       "(default: a temp dir)")
     parser.add_argument("--no-write", action="store_true",
                         help="print only: leave BENCHMARKS.md and bench/results alone")
+    parser.add_argument("--from-rows", type=Path, metavar="FILE",
+                        help="train nothing: summarize the rows of an earlier --rows file")
+    parser.add_argument("--rows", type=Path, help="append each run's row to this JSON-lines "
+                                                   "file as it finishes (a long run's record)")
     args = parser.parse_args(argv)
     if 0.0 not in args.lambdas:
         parser.error("--lambdas must include 0 (the paired differences are against λ = 0)")
     variants = [Variant.parse(v) for v in args.variants or ["default"]]
+    if args.from_rows:
+        rows = [json.loads(line) for line in args.from_rows.read_text().splitlines() if line]
+        return _report(args, variants, rows, wall=float("nan"))
     with tempfile.TemporaryDirectory(prefix="bench-noise-") as tmp:
         cache_dir = args.cache_dir or Path(tmp)
         for variant in variants:  # data built before any clock starts
@@ -198,7 +216,14 @@ def main(argv: list[str] | None = None) -> int:
             for future in futures:
                 rows.append(future.result())
                 print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+                if args.rows:
+                    with args.rows.open("a") as log:
+                        log.write(json.dumps(rows[-1]) + "\n")
         wall = time.perf_counter() - started
+    return _report(args, variants, rows, wall=wall)
+
+
+def _report(args, variants: list[Variant], rows: list[dict], *, wall: float) -> int:
     out, stats = summary(rows, variants)
     text = table(out)
     print(text)
@@ -206,11 +231,13 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(json.dumps({"variants": [dataclasses.asdict(v) for v in variants],
                                        "rows": rows, "stats": stats, "wall_s": wall}, indent=1))
-        notes = (f"{len(rows)} runs in {wall:.0f} s on {args.processes} processes. Arms: λ = "
+        took = "" if math.isnan(wall) else f" in {wall:.0f} s"  # NaN: from --from-rows
+        notes = (f"{len(rows)} runs{took} on {args.processes} processes. Arms: λ = "
                  f"{', '.join(f'{x:g}' for x in args.lambdas)} at dropout/hidden of the quick "
                  "profile's baseline; columns with `/` list arms in that order (paired SD: each "
                  "λ > 0 − λ = 0). λ gain ± is t(0.975, 9·(n − 1))·σ·√(2/n) for a 10-arm blocked "
-                 "design at n = 5 seeds; seeds for ±6 solves the same for n. Rows: "
+                 "design at n = 5 seeds; seeds for ±6 solves the same for n; band ± is one arm's mean, "
+                 "t(0.975, 10·(n − 1))·s/√5 with the per-arm SD s pooled over arms. Rows: "
                  f"`{RESULTS.relative_to(REPO)}`.")
         update_section("run-noise", section("9. The noise of one run (quick profile, data "
                                             "synthetic)", "cpu", text, notes))
