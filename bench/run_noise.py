@@ -157,6 +157,9 @@ def summary(rows: list[dict], variants: list[Variant]) -> tuple[list[dict], dict
     for variant in variants:
         mine = [r for r in rows if r["variant"] == variant.name]
         seconds = [r["seconds"] for r in mine]
+        # The model's own accuracy cancels in val − test: what is left is the evaluation sets'
+        # noise (which clips each set holds) plus the best-epoch pick's optimism on val.
+        eval_sd = statistics.stdev(100 * (r["val"] - r["test"]) for r in mine)
         for split in ("val", "test"):
             result = noise(mine, split)
             stats[f"{variant.name}/{split}"] = result
@@ -173,6 +176,7 @@ def summary(rows: list[dict], variants: list[Variant]) -> tuple[list[dict], dict
                 "λ gain ± (5 seeds)": f"±{half_width(sigma, 5):.1f}",
                 "seeds for ±6": seeds_for(sigma),
                 "band ± (5 seeds)": f"±{band_half_width(pooled, 5):.1f}",
+                "SD(val − test)": f"{eval_sd:.1f}",
                 "s/run median (min–max)": f"{statistics.median(seconds):.1f} "
                                            f"({min(seconds):.1f}–{max(seconds):.1f})"})
     return out, stats
@@ -237,7 +241,9 @@ def _report(args, variants: list[Variant], rows: list[dict], *, wall: float) -> 
                  "profile's baseline; columns with `/` list arms in that order (paired SD: each "
                  "λ > 0 − λ = 0). λ gain ± is t(0.975, 9·(n − 1))·σ·√(2/n) for a 10-arm blocked "
                  "design at n = 5 seeds; seeds for ±6 solves the same for n; band ± is one arm's mean, "
-                 "t(0.975, 10·(n − 1))·s/√5 with the per-arm SD s pooled over arms. Rows: "
+                 "t(0.975, 10·(n − 1))·s/√5 with the per-arm SD s pooled over arms. SD(val − test) "
+                 "over a variant's runs: the model's accuracy cancels, the evaluation sets' "
+                 "noise is left. Rows: "
                  f"`{RESULTS.relative_to(REPO)}`.")
         update_section("run-noise", section("9. The noise of one run (quick profile, data "
                                             "synthetic)", "cpu", text, notes))
