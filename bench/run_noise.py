@@ -72,8 +72,9 @@ _DATA: dict = {}  # per worker process: variant name → training data, loaded o
 def _load(variant: Variant, cache_dir: Path):
     """The variant's training data, as `objectives.data.load_training_data` builds it for
     `--data synthetic`, with the variant's evaluation scale."""
-    from objectives.data import SPLITS, TrainingData
-    from objectives.data.features import build_cache
+    from objectives.data import SPLITS, TrainingData, build_cache
+
+    # Behind the package's front: `--data` specs have no way to set the evaluation scale.
     from objectives.data.synthetic import SyntheticSource
 
     if variant.name not in _DATA:
