@@ -26,7 +26,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from bench.common import REPO, section, table, update_section
+from bench.common import REPO, apply_threads, section, table, update_section
 
 RESULTS = REPO / "bench" / "results" / "run_noise.json"
 ARMS_DEFAULT = (0.0, 1.0, 10.0)
@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if 0.0 not in args.lambdas:
         parser.error("--lambdas must include 0 (the paired differences are against λ = 0)")
     variants = [Variant.parse(v) for v in args.variants or ["default"]]
+    apply_threads(args.threads)  # the workers' setting, so the section's machine line says it
     if args.from_rows:
         rows = [json.loads(line) for line in args.from_rows.read_text().splitlines() if line]
         return _report(args, variants, rows, wall=float("nan"))
