@@ -33,9 +33,9 @@ SAMPLE_RATE = 8000
 DEFAULT_PER_CLASS = 100
 DATA_SEED = 0  # the audio is a fixed data set; the source's seed only picks the split
 # Validation and test clips per class are this many times what the 70/10/20 split of N gives
-# (N = 100: 70 train, 40 val, 80 test per class). Generated clips cost only evaluation, and with
-# the split's 80/160 clips one run's accuracy moved by several points from which clips it got
-# right: BENCHMARKS.md section 9 (`bench.run_noise`).
+# (N = 100: 70 train, 40 val, 80 test per class). Generated clips cost only evaluation; with the
+# split's 80/160 clips which clips a set held moved one run's accuracy by about 3 (val) and 2
+# (test) points SD, with 320/640 by under 1: BENCHMARKS.md section 9 (`bench.run_noise`).
 EVAL_SCALE = 4
 
 
