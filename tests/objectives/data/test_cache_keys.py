@@ -56,5 +56,7 @@ def test_label_prefix_folder_key_is_pinned(tmp_path):
 
 def test_synthetic_key_and_audio_directory_are_pinned(tmp_path):
     source = parse_source("synthetic:6", cache_dir=tmp_path)
-    assert cache_key(source, QUICK) == "4a1c62b69b4983b2"
-    assert source.directory == tmp_path / "synthetic" / "v2-seed0-n6"
+    # Re-pinned when the evaluation splits grew 4× (EVAL_SCALE): another set, another key. The
+    # audio directory is named by the clips generated per class (4 + 4 + 4).
+    assert cache_key(source, QUICK) == "abecb289e10e0d80"
+    assert source.directory == tmp_path / "synthetic" / "v2-seed0-n12"
