@@ -1,8 +1,14 @@
 """Progress of `run` and `replicate` while their workers work: one poll of the storage a call.
 
-A tqdm bar per phase on a terminal; elsewhere (logs, CI) one line whenever the numbers change.
-Either way one line when a phase starts and ends, when a replicate round is planned, and for each
-pruned search trial (at which epoch), with the elapsed time and an ETA.
+A tqdm bar per phase on a terminal; elsewhere (logs, CI) one line whenever the number of finished
+trials changes. Either way one line when a phase starts and ends, when a replicate round is
+planned, and for each search trial pruned while this command watched (at which epoch), with the
+elapsed time and an ETA. A resumed study gets one line saying what is resumed; the trials that
+finished before are counted, not replayed.
+
+The ETA is the work left over the pace this command has seen: trials finished since it started
+(those finished before took no time of it) per second, so a resumed phase is not thought faster
+than it is.
 """
 
 from __future__ import annotations
@@ -34,6 +40,29 @@ class Progress:
         self.pruned: set[int] = set()
         self.rounds = 0
         self.done_said = False
+        self.finished_at_start: dict[str, int] = {}  # phase → its finished count when first seen
+        self._resumed(loaded)
+
+    def _resumed(self, loaded: service.LoadedStudy) -> None:
+        """One line for a study that already has finished trials; they are not replayed."""
+        finished = loaded.study.get_trials(deepcopy=False, states=FINISHED)
+        if not finished:
+            return
+        self.pruned = {t.number for t in finished if t.state == TrialState.PRUNED}
+        values = [t.value for t in finished if t.state == TrialState.COMPLETE]
+        best = f", best validation {max(values) * 100:.1f} %" if values else ""
+        budget = loaded.experiment.n_trials
+        line = (f"search: resuming study {loaded.name!r}: {len(finished)} of "
+                f"{budget or '-'} trials finished ({len(self.pruned)} pruned{best})")
+        companion = open_companion(loaded.study, create=False)
+        if companion is not None and budget is not None and len(finished) >= budget:
+            done, total = replicate_counts(companion)
+            plan = current_plan(companion)
+            self.rounds = 0 if plan is None else len(plan.rounds)  # planned rounds: said before
+            line = (f"replicates: resuming study {loaded.name!r}: search done ({len(finished)} "
+                    f"trials{best}); {done} of {total} replicate runs finished"
+                    + ("" if plan is None else f" in {len(plan.rounds)} rounds"))
+        self.say(line)
 
     def say(self, line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -55,12 +84,14 @@ class Progress:
         now = time.monotonic()
         if phase not in self.started:
             self.started[phase] = now
+            self.finished_at_start[phase] = finished
             self.say(f"{phase}: started" + (f" ({total} runs planned)" if phase == "replicates"
                                             else f" (budget {total} trials)" if total else ""))
         elapsed = now - self.started[phase]
         eta = None
-        if finished and total and finished < total:
-            eta = elapsed / finished * (total - finished)
+        seen = finished - self.finished_at_start[phase]  # finished while this command watched
+        if seen > 0 and total and finished < total:
+            eta = elapsed / seen * (total - finished)
         return f"{_duration(elapsed)} elapsed" + (f", ETA {_duration(eta)}" if eta else "")
 
     def _search_events(self, trials) -> None:
@@ -120,8 +151,8 @@ class Progress:
             bar.set_postfix(running=running, **({"best": best} if phase == "search" else {}),
                             refresh=False)
             bar.refresh()
-        elif (phase, finished, running, best) != self.last:
-            self.last = (phase, finished, running, best)
+        elif (phase, finished) != self.last:  # not on every change of the running count
+            self.last = (phase, finished)
             extra = f", best {best}" if phase == "search" else ""
             self.say(f"{phase}: finished {finished}/{total or '-'}, running {running}{extra}; "
                      f"{timing}")
