@@ -41,6 +41,7 @@ class Progress:
         self.rounds = 0
         self.done_said = False
         self.finished_at_start: dict[str, int] = {}  # phase → its finished count when first seen
+        self.replicate_total = 0  # planned replicate runs at the last poll
         self._resumed(loaded)
 
     def _resumed(self, loaded: service.LoadedStudy) -> None:
@@ -104,6 +105,10 @@ class Progress:
                 self.say(f"search: trial {t.number} pruned at epoch {epoch}{shown}")
 
     def _replicate_events(self, companion, finished: int, total: int) -> None:
+        if total < self.replicate_total:  # runs cancelled (`study.replicates.runs._cancel`)
+            self.say(f"replicates: the phase's budget is spent: {self.replicate_total - total} "
+                     "planned runs will not start; runs under way finish")
+        self.replicate_total = total
         plan = current_plan(companion)
         if plan is None:
             return

@@ -46,3 +46,26 @@ def test_a_resumed_run_says_what_it_resumes_and_replays_nothing(cli: Cli,
     counts = _finished_counts(again.stderr, "search")
     assert counts[0] == 14 and counts[-1] == 18, counts
     assert all(a < b for a, b in itertools.pairwise(counts)), counts
+
+
+def test_the_replicate_budget_bounds_round_one(cli: Cli, sqlite_url: str) -> None:
+    """Round 1 plans every arm × 2 seeds of 2 s runs (far more than 12 s); with a 12 s budget
+    no run starts after it is spent, the rest are cancelled, and the phase ends with an answer."""
+    env = {**cli.env, "STUDY_MOCK_DELAY": "2"}
+    run = cli.run("run", "--storage", sqlite_url, "--n-trials", "6", "--objective",
+                  "tests.study.slow_objectives:SlowReplicates", "--devices", "cpu",
+                  "--per-device", "1", "--replicate-seeds", "2", "--replicate-budget", "12s",
+                  env=env, timeout=600)
+    companion = load(sqlite_url, "recon-lambda-replicates")
+    runs = companion.trials
+    started = [t for t in runs if t.state.name == "COMPLETE"]
+    cancelled = [t for t in runs if t.user_attrs.get("cancelled")]
+    assert started and cancelled, [t.state.name for t in runs]
+    assert all(t.state.name == "FAIL" for t in cancelled)
+    assert len(started) + len(cancelled) == len(runs)  # nothing left waiting or running
+    first = min(t.datetime_start for t in started)
+    assert all((t.datetime_start - first).total_seconds() < 12 for t in started)
+    assert "planned runs will not start; runs under way finish" in run.stderr, run.stderr
+    assert "the phase's budget holds no further round" in run.stderr + run.stdout
+    counts = _finished_counts(run.stderr, "replicates")
+    assert counts[-1] == len(started), counts
