@@ -6,9 +6,9 @@ planned, and for each search trial pruned while this command watched (at which e
 elapsed time and an ETA. A resumed study gets one line saying what is resumed; the trials that
 finished before are counted, not replayed.
 
-The ETA is the work left over the pace this command has seen: trials finished since it started
-(those finished before took no time of it) per second, so a resumed phase is not thought faster
-than it is.
+The ETA is the trials left over the pace of the recent ones (`Progress._eta`): their
+completions per second of wall time; it is given once a trial finished while this command
+watched. How true it is: BENCHMARKS.md §9 (`bench/progress_eta.py`).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Progress:
         self.done_said = False
         self.finished_at_start: dict[str, int] = {}  # phase → its finished count when first seen
         self.replicate_total = 0  # planned replicate runs at the last poll
+        self.parallel: dict[str, int] = {}  # phase → most trials seen running at once
         self._resumed(loaded)
 
     def _resumed(self, loaded: service.LoadedStudy) -> None:
@@ -80,7 +81,7 @@ class Progress:
                                     dynamic_ncols=True)
         return self.bars[phase]
 
-    def _phase(self, phase: str, finished: int, total: int | None) -> str:
+    def _phase(self, phase: str, finished: int, total: int | None, trials) -> str:
         """"12 s elapsed, ETA 40 s" from this phase's pace so far."""
         now = time.monotonic()
         if phase not in self.started:
@@ -90,10 +91,30 @@ class Progress:
                                             else f" (budget {total} trials)" if total else ""))
         elapsed = now - self.started[phase]
         eta = None
-        seen = finished - self.finished_at_start[phase]  # finished while this command watched
-        if seen > 0 and total and finished < total:
-            eta = elapsed / seen * (total - finished)
+        if total and finished < total and finished > self.finished_at_start[phase]:
+            eta = self._eta(phase, trials, total - finished)
         return f"{_duration(elapsed)} elapsed" + (f", ETA {_duration(eta)}" if eta else "")
+
+    def _eta(self, phase: str, trials, left: int) -> float | None:
+        """The trials left over the pace of the recent ones: the later half of the finished
+        trials (pruning shortens trials as the search goes on), their completions per second of
+        wall time, which holds the workers' number and the time between trials; with fewer than
+        three, their mean duration over the most trials seen running at once."""
+        finished = sorted((t for t in trials if t.state != TrialState.RUNNING
+                           and t.datetime_start and t.datetime_complete),
+                          key=lambda t: t.datetime_complete)
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        self.parallel[phase] = max(self.parallel.get(phase, 1), running)
+        if not finished:
+            return None
+        recent = finished[len(finished) // 2:]
+        if len(recent) >= 3:
+            span = (recent[-1].datetime_complete - recent[0].datetime_complete).total_seconds()
+            if span > 0:
+                return left * span / (len(recent) - 1)
+        per = sum((t.datetime_complete - t.datetime_start).total_seconds()
+                  for t in recent) / len(recent)
+        return left * per / self.parallel[phase]
 
     def _search_events(self, trials) -> None:
         for t in trials:
@@ -146,8 +167,9 @@ class Progress:
                          f" ({finished} trials, best validation {best})")
             phase = "replicates"
             finished, total = replicate_counts(companion)
-            running = len(companion.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-        timing = self._phase(phase, finished, total)
+            trials = companion.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
+            running = sum(t.state == TrialState.RUNNING for t in trials)
+        timing = self._phase(phase, finished, total, trials)
         if phase == "replicates":
             self._replicate_events(companion, finished, total)
         bar = self._bar(phase, total)
