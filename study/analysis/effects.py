@@ -1,5 +1,5 @@
-"""The service's answer in numbers (`study.reporting.text` words them), from paired replicate
-runs: the decisive part (`study.analysis.decisive`: the λ curve, the three effects on one scale,
+"""The service's answer in numbers (`study.reporting.report_text` words them), from paired replicate
+runs: the decisive part (`study.analysis.answer`: the λ curve, the three effects on one scale,
 the race and its winner), and the table of arms.
 
 Per arm: mean test accuracy ± a 95 % t-interval over seeds. Per arm against the best
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from study.analysis import statistics
-from study.analysis.decisive import Decisive, decide
+from study.analysis.answer import Decisive, decide
 
 # The plan, its arms and its runs are study.replicates' (Plan, Arm, Run): read here by attribute,
 # so the numbers depend on no study.

@@ -13,7 +13,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 
-from storage.optuna_internals import backend_of
+from storage import backend_of
 from study import defaults, service
 from study.commands.common import open_checked, worker_options
 from study.commands.create import create_or_open, describe

@@ -6,10 +6,10 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from objectives.context import ObjectiveContext
+from objectives import ObjectiveContext
 from study import service
 from study.errors import UserError
-from study.experiments import OBJECTIVES, check_objective_name
+from study.experiment import OBJECTIVES, check_objective_name
 
 
 def load_factory(name: str) -> Callable[[ObjectiveContext], Any]:
@@ -40,7 +40,7 @@ def device_of(slot: str | None) -> str:
 def build_objective(loaded: service.LoadedStudy, options: Any) -> Any:
     """The objective of `loaded`'s experiment for a worker with `options` (WorkerOptions)."""
     context = ObjectiveContext(
-        experiment=loaded.experiment, study_name=loaded.name, cache_dir=options.cache_dir,
+        spec=loaded.experiment.trial_spec(), study_name=loaded.name, cache_dir=options.cache_dir,
         model_dir=options.model_dir, study_dir=service.name_on_disk(loaded.name),
         device=options.device or device_of(options.slot), threads=options.threads,
         mock_delay=options.mock_delay)

@@ -26,10 +26,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.experiment import Experiment
-from objectives.search_space import TrialParams, from_params, params_of
-from storage.optuna_internals import backend_of, study_lock
+from objectives import TrialParams, from_params, params_of
+from storage import backend_of, study_lock
 from study.errors import UserError
+from study.experiment import Experiment
 from study.service import name_metric
 from study.trials import best_of, n_finished
 

@@ -4,7 +4,7 @@ phase is done.
 
 More seeds go only to the comparisons whose 95 % interval is still wider than the target: the
 effects (λ, dropout, hidden size) and the race between the leader and the candidates still in it
-(`study.analysis.decisive`). A candidate significantly worse than the leader leaves the race.
+(`study.analysis.answer`). A candidate significantly worse than the leader leaves the race.
 Rounds stop on precision, the seed cap or the phase's budget, never on significance: stopping
 when a result becomes significant would bias its interval. A round adds K0 seeds to each arm
 that needs them, fewer where the budget would not hold them.
@@ -20,9 +20,9 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from storage.optuna_internals import count_trials, study_lock
-from study.analysis import decisions
-from study.analysis.decisive import decide
+from storage import count_trials, study_lock
+from study.analysis import decision_rules
+from study.analysis.answer import decide
 from study.analysis.effects import race_rounds
 from study.replicates.plan import BUDGET_ATTR, Plan, Round, current_plan, enqueue, open_companion
 from study.replicates.runs import Run, finished_runs
@@ -65,7 +65,7 @@ def next_round(plan: Plan, runs: Sequence[Run], settings: Any,
         return None, "one round planned (no --target-ci or --max-seeds above the first round)", \
             winner
     comparisons = decisive.comparisons
-    wanted = decisions.seeds_to_add(
+    wanted = decision_rules.seeds_to_add(
         {c.key: c.half_width for c in comparisons}, settings.target_ci,
         {c.key: c.seeds for c in comparisons}, plan.max_seeds,
         {c.key: c.arms for c in comparisons}, min_seeds=plan.seeds)

@@ -14,8 +14,8 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from objectives.search_space import TrialParams, record_fixed
-from storage.optuna_internals import GatedStudy, count_trials, storage_of, trial_id
+from objectives import TrialParams, record_fixed
+from storage import GatedStudy, count_trials, storage_of, trial_id
 from study.analysis.effects import Answer, build_answer
 from study.errors import UserError
 from study.gate import PhaseDone, gated
@@ -99,7 +99,7 @@ def decode_labels(text: str) -> np.ndarray:
 def run_replicate(objective: Any, trial: optuna.Trial, bounds: Any = None,
                   models: Any = None) -> float:
     """Train the trial's planned arm with its seed; record what the statistics need. With
-    `models` (a `study.models.TrialModels`) the run saves its model, kept if first of its arm."""
+    `models` (a `study.model_store.TrialModels`) the run saves its model, kept if first of its arm."""
     attrs = trial.user_attrs
     if bounds is not None and attrs.get("with_params"):
         record_fixed(trial, bounds)  # planned with parameters (older plans' runs had none)

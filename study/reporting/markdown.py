@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from study.analysis import effects, importance, statistics
-from study.analysis.decisive import Decisive
+from study.analysis.answer import Decisive
 from study.analysis.simultaneous import points
 from study.replicates.plan import companion_name
-from study.reporting.decisive_text import (
+from study.reporting.answer_text import (
     curve_table,
     curve_title,
     effects_lines,
@@ -20,7 +20,7 @@ from study.reporting.decisive_text import (
     rounds_lines,
     use_line,
 )
-from study.reporting.text import replicate_commands, why_not_replicated
+from study.reporting.report_text import replicate_commands, why_not_replicated
 
 _ANSWER_FIGURES = ("lambda_curve", "effects_forest", "effects_lambda", "effects_differences")
 FIGURE_CAPTIONS = {

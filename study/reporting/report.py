@@ -19,14 +19,14 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from objectives.search_space import effective_lambda, from_params
+from objectives import effective_lambda, from_params
 from study.analysis import effects, importance, search_gap
 from study.errors import UserError
 from study.output import finite
 from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
-from study.reporting import artifacts, curve_figures, effect_figures, search_figures, text
-from study.reporting.decisive_text import publish_answer
+from study.reporting import artifacts, curve_figures, effect_figures, report_text, search_figures
+from study.reporting.answer_text import publish_answer
 from study.reporting.drawing import write_figures, write_html
 from study.reporting.markdown import render_markdown, render_replicates_note
 from study.service import name_metric
@@ -134,16 +134,16 @@ def build_report(loaded: Any, output_dir: Path, *, artifact_store=None, seed: in
     agreement = importance.rank_agreement(results)
     effect = search_gap.lambda_effect(study, loaded.experiment.search)
     search = _search_facts(loaded, effect)
-    sections = {"answer": text.answer_section(loaded, answer),
-                "importance": text.importance_section(results, problems, agreement),
-                "search": text.search_section(search, effect)}
+    sections = {"answer": report_text.answer_section(loaded, answer),
+                "importance": report_text.importance_section(results, problems, agreement),
+                "search": report_text.search_section(search, effect)}
     output_dir.mkdir(parents=True, exist_ok=True)
     files = _write_files(loaded, answer, output_dir)
     markdown = render_markdown(loaded, answer, sections, results, agreement, files)
     report_md = output_dir / "REPORT.md"
     report_md.write_text(markdown + "\n", encoding="utf-8")
     files.insert(0, report_md)
-    report = Report(summary=text.summarize(list(sections.values())), markdown=markdown,
+    report = Report(summary=report_text.summarize(list(sections.values())), markdown=markdown,
                     note=render_markdown(loaded, answer, sections, results, agreement, None),
                     replicates_note=None if answer is None else
                     render_replicates_note(loaded, answer),

@@ -12,9 +12,9 @@ from study.analysis import importance
 from study.output import Output
 from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
-from study.reporting.decisive_text import publish_answer
+from study.reporting.answer_text import publish_answer
+from study.reporting.report_text import answer_lines
 from study.reporting.status import brief, phase_seconds, status
-from study.reporting.text import answer_lines
 
 MIN_TRIALS_FOR_IMPORTANCE = 3
 

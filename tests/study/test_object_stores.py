@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from study import models
+from study import model_store as models
 from tests.helpers import one_line_error
 from tests.study.conftest import Cli, load
 

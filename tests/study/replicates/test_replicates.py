@@ -16,9 +16,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from study import experiments, service
+from study import service
 from study.analysis import effects, statistics
 from study.execution.worker import WorkerOptions, run_worker
+from study.experiment import from_flags
 from study.replicates.plan import (
     BUDGET_ATTR,
     ReplicatePhase,
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalW
 
 def _experiment(**flags) -> object:
     args = argparse.Namespace(**{"objective": "mock", **flags})
-    return experiments.from_flags(args, n_trials=flags.pop("n_trials", 8))
+    return from_flags(args, n_trials=flags.pop("n_trials", 8))
 
 
 def _trial(log10_lambda: float, value: float, dropout: float = 0.3, hidden: int = 64):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from study.analysis.decisive import Decisive
+from study.analysis.answer import Decisive
 from study.analysis.effects import Answer
 from study.analysis.simultaneous import Effect, points
 from study.service import ANSWER_ATTR

@@ -6,13 +6,13 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from study import defaults
 from study.analysis import effects, importance, statistics
 from study.analysis.effects import Answer, Comparison
 from study.analysis.search_gap import ArmBest, LambdaEffect
-from study.reporting.decisive_text import decisive_lines
+from study.reporting.answer_text import decisive_lines
 from study.trials import n_finished
 
-DEFAULT_SEEDS = 3  # seeds per arm of `--ablation` at least, unless --seeds says otherwise
 # Optuna's docs: PED-ANOVA wants at least 5 trials above its target quantile (10 % by default).
 PED_ANOVA_STABLE_TRIALS = 50
 
@@ -78,7 +78,7 @@ def _pct(value: float | None) -> str:
 
 
 def replicate_commands(loaded: Any) -> list[str]:
-    seeds = loaded.experiment.replicates.seeds or DEFAULT_SEEDS
+    seeds = loaded.experiment.replicates.seeds or defaults.REPLICATE_SEEDS
     study = shlex.quote(loaded.study.study_name)
     return [f"python -m study replicate --study {study} --seeds {seeds}",
             f"python -m study report --study {study} --ablation --seeds {seeds}"]
