@@ -20,6 +20,7 @@ from storage.optuna_seam import (
     fail_and_requeue,
     fail_if_running,
     fail_stale,
+    forget_trial_model,
     is_retry_of,
     register_finished_trial_artifact,
     retried_from,
@@ -39,8 +40,8 @@ from storage.url import StorageURL, backend_name, normalize_url, redact_url, scr
 __all__ = [
     "DB_ADDRESS_ENV", "GRACE_FACTOR", "GatedStudy", "Heartbeat", "HeartbeatSettingsError",
     "RetryStaleTrialOnce", "StorageError", "StorageURL", "StorageUnreachable", "backend_name",
-    "backend_of", "count_trials", "error_behind",
-    "fail_and_requeue", "fail_if_running", "fail_stale", "format_table", "inspect_storage",
+    "backend_of", "count_trials", "error_behind", "fail_and_requeue", "fail_if_running",
+    "fail_stale", "forget_trial_model", "format_table", "inspect_storage",
     "is_creation_race", "is_retry_of", "normalize_url", "one_line", "open_storage", "redact_url",
     "register_finished_trial_artifact", "retried_from", "running_with_heartbeat",
     "scrub", "stale_trial_ids", "storage_of", "study_artifacts", "study_lock",

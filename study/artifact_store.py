@@ -5,17 +5,23 @@ The location is resolved by `study.defaults.artifacts`: `--artifacts`, else `STU
 else the one the study recorded when it was created, else `./study_artifacts`. A plain path or
 `file://PATH` is Optuna's file-system store (shared across hosts only when the directory is: NFS,
 a shared volume); `s3://BUCKET` and `gs://BUCKET` use Optuna's Boto3 and GCS stores (their
-client libraries, boto3 and google-cloud-storage, are optional installs).
+client libraries, boto3 and google-cloud-storage, are optional installs). Their clients find
+their servers and credentials as they always do: `AWS_ENDPOINT_URL` points boto3 at an
+S3-compatible server (MinIO, moto), `STORAGE_EMULATOR_HOST` points google-cloud-storage at a GCS
+emulator (which needs no credentials); the tests run both against real servers this way.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
 from optuna.artifacts import FileSystemArtifactStore
 
+from storage.errors import one_line
 from study.defaults import ARTIFACTS_ENV  # named in messages; study.defaults resolves it
 
 
@@ -49,6 +55,30 @@ def check_location(location: str) -> None:
     except ImportError as exc:
         raise ArtifactStoreError(f"artifact store {scheme}:// needs an extra package "
                                  f"({exc}); install it or use a directory") from None
+    _check_credentials(scheme)
+
+
+def _check_credentials(scheme: str) -> None:
+    """Credentials are looked up (environment, config files), not tried: a store whose client
+    has none is refused here, in one line, instead of at the first upload."""
+    if scheme == "s3":
+        import boto3
+
+        if boto3.session.Session().get_credentials() is None:
+            raise ArtifactStoreError(
+                "artifact store s3:// has no AWS credentials: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or an AWS profile), or use a directory")
+    elif not os.environ.get("STORAGE_EMULATOR_HOST"):  # an emulator needs no credentials
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            google.auth.default()
+        except DefaultCredentialsError:
+            raise ArtifactStoreError(
+                "artifact store gs:// has no Google Cloud credentials: set "
+                "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file (or run `gcloud "
+                "auth application-default login`), or use a directory") from None
 
 
 def open_artifact_store(location: str, *, create: bool = True):
@@ -69,10 +99,17 @@ def open_artifact_store(location: str, *, create: bool = True):
                                      f"--artifacts DIR or set {ARTIFACTS_ENV}")
         return FileSystemArtifactStore(directory)
     parsed = urlparse(location)
-    if parsed.scheme == "s3":
-        from optuna.artifacts import Boto3ArtifactStore
+    try:
+        if parsed.scheme == "s3":
+            from optuna.artifacts import Boto3ArtifactStore
 
-        return Boto3ArtifactStore(parsed.netloc)
-    from optuna.artifacts import GCSArtifactStore
+            return Boto3ArtifactStore(parsed.netloc)
+        from optuna.artifacts import GCSArtifactStore
+        from optuna.exceptions import ExperimentalWarning
 
-    return GCSArtifactStore(parsed.netloc)
+        with warnings.catch_warnings():  # Optuna's "experimental" note is not the user's business
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return GCSArtifactStore(parsed.netloc)
+    except Exception as exc:  # noqa: BLE001 - boto3 and google-cloud-storage raise their own
+        raise ArtifactStoreError(f"cannot open the artifact store {location}: "
+                                 f"{one_line(exc)}") from None

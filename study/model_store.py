@@ -5,7 +5,8 @@ Search trials: when the objective returns, while the trial is still RUNNING, its
 `model_path` user attribute) is uploaded with Optuna's `upload_artifact` if it ranks among the
 study's best `defaults.MODELS_KEPT` (ties: the first trial, as `study.trials.best_of`) and
 recorded as the user attribute `model_artifact` {"id", "sha256", "bytes", "store"}; the model
-that drops out of the top k is removed. Replicate runs: the first run of an arm to finish keeps
+that drops out of the top k is removed, and its trial's record says so (`removed`, no
+`model_path`, no artifact link for optuna-dashboard to answer 500 on). Replicate runs: the first run of an arm to finish keeps
 its model; `keep_models` then keeps only those the caller names (the replicate winner's).
 
 The study attribute `models_kept` lists what is in the store and changes only under the study
@@ -37,7 +38,7 @@ from optuna.artifacts import upload_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial, TrialState
 
-from storage import backend_of, one_line, study_lock, trial_id
+from storage import backend_of, forget_trial_model, one_line, study_lock, trial_id
 from study import defaults
 from study.artifact_store import ArtifactStoreError, check_location, open_artifact_store
 from study.service import name_on_disk, recorded_artifacts
@@ -45,6 +46,8 @@ from study.service import name_on_disk, recorded_artifacts
 MODEL_ATTR = "model_artifact"  # trial user attribute: {"id", "sha256", "bytes", "store"}
 KEPT_ATTR = "models_kept"  # study user attribute: the models in the store (`Kept` entries)
 _CACHED = re.compile(r"trial_(\d+)\.pt")
+KEPT_ONLY = (f"only the best {defaults.MODELS_KEPT} search trials' models (and the replicate "
+             "winner's) are kept")
 
 
 class ModelError(Exception):
@@ -147,7 +150,7 @@ class TrialModels:
                 keep[keep.index(mine)] = self._upload(trial, path, value)
             for entry in out:
                 if entry is not mine:
-                    self._remove(study.study_name, entry)
+                    self._remove(study, entry)
             _save_kept(study, keep)
             self._sweep_cache(study, keep)
         if mine in out:
@@ -196,13 +199,15 @@ class TrialModels:
             keep = [entry for entry in listed if entry.trial in wanted]
             for entry in listed:
                 if entry.trial not in wanted:
-                    self._remove(study.study_name, entry)
+                    self._remove(study, entry)
             for trial in study.get_trials(deepcopy=False):
                 record = trial.user_attrs.get(MODEL_ATTR)
                 if trial.number not in wanted and isinstance(record, dict) and \
                         trial.state != TrialState.RUNNING and \
+                        not record.get("removed") and \
                         all(entry.artifact_id != record.get("id") for entry in listed):
-                    self._remove_id(study.study_name, trial.number, str(record.get("id")))
+                    self._remove(study, Kept(trial.number, trial_id(trial), math.nan,
+                                             str(record.get("id")), self.location))
             _save_kept(study, keep)
             self._sweep_cache(study, keep)
         return keep
@@ -227,12 +232,19 @@ class TrialModels:
                                          "store": self.location})
         return Kept(trial.number, trial_id(trial), value, artifact_id, self.location, arm)
 
-    def _remove(self, study_name: str, entry: Kept) -> None:
-        self._remove_id(study_name, entry.trial, entry.artifact_id)
-        self._drop(study_name, entry.trial)
+    def _remove(self, study: optuna.Study, entry: Kept) -> None:
+        """Delete the model from the store and this host's cache; its trial's record then says
+        it was removed (what optuna-dashboard lists, and `model_path`, go)."""
+        if self._remove_id(study.study_name, entry.trial, entry.artifact_id):
+            record = backend_of(study).get_trial(entry.trial_id).user_attrs.get(MODEL_ATTR)
+            record = record if isinstance(record, dict) else {"id": entry.artifact_id}
+            forget_trial_model(study, entry.trial_id, entry.artifact_id,
+                               {MODEL_ATTR: {**record, "removed": f"removed from the store: {KEPT_ONLY}"}}, ("model_path",))
+        self._drop(study.study_name, entry.trial)
 
     def _remove_id(self, study_name: str, number: int, artifact_id: str, *,
-                   quiet: bool = False) -> None:
+                   quiet: bool = False) -> bool:
+        """True when the store no longer holds the artifact."""
         try:
             self.store.remove(artifact_id)
         except ArtifactNotFound:
@@ -242,6 +254,8 @@ class TrialModels:
                 print(f"warning: could not remove the model of trial {number} of study "
                       f"{study_name!r} ({artifact_id}) from the artifact store {self.location}: "
                       f"{one_line(exc)}; delete it by hand", file=sys.stderr, flush=True)
+            return False
+        return True
 
     def _drop(self, study_name: str, number: int) -> None:
         """Delete trial `number`'s model from this host's cache, if there."""
@@ -267,7 +281,7 @@ class TrialModels:
         backend, live = backend_of(study), []
         for entry in kept:
             if backend.get_trial(entry.trial_id).state == TrialState.FAIL:
-                self._remove(study.study_name, entry)
+                self._remove(study, entry)
             else:
                 live.append(entry)
         return live
@@ -333,6 +347,10 @@ def fetch_model(study: optuna.Study, trial: FrozenTrial, *, model_dir: Path,
     record = trial.user_attrs.get(MODEL_ATTR)
     if not isinstance(record, dict):
         return None
+    if record.get("removed"):
+        raise ModelError(f"the model of trial {trial.number} of study {study.study_name!r} is no "
+                         f"longer in the artifact store {record.get('store', location)}: "
+                         f"{KEPT_ONLY}")
     fetched = FetchedModel(cache_path(model_dir, study.study_name, trial.number),
                            str(record["id"]), str(record["sha256"]), int(record["bytes"]),
                            location)
@@ -373,8 +391,7 @@ def _copy_from(store: Any, fetched: FetchedModel, out: Any, study: optuna.Study,
     except ArtifactNotFound:
         if trial.number not in {entry.trial for entry in kept_models(study)}:
             raise ModelError(f"the model of {who} is no longer in the artifact store "
-                             f"{fetched.store}: only the best {defaults.MODELS_KEPT} search "
-                             "trials' models (and the replicate winner's) are kept") from None
+                             f"{fetched.store}: {KEPT_ONLY}") from None
         raise ModelError(f"the model of {who} ({fetched.artifact_id}) is missing from the "
                          f"artifact store {fetched.store}: deleted by hand, or not the store its "
                          f"workers used (pass --artifacts or set {defaults.ARTIFACTS_ENV})"

@@ -262,7 +262,8 @@ class _Worker:
                 self.objective, trial, self.loaded.experiment.search, self.models,
                 resume=lambda: self.resume.for_trial(trial)), is_storage_outage)
 
-        gated = replicate_runs.planned_only(phase, self.deadline, self.options.heartbeat.interval)
+        gated = replicate_runs.planned_only(phase, self.deadline, self.options.heartbeat.interval,
+                                            self.loaded.experiment.replicates, self.say)
         self._serve(gated, run_replicate, phase.budget, _Guard(retry_failures=True))
 
     def _serve(self, gated: GatedStudy, run: Callable[[optuna.Trial], float],

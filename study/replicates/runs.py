@@ -4,6 +4,7 @@ with their per-clip predictions, and read back for the statistics."""
 from __future__ import annotations
 
 import base64
+import datetime
 import functools
 import inspect
 import warnings
@@ -15,7 +16,7 @@ import optuna
 from optuna.trial import TrialState
 
 from objectives import ResumeSlot, SearchBounds, TrialParams, record_fixed
-from storage import GatedStudy, count_trials
+from storage import GatedStudy, count_trials, storage_of, trial_id
 from study.analysis.effects import Answer, build_answer
 from study.design import Plan, Run
 from study.errors import UserError
@@ -26,21 +27,59 @@ from study.trials import FINISHED
 
 
 def planned_only(phase: ReplicatePhase, deadline: float | None,
-                 heartbeat_interval: int | None) -> GatedStudy:
+                 heartbeat_interval: int | None, settings: Any = None,
+                 log: Any = None) -> GatedStudy:
     """The companion study whose `ask` only ever takes a planned (WAITING) replicate.
 
     A replicate that is RUNNING elsewhere may still fail and be re-queued, or belong to a killed
     worker (stale, then re-queued): the gate waits for those, as the search's budget does.
+    Once the phase's budget (`settings.budget_seconds`) is spent, no planned run starts, in any
+    round, the first included: the runs still waiting are cancelled (failed, with the user
+    attribute `cancelled`) and leave the plan's count; runs under way finish.
     """
     def waiting_first(study: GatedStudy) -> bool:
-        if count_trials(study, (TrialState.WAITING,)):
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if waiting and _budget_spent(study, settings):
+            _cancel(study, waiting, settings, log)
+            waiting = []
+        if waiting:
             return True
-        if count_trials(study, FINISHED) >= phase.budget:
+        if count_trials(study, FINISHED) >= int(study.user_attrs.get(BUDGET_ATTR, phase.budget)):
             raise PhaseDone
         return False
 
     return gated(phase.study, waiting_first, deadline=deadline,
                  heartbeat_interval=heartbeat_interval)
+
+
+def _budget_spent(study: optuna.Study, settings: Any) -> bool:
+    """Wall: seconds since the phase's first run started; device: the finished runs' seconds."""
+    if settings is None or settings.budget_seconds is None:
+        return False
+    started = [t for t in study.get_trials(deepcopy=False) if t.datetime_start is not None]
+    if not started:
+        return False
+    if settings.budget_kind == "wall":
+        first = min(t.datetime_start for t in started)
+        spent = (datetime.datetime.now() - first).total_seconds()
+    else:
+        spent = sum(float(t.user_attrs.get("seconds", 0.0)) for t in started
+                    if t.state in FINISHED)
+    return spent >= settings.budget_seconds
+
+
+def _cancel(study: optuna.Study, waiting: Sequence[Any], settings: Any, log: Any) -> None:
+    """Fail the waiting runs (under the study lock, so once) and take them off the plan."""
+    storage = storage_of(study)
+    for trial in waiting:
+        storage.set_trial_user_attr(trial_id(trial), "cancelled",
+                                    "the replicate phase's budget was spent")
+        storage.set_trial_state_values(trial_id(trial), TrialState.FAIL)
+    study.set_user_attr(BUDGET_ATTR, int(study.user_attrs.get(BUDGET_ATTR, 0)) - len(waiting))
+    if log is not None:
+        log(f"replicates: the phase's budget ({settings.budget_seconds / 60:.3g} min, "
+            f"{settings.budget_kind}) is spent: {len(waiting)} planned runs will not start; "
+            "runs under way finish")
 
 
 def encode_labels(values: Sequence[int]) -> str:

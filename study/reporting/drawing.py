@@ -135,7 +135,8 @@ def to_plotly(spec: FigureSpec):
                       line_color="grey")
     elif spec.x_ticks is not None:
         fig.update_xaxes(tickvals=spec.x_ticks[0],
-                         ticktext=[_html(label) for label in spec.x_ticks[1]])
+                         ticktext=[_html(label).replace("\n", "<br>")
+                                   for label in spec.x_ticks[1]])
     if spec.zero_line:
         fig.add_hline(y=0.0, line_dash="dash", line_color="grey")
     return fig
@@ -167,8 +168,10 @@ def _draw_trace(ax, t: Trace, color: str, color_range) -> object | None:
     return None
 
 
-def to_png(spec: FigureSpec, path: Path, size: tuple[float, float] = (7.5, 4.8),
-           dpi: int = 110) -> None:
+def matplotlib_figure(spec: FigureSpec, size: tuple[float, float] = (7.5, 4.8),
+                      dpi: int = 110):
+    """The PNG's matplotlib figure (the caller closes it). The legend sits below the axes, so
+    it never hides a point."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and in CI
@@ -189,20 +192,31 @@ def to_png(spec: FigureSpec, path: Path, size: tuple[float, float] = (7.5, 4.8),
         ax.minorticks_off()
         ax.axvline(spec.lambda_axis * math.sqrt(math.sqrt(10.0)), color="grey", linestyle=":")
     elif spec.x_ticks is not None:
-        ax.set_xticks(spec.x_ticks[0], spec.x_ticks[1], rotation=20, ha="right",
-                      fontsize="small")
+        ax.set_xticks(spec.x_ticks[0], spec.x_ticks[1], rotation=30, ha="right",
+                      rotation_mode="anchor", fontsize="small")
         ax.set_xlim(-0.5, len(spec.x_ticks[0]) - 0.5)
     if spec.zero_line:
         ax.axhline(0.0, color="grey", linestyle="--", linewidth=0.8)
-    ax.set(title=spec.title, xlabel=spec.x_label, ylabel=spec.y_label)
+    ax.set(xlabel=spec.x_label, ylabel=spec.y_label)
+    fig.suptitle(spec.title)
     if spec.name == "learning_curves":
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     if spec.traces:
-        ax.legend(fontsize="small")
+        # Outside the axes, between the title and the plot: `tight_layout` makes room for it.
+        ax.legend(fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                  ncol=2 if len(spec.traces) > 1 else 1, frameon=False)
     else:
         ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center")
     fig.tight_layout()
+    return fig
+
+
+def to_png(spec: FigureSpec, path: Path, size: tuple[float, float] = (7.5, 4.8),
+           dpi: int = 110) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = matplotlib_figure(spec, size, dpi)
     fig.savefig(path)
     plt.close(fig)
 

@@ -1,5 +1,5 @@
-"""The answer's figures (`study.analysis.effects`): each arm's mean test accuracy with its 95 %
-t-interval as error bars (the λ arms as a dose-response on the λ axis), and the paired
+"""The answer's figures (`study.analysis.effects`): the λ arms' mean test accuracy with its 95 %
+t-interval as error bars (a dose-response on the λ axis), and the paired
 differences (arm − best, the λ effect, the reference's claim) with their t-intervals and their
 bootstrap intervals over seeds and test clips."""
 
@@ -36,16 +36,18 @@ _SPLIT_SYMBOL = {"test": "circle", "holdout": "diamond"}
 
 
 def dose_response(answer: Answer) -> FigureSpec:
-    """Each arm's mean accuracy ± its 95 % t-interval; the λ arms (the best's dropout and hidden
-    size) along a log λ axis, the dropout and hidden-size arms at the best's λ."""
-    arms = answer.plan.arms
+    """The λ arms' mean accuracy ± its 95 % t-interval along a log λ axis (the best's dropout
+    and hidden size). Only they: an arm that changes dropout, hidden size or the whole
+    configuration has no place on the λ axis (its difference from the best is in
+    `effect_differences`, its mean in the report's arms table)."""
+    arms = [a for a in answer.plan.arms if a.factor in (None, "λ")]
     zero_x, ticks, labels = lambda_positions([a.lam for a in arms])
     best = next(a for a in arms if a.key == "best")
     traces = []
     for split in answer.splits:
         shift = 10.0 ** _SPLIT_SHIFT[split.split]
-        done = [s for s in split.arms if s.accuracy is not None]
-        family = sorted((s for s in done if s.arm.factor in (None, "λ")), key=lambda s: s.arm.lam)
+        family = sorted((s for s in split.arms if s.accuracy is not None
+                         and s.arm.factor in (None, "λ")), key=lambda s: s.arm.lam)
         if family:
             traces.append(Trace(
                 f"{split.split}: λ arms (dropout {best.dropout:.3g}, hidden {best.hidden})",
@@ -55,26 +57,34 @@ def dose_response(answer: Answer) -> FigureSpec:
                 low=_points([s.accuracy.low for s in family]),
                 high=_points([s.accuracy.high for s in family]),
                 text=[_arm_hover(split, s.arm.key) for s in family]))
-        for k, s in enumerate(x for x in done if x.arm.factor not in (None, "λ")):
-            # beside the best's λ, alternating left and right
-            x = lambda_x(best.lam, zero_x) * shift * 10.0 ** (0.07 * (k // 2 + 1) * (-1) ** k)
-            traces.append(Trace(f"{split.split}: {s.arm.label}", [x], _points([s.accuracy.mean]),
-                                symbol=f"{_SPLIT_SYMBOL[split.split]}-open",
-                                low=_points([s.accuracy.low]), high=_points([s.accuracy.high]),
-                                text=[_arm_hover(split, s.arm.key)]))
-    return FigureSpec("effects_lambda", "Replicates: mean accuracy per arm (95 % t-interval)",
-                      "λ", "accuracy, %", traces, lambda_axis=zero_x, x_ticks=(ticks, labels))
+    return FigureSpec("effects_lambda", "Replicates: mean accuracy of the λ arms "
+                      "(95 % t-interval)", "λ", "accuracy, %", traces, lambda_axis=zero_x,
+                      x_ticks=(ticks, labels))
 
 
-def _comparison_label(c: Comparison) -> str:
-    return c.text.replace(" vs ", " − ") if c.key.endswith(" vs best") else \
-        f"{c.title}: {c.text.replace(' vs ', ' − ')}"
+def comparison_labels(comparisons: Sequence[Comparison]) -> list[str]:
+    """One label per comparison, none twice: "a − b" for an arm that changes one factor of the
+    best, "title: a − b" for the named effects, and the arm's own label ("trial 0: λ = 0,
+    dropout …, hidden …") for an arm that changes the whole configuration or would read like
+    another (a configuration arm can have the λ of a λ arm)."""
+    def plain(c: Comparison) -> str:
+        return c.text.replace(" vs ", " − ") if c.key.endswith(" vs best") else \
+            f"{c.title}: {c.text.replace(' vs ', ' − ')}"
+
+    def own(c: Comparison) -> str:  # "trial 26 − best\n(λ = 4.34, dropout 0.334, hidden 96)"
+        head, _, rest = c.title.partition(": ")
+        return f"{head} − best" + (f"\n({rest})" if rest else "")
+
+    labels = [own(c) if c.key.startswith("trial=") else plain(c) for c in comparisons]
+    return [own(c) if labels.count(label) > 1 and c.key.endswith(" vs best") else label
+            for c, label in zip(comparisons, labels, strict=True)]
 
 
 def effect_differences(answer: Answer) -> FigureSpec:
     """The paired differences with their t-interval and, beside it, their bootstrap interval."""
     keys = [c.key for c in answer.test.comparisons]
-    labels = [_comparison_label(c) for c in answer.test.comparisons]
+    labels = comparison_labels(answer.test.comparisons)
+    label_of = dict(zip(keys, labels, strict=True))
     series = [(split, kind) for split in answer.splits for kind in ("t", "bootstrap")]
     width = 0.6 / max(len(series), 1)
     traces = []
@@ -92,7 +102,7 @@ def effect_differences(answer: Answer) -> FigureSpec:
             ys.append(c.diff.mean if kind == "t" else c.bootstrap.estimate)
             lows.append(interval.low)
             highs.append(interval.high)
-            text.append(f"{_comparison_label(c)}<br>{split.split}: {c.verdict}")
+            text.append(f"{label_of[key]}<br>{split.split}: {c.verdict}")
         if xs:
             name = "paired t-interval" if kind == "t" else "bootstrap over seeds and clips"
             traces.append(Trace(f"{split.split}: {name}", xs, _points(ys),

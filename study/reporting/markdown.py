@@ -30,8 +30,8 @@ FIGURE_CAPTIONS = {
     "effects_forest": "λ, dropout and hidden size on one scale: each effect in accuracy points "
                       "with its 95 % interval (accounting for the pick of the best point or the "
                       "worse end)",
-    "effects_lambda": "Replicates: mean accuracy per arm with its 95 % t-interval (λ arms on a "
-                      "log axis, λ = 0 at the left)",
+    "effects_lambda": "Replicates: mean accuracy of the λ arms with its 95 % t-interval (log λ "
+                      "axis, λ = 0 at the left; the other arms are in the table above)",
     "effects_differences": "Replicates: paired differences with their t-interval and bootstrap "
                            "interval (over seeds and the clips of the split shown: test or holdout)",
     "accuracy_vs_lambda": "Search trials: accuracy against λ (log axis; λ = 0 at the left)",

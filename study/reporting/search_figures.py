@@ -1,5 +1,6 @@
 """The search phase's figures: accuracy against λ, λ × dropout, λ × hidden size, the learning
-curves of the best trial and the best λ = 0 trial, accuracy against training time."""
+curves of the best trial and the best λ = 0 trial, accuracy against training time. Accuracy is
+in percent, as in the text and the effects figures."""
 
 from __future__ import annotations
 
@@ -58,14 +59,15 @@ def accuracy_vs_lambda(rows: Sequence[_Row]) -> FigureSpec:
         if not sel:
             continue
         traces.append(Trace(f"validation, {arm}", [lambda_x(r.lam, zero_x) for r in sel],
-                            [r.val for r in sel], symbol=symbol, text=[_hover(r) for r in sel]))
+                            [r.val * 100 for r in sel], symbol=symbol,
+                            text=[_hover(r) for r in sel]))
         tested = [r for r in sel if r.test is not None]
         if tested:
             traces.append(Trace(f"test, {arm}", [lambda_x(r.lam, zero_x) for r in tested],
-                                [r.test for r in tested], symbol=f"{symbol}-open",
+                                [r.test * 100 for r in tested], symbol=f"{symbol}-open",
                                 text=[_hover(r) for r in tested]))
     return FigureSpec("accuracy_vs_lambda", "Accuracy against λ (complete trials)", "λ",
-                      "accuracy", traces, lambda_axis=zero_x)
+                      "accuracy, %", traces, lambda_axis=zero_x)
 
 
 def lambda_interaction(rows: Sequence[_Row], other: str) -> FigureSpec:
@@ -78,10 +80,12 @@ def lambda_interaction(rows: Sequence[_Row], other: str) -> FigureSpec:
         if part:
             traces.append(Trace(arm, [lambda_x(r.lam, zero_x) for r in part],
                                 [float(getattr(r, other)) for r in part], symbol=symbol,
-                                color=[r.val for r in part], text=[_hover(r) for r in part]))
+                                color=[r.val * 100 for r in part],
+                                text=[_hover(r) for r in part]))
     label = "hidden size" if other == "hidden" else other
     return FigureSpec(f"lambda_x_{other}", f"λ × {label} (colour: validation accuracy)", "λ",
-                      label, traces, lambda_axis=zero_x, color_label="val accuracy")
+                      label, traces, lambda_axis=zero_x,
+                      color_label="validation accuracy, %")
 
 
 def _curve(trial: FrozenTrial) -> list[float]:
@@ -99,9 +103,10 @@ def learning_curves(best: FrozenTrial | None, baseline: FrozenTrial | None) -> F
         curve = _curve(trial)
         lam = effective_lambda(trial)
         traces.append(Trace(f"{label} #{trial.number} (λ = {lam:.3g})",
-                            list(range(1, len(curve) + 1)), curve, lines=True))
+                            list(range(1, len(curve) + 1)), [v * 100 for v in curve],
+                            lines=True))
     return FigureSpec("learning_curves", "Validation accuracy per epoch", "epoch",
-                      "validation accuracy", traces)
+                      "validation accuracy, %", traces)
 
 
 def accuracy_vs_cost(rows: Sequence[_Row]) -> FigureSpec:
@@ -110,10 +115,10 @@ def accuracy_vs_cost(rows: Sequence[_Row]) -> FigureSpec:
                               (ZERO_LABEL, "diamond", lambda r: r.lam == 0)):
         part = [r for r in rows if keep(r) and r.seconds is not None]
         if part:
-            traces.append(Trace(arm, [r.seconds for r in part], [r.val for r in part],
+            traces.append(Trace(arm, [r.seconds for r in part], [r.val * 100 for r in part],
                                 symbol=symbol, text=[_hover(r) for r in part]))
     return FigureSpec("accuracy_vs_cost", "Validation accuracy against training time",
-                      "seconds per trial", "validation accuracy", traces)
+                      "seconds per trial", "validation accuracy, %", traces)
 
 
 def report_figures(study: optuna.Study, best: FrozenTrial | None,
@@ -139,7 +144,7 @@ class LearningCurvePNGs:
         self.fig, self.ax = plt.subplots(figsize=(5.0, 3.2), dpi=80)
         self.fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.16)
         (self.line,) = self.ax.plot([], [], marker="o", markersize=3)
-        self.ax.set(xlabel="epoch", ylabel="validation accuracy")
+        self.ax.set(xlabel="epoch", ylabel="validation accuracy, %")
         self.ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         self.ax.grid(alpha=0.3)
 
@@ -150,7 +155,7 @@ class LearningCurvePNGs:
             return False
         lam = effective_lambda(trial)
         lam_text = "?" if lam is None else f"{lam:.3g}"
-        self.line.set_data(range(1, len(curve) + 1), curve)
+        self.line.set_data(range(1, len(curve) + 1), [v * 100 for v in curve])
         self.ax.relim()
         self.ax.autoscale_view()
         self.ax.set_title(f"Trial {trial.number} (λ = {lam_text}, {trial.state.name.lower()})")

@@ -137,15 +137,16 @@ def run_replicates(loaded: service.LoadedStudy, work_dir: Path) -> None:
                              storage_outage_s=10.0, quiet=True, search=False))
 
 
-def cli_mock_study(work_dir: Path, name: str, n_trials: int) -> tuple[Cli, str]:
+def cli_mock_study(work_dir: Path, name: str, n_trials: int, objective: str = "mock",
+                   *extra: str) -> tuple[Cli, str]:
     """A study made by the real service in a subprocess, `python -m study run --objective mock`
     (search, then replicates), in a hermetic environment rooted at `work_dir`; the CLI runner
-    and the storage URL."""
+    and the storage URL. `objective` and `extra` flags of `run` may replace the mock."""
     env = {k: v for k, v in os.environ.items() if k not in CLEARED}
     env.update(PYTHONPATH=str(REPO), STUDY_CACHE_DIR=str(work_dir / "cache"),
                STUDY_MODEL_DIR=str(work_dir / "models"))
     cli = Cli(env, work_dir)
     url = f"sqlite:///{work_dir / 'studies.db'}"
-    cli.run("run", "--storage", url, "--study", name, "--objective", "mock", "--n-trials",
-            str(n_trials), "--devices", "cpu", "--per-device", "1", timeout=300)
+    cli.run("run", "--storage", url, "--study", name, "--objective", objective, "--n-trials",
+            str(n_trials), "--devices", "cpu", "--per-device", "1", *extra, timeout=300)
     return cli, url

@@ -187,6 +187,29 @@ def test_a_model_that_fell_out_of_the_top_k_says_so(trained: dict) -> None:
                            location=str(trained["store"]))
 
 
+def test_no_trial_names_a_removed_model_without_saying_so(trained: dict) -> None:
+    """Evicted search models and the replicate arms' models that lost: their trials say the
+    model was removed, name no local path, and list no artifact for optuna-dashboard to link."""
+    for name in ("recon-lambda", companion_name("recon-lambda")):
+        study = load(trained["url"], name)
+        kept = {entry.trial for entry in model_store.kept_models(study)}
+        removed = [t for t in study.trials if "model_artifact" in t.user_attrs
+                   and t.number not in kept]
+        assert removed, name
+        for trial in removed:
+            assert trial.user_attrs["model_artifact"]["removed"] == \
+                f"removed from the store: {model_store.KEPT_ONLY}"
+            assert "model_path" not in trial.user_attrs
+            assert optuna.artifacts.get_all_artifact_meta(trial, storage=storage_of(study)) == []
+        for number in kept:
+            trial = study.trials[number]
+            assert "removed" not in trial.user_attrs["model_artifact"]
+            assert Path(trial.user_attrs.get("model_path", "/")).name == \
+                f"trial_{number:05d}.pt" or name != "recon-lambda"
+            assert len(optuna.artifacts.get_all_artifact_meta(
+                trial, storage=storage_of(study))) == 1
+
+
 def test_keep_models_keeps_the_winner_only(trained: dict) -> None:
     other, url, store, _ = _broken(trained, "keep-host")
     companion = load(url, companion_name("recon-lambda"))

@@ -71,7 +71,10 @@ def dashboard(tmp_path_factory):
     """The service's own study (search and replicates) with its report, served by
     `python -m study dashboard` (one server for the module's tests: they only read)."""
     tmp = tmp_path_factory.mktemp("dashboard")
-    cli, url = cli_mock_study(tmp, STUDY, n_trials=30)
+    # The mock that saves a real model per trial, as the real objective does: the best 3 search
+    # models and one per replicate arm stay in the store, the others are removed from it.
+    cli, url = cli_mock_study(tmp, STUDY, 30, "tests.study.saving_objective:SavesModels",
+                              "--artifacts", str(tmp / "artifacts"))
     cli.run("report", "--storage", url, "--study", STUDY, "--artifacts", str(tmp / "artifacts"),
             "--output", str(tmp / "report"), timeout=300)
     proc, base = _serve(cli, url, tmp / "artifacts")
@@ -142,6 +145,36 @@ def test_dashboard_serves_both_studies_their_metric_name_and_artifacts(dashboard
     importances = _get_json(f"{base}/api/studies/{ids[COMPANION]}/param_importances")
     names = {p["name"] for p in importances["param_importances"][0]}
     assert names == {"log10_lambda", "dropout", "hidden"}
+
+
+def test_every_artifact_link_of_the_run_answers(dashboard):
+    """Every artifact link the dashboard shows, study and trial, of both studies: none is a 500
+    (models removed from the store answered `ArtifactNotFound`), and no trial lists a model
+    that is gone."""
+    base, ids, links = dashboard["base"], dashboard["ids"], []
+    for name in (STUDY, COMPANION):
+        detail = _get_json(f"{base}/api/studies/{ids[name]}?after=0")
+        links += [(a["filename"], f"{base}/artifacts/{ids[name]}/{a['artifact_id']}")
+                  for a in detail["artifacts"]]
+        links += [(a["filename"],
+                   f"{base}/artifacts/{ids[name]}/{t['trial_id']}/{a['artifact_id']}")
+                  for t in detail["trials"] for a in t["artifacts"]]
+    answers = {}
+    for filename, link in links:
+        try:
+            with urllib.request.urlopen(link, timeout=30) as response:
+                answers[link] = (filename, response.status)
+        except urllib.error.HTTPError as exc:
+            answers[link] = (filename, exc.code)
+    failed = {link: answer for link, answer in answers.items() if answer[1] != 200}
+    assert not failed, f"{len(failed)} of {len(links)} artifact links fail: {failed}"
+    listed_models = [f for f, _ in answers.values() if f.endswith(".pt")]
+    # The best 3 search models and the replicate winner's; every other model was removed and is
+    # not listed, though most trials uploaded one on the way.
+    assert len(listed_models) == 4, listed_models
+    study = dashboard["study"]
+    removed = [t for t in study.trials if t.user_attrs.get("model_artifact", {}).get("removed")]
+    assert removed and all("model_path" not in t.user_attrs for t in removed)
 
 
 @pytest.fixture
