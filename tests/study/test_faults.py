@@ -337,11 +337,13 @@ def test_a_database_that_never_comes_is_one_line_after_the_outage_bound(cli: Cli
     url = f"postgresql://user:s3cr3t@127.0.0.1:{free_port()}/optuna"
     started = time.monotonic()
     proc = cli.run("worker", "--storage", url, "--devices", "cpu", "--per-device", "1",
-                   "--storage-outage", "4", check=False, timeout=60)
+                   "--storage-outage", "4", check=False, timeout=150)
     took = time.monotonic() - started
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1, proc.stderr
-    assert 4 <= took < 30, (took, proc.stderr)  # it did wait, and no longer than bounded
+    # It did wait, and ended well before the default wait (120 s): the 4 s bound applied. (Not
+    # tighter: Python's start-up alone took up to ~50 s on the shared 2-core machine under load.)
+    assert 4 <= took < 110, (took, proc.stderr)
     assert lines[0].startswith("waiting up to 4 s for the storage"), proc.stderr
     assert lines[-1].startswith("error: the storage ") and "within 4 s" in lines[-1], lines
     assert "--storage-outage / STUDY_STORAGE_OUTAGE" in lines[-1], lines
