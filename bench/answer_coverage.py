@@ -54,9 +54,10 @@ def stage2(studies: int, run_sd: float, unstable: str | None, min_seeds: int, se
                                    max_seeds=20)
             if not step.more:
                 break
-            more = _runs(rng, TRUTH, range(n, n + 2), run_sd, unstable=unstable)
+            step_seeds = min(2, 20 - n)
+            more = _runs(rng, TRUTH, range(n, n + step_seeds), run_sd, unstable=unstable)
             arms = {a: {**arms[a], **more[a]} for a in arms}
-            n += 2
+            n += step_seeds
         covered += all(iv.low <= TRUTH[iv.a] - TRUTH[iv.b] <= iv.high
                        for iv in answer.family.intervals)
         paired += answer.family.method.startswith("paired")
@@ -93,6 +94,14 @@ def stage1(studies: int, run_sd: float, seed: int) -> dict:
                                                  f"{ci.high:.1%})"}
 
 
+def _first(half_width, target: float, low: int, high: int = 4096) -> int:
+    """The smallest n in [low, high] with half_width(n) ≤ target (half_width falls with n)."""
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if half_width(middle) <= target else (middle + 1, high)
+    return low
+
+
 def runs_to_target(sd: float, target: float = 1.5 * POINT) -> dict:
     """Expected runs until the effects' half-width is ≤ target (the SD taken as known)."""
     def today(n):  # paired t over n − 1 df, Bonferroni over the λ effect's 6 candidates
@@ -108,8 +117,8 @@ def runs_to_target(sd: float, target: float = 1.5 * POINT) -> dict:
             pairs += [(a, b) for i, a in enumerate(grid) for b in grid[i + 1:]]
         fam = blocked_design.simultaneous(blocked_design.fit(arms), pairs, paired=False)
         return fam.critical * sd * math.sqrt(2 / n)
-    n_today = next(n for n in range(2, 2000) if today(n) <= target)
-    n_new = next(n for n in range(5, 2000) if blocked(n) <= target)
+    n_today = _first(today, target, 2)
+    n_new = _first(blocked, target, 5)
     return {"run SD": f"{sd / POINT:g}", "today: seeds × 13 arms": f"{n_today} × 13 = "
             f"{13 * n_today}", "blocked: seeds × 11 arms + race 3 × 5":
             f"{n_new} × 11 + 15 = {11 * n_new + 15}",
