@@ -21,6 +21,7 @@ grids together). When it covers, every statement below holds at once:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -148,6 +149,6 @@ def measure(design: BlockedFit, grids: Sequence[Grid], confidence: float = 0.95,
                               low=max(g.low for g in gains), high=max(g.high for g in gains),
                               best=best, zero=zero)
     order = sorted(effects, key=lambda e: -e.estimate)
-    gaps = tuple(_gap(a, b) for a, b in zip(order, order[1:]))
+    gaps = tuple(_gap(a, b) for a, b in itertools.pairwise(order))
     return GridAnswer(family=family, effects=effects, gain=gain, curve=curve,
                       order=tuple(e.factor for e in order), gaps=gaps)
