@@ -94,7 +94,16 @@ def stage1(studies: int, run_sd: float, seed: int) -> dict:
                                                  f"{ci.high:.1%})"}
 
 
-def _first(half_width, target: float, low: int, high: int = 4096) -> int:
+def _correlation(design, pairs) -> np.ndarray:
+    index = {a: i for i, a in enumerate(design.arms)}
+    contrasts = np.zeros((len(pairs), len(design.arms)))
+    for row, (a, b) in enumerate(pairs):
+        contrasts[row, index[a]], contrasts[row, index[b]] = 1.0, -1.0
+    cov = contrasts @ design.cov @ contrasts.T
+    return cov / np.outer(np.sqrt(np.diag(cov)), np.sqrt(np.diag(cov)))
+
+
+def _first(half_width, target: float, low: int, high: int = 400) -> int:
     """The smallest n in [low, high] with half_width(n) ≤ target (half_width falls with n)."""
     while low < high:
         middle = (low + high) // 2
@@ -104,25 +113,55 @@ def _first(half_width, target: float, low: int, high: int = 4096) -> int:
 
 def runs_to_target(sd: float, target: float = 1.5 * POINT) -> dict:
     """Expected runs until the effects' half-width is ≤ target (the SD taken as known)."""
-    def today(n):  # paired t over n − 1 df, Bonferroni over the λ effect's 6 candidates
-        return stats.t.ppf(1 - 0.05 / 12, n - 1) * sd * math.sqrt(2 / n)
+    def today(family):  # paired t over n − 1 df, Bonferroni over the effect's candidates
+        return lambda n: stats.t.ppf(1 - 0.05 / (2 * family), n - 1) * sd * math.sqrt(2 / n)
 
-    def blocked(n):  # max-|t| over the paper grids' 27 pairs, 11 arms
-        rng = np.random.default_rng(0)  # any runs: only the design's critical value is used
-        arms = {f"a{i}": {k: float(0.5 + rng.normal(0, 0.01)) for k in range(n)}
-                for i in range(11)}
-        pairs = []
-        for grid in (range(7), (7, 0, 8), (9, 0, 10)):
-            grid = [f"a{i}" for i in grid]
-            pairs += [(a, b) for i, a in enumerate(grid) for b in grid[i + 1:]]
-        fam = blocked_design.simultaneous(blocked_design.fit(arms), pairs, paired=False)
-        return fam.critical * sd * math.sqrt(2 / n)
-    n_today = _first(today, target, 2)
+    # The paper grids at the winner: λ 0 + 5 points + the winner's, dropout and hidden 3 points
+    # each (the winner among them): 11 arms, 21 + 3 + 3 = 27 pairs. Balanced, so the contrasts'
+    # correlation is the same for every n; only the residual df, 10 (n − 1), changes.
+    rng = np.random.default_rng(0)
+    names = [f"a{i}" for i in range(11)]
+    design = blocked_design.fit({a: {k: float(0.5 + rng.normal(0, 0.01)) for k in range(3)}
+                                 for a in names})
+    pairs = []
+    for grid in ((0, 1, 2, 3, 4, 5, 6), (7, 0, 8), (9, 0, 10)):
+        pairs += [(names[a], names[b]) for i, a in enumerate(grid) for b in grid[i + 1:]]
+    corr = _correlation(design, pairs)
+
+    def blocked(n):
+        return blocked_design.max_t_quantile(corr, 10 * (n - 1), 0.95) * sd * math.sqrt(2 / n)
+
+    # Today's paper plan: 7 λ-curve arms (the best among them; the λ effect: Bonferroni over 6),
+    # 4 ends (dropout, hidden: over 2 each), 2 more candidates (racing, at least 5 seeds); rounds
+    # add seeds only where an interval is still wide, so each group stops at its own count.
+    n_lam, n_end = _first(today(6), target, 2), _first(today(2), target, 2)
+    before = 7 * n_lam + 4 * n_end + 2 * 5
     n_new = _first(blocked, target, 5)
-    return {"run SD": f"{sd / POINT:g}", "today: seeds × 13 arms": f"{n_today} × 13 = "
-            f"{13 * n_today}", "blocked: seeds × 11 arms + race 3 × 5":
-            f"{n_new} × 11 + 15 = {11 * n_new + 15}",
-            "ratio": (11 * n_new + 15) / (13 * n_today)}
+    after = 11 * n_new + 15
+    return {"run SD": f"{sd / POINT:g}",
+            "today: 7 × λ seeds + 4 × end seeds + 2 × 5": f"7 × {n_lam} + 4 × {n_end} + 10 = "
+                                                           f"{before}",
+            "blocked: 11 × seeds + race 3 × 5": f"11 × {n_new} + 15 = {after}",
+            "ratio": after / before}
+
+
+def few_seeds(n: int, sd: float = 6 * POINT) -> dict:
+    """The λ effect's half-width at n seeds (the SD taken as known), quick profile, default
+    data's noise: today (the curve's 3 points against λ = 0, paired t on n − 1 df, Bonferroni
+    over 3) against stage 2 (7 arms, 9 pairs, max-|t| on 6 (n − 1) df)."""
+    rng = np.random.default_rng(0)
+    names = [f"a{i}" for i in range(7)]
+    design = blocked_design.fit({a: {k: float(0.5 + rng.normal(0, 0.01)) for k in range(3)}
+                                 for a in names})
+    pairs = []
+    for grid in ((0, 1, 2), (3, 0, 4), (5, 0, 6)):
+        pairs += [(names[a], names[b]) for i, a in enumerate(grid) for b in grid[i + 1:]]
+    critical = blocked_design.max_t_quantile(_correlation(design, pairs), 6 * (n - 1), 0.95)
+    today = stats.t.ppf(1 - 0.05 / 6, n - 1)
+    return {"seeds": n, "run SD": f"{sd / POINT:g}",
+            "today ± points": today * sd * math.sqrt(2 / n) / POINT,
+            "blocked ± points": critical * sd * math.sqrt(2 / n) / POINT,
+            "critical today / blocked": f"{today:.2f} / {critical:.2f}"}
 
 
 def main(argv=None) -> int:
@@ -138,8 +177,10 @@ def main(argv=None) -> int:
     print(table(rows1), file=sys.stderr)
     rows3 = [runs_to_target(sd * POINT) for sd in (1.8, 3.0, 6.0)]
     print(table(rows3), file=sys.stderr)
+    rows4 = [few_seeds(n) for n in (3, 5, 10)]
+    print(table(rows4), file=sys.stderr)
     if args.write:
-        body = "\n\n".join([table(rows2), table(rows1), table(rows3)])
+        body = "\n\n".join([table(rows2), table(rows1), table(rows3), table(rows4)])
         update_section("answer-coverage", section("9. The answer's coverage (simulated)", "cpu",
                                                   body))
     return 0
