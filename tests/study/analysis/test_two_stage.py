@@ -102,10 +102,13 @@ def test_the_race_picks_on_validation_and_stage_two_reports_without_the_pick():
         numbers = two_stage.race_numbers(arms, val, looks=1, last=True)
         chosen = numbers.choice.arm
         within += t[chosen] >= max(t.values()) - 0.01
-        # stage 2 trains the chosen configuration again on fresh seeds
-        _, fresh = _study(rng, {**t, "winner": t[chosen], "λ=0": 0.5}, stage2)
+        # stage 2 trains the chosen configuration again, on fresh seeds
+        top = candidates[chosen]
+        arms = [*arms[:3], Arm("winner", 2, None, top.lam, top.dropout, top.hidden), stage2[1]]
+        _, fresh = _study(rng, {**t, "winner": t[chosen], "λ=0": 0.5}, arms[3:])
         report = two_stage.decide(arms, val, {**test, **fresh}, winner="winner", looks=1,
                                   race_over=True)
+        assert report.winner.stage1_val is not None  # the race's figure is there, kept apart
         ci = report.winner.accuracy
         covered += ci.low <= t[chosen] <= ci.high
         bias.append(ci.mean - t[chosen])
