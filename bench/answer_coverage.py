@@ -5,8 +5,8 @@ the service's own functions (`study.analysis.blocked_design`, `grid_effects`, `r
 - Stage 2 coverage: 9 arms (the winner; λ = 0, 0.01, 1, 100 around it, the optimum between grid
   points at λ ≈ 5 and a harmful λ = 100; dropout 0, 0.6; hidden 16, 112), 2 points of seed noise
   shared by a seed's arms plus run noise of 2 or 3 points, equal spread or one arm (λ = 100) with
-  3× the run noise; 3 seeds, then the stopping rule (at least 5, rounds of 2 while the widest
-  half-width is above ±2.5 points, at most 20). Coverage: every interval of the family covers its
+  3× the run noise; 3 seeds, then the stopping rule (at least 5, then rounds of 3 while the
+  widest half-width is above ±2.5 points, at most 20). Coverage: every interval of the family covers its
   truth (then every printed effect, gain and curve point covers too), with exact binomial limits.
 - Stage 1: 3 candidates 0 / −0.5 / −3 points from the best, validation noise of its own; the
   race with α spread over its looks and the tie rule; how often the chosen configuration's truth
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import sys
 
 import numpy as np
@@ -54,7 +55,7 @@ def stage2(studies: int, run_sd: float, unstable: str | None, min_seeds: int, se
                                    max_seeds=20)
             if not step.more:
                 break
-            step_seeds = min(2, 20 - n)
+            step_seeds = min(2 if n < 5 else 3, 20 - n)  # 3 → 5, then rounds of 3
             more = _runs(rng, TRUTH, range(n, n + step_seeds), run_sd, unstable=unstable)
             arms = {a: {**arms[a], **more[a]} for a in arms}
             n += step_seeds
@@ -169,11 +170,15 @@ def main(argv=None) -> int:
     parser.add_argument("--studies", type=int, default=2000)
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     args = parser.parse_args(argv)
-    rows2 = [stage2(args.studies, sd * POINT, unstable, m, seed=i)
-             for i, (sd, unstable, m) in enumerate(
-                 [(2, None, 5), (3, None, 5), (2, "λ=100", 5), (3, "λ=100", 5), (3, None, 3)])]
+    settings = [(2, None, 5), (3, None, 5), (2, "λ=100", 5), (3, "λ=100", 5), (3, None, 3)]
+    # One process per setting: the simulations are independent and CPU-bound.
+    with multiprocessing.Pool(len(settings) + 2) as pool:
+        jobs2 = [pool.apply_async(stage2, (args.studies, sd * POINT, unstable, m, i))
+                 for i, (sd, unstable, m) in enumerate(settings)]
+        jobs1 = [pool.apply_async(stage1, (args.studies, sd * POINT, 10 + sd)) for sd in (2, 3)]
+        rows2 = [job.get() for job in jobs2]
+        rows1 = [job.get() for job in jobs1]
     print(table(rows2), file=sys.stderr)
-    rows1 = [stage1(args.studies, sd * POINT, seed=10 + sd) for sd in (2, 3)]
     print(table(rows1), file=sys.stderr)
     rows3 = [runs_to_target(sd * POINT) for sd in (1.8, 3.0, 6.0)]
     print(table(rows3), file=sys.stderr)
