@@ -138,8 +138,7 @@ def memory_clips(train: int, val: int, test: int, frames: int, n_mels: int, *, s
 
 def memory_data(clips: dict[str, tuple[list[np.ndarray], np.ndarray]], train_settings):
     """In-memory clips as the training data a worker holds, padded once for `train_settings`."""
-    from objectives.data import TrainingData
-
+    from objectives import TrainingData
     return TrainingData.from_clips(clips, CLASSES, train_settings, key="bench-memory")
 
 

@@ -50,10 +50,11 @@ def bare_worker(storage_arg: str, budget: int) -> int:
     import optuna
     from optuna.study import MaxTrialsCallback
 
-    from objectives.context import ObjectiveContext
+    from objectives import ObjectiveContext
     from objectives.mock import MockObjective
     from study import defaults, service
-    from study.search.samplers import TrialSeededSampler, build_pruner
+    from study.search.pruner import build_pruner
+    from study.search.sampler import TrialSeededSampler
     from study.trials import FINISHED, n_finished
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -68,7 +69,7 @@ def bare_worker(storage_arg: str, budget: int) -> int:
     experiment = service.read_experiment(study.user_attrs)
     study.sampler, study.pruner = TrialSeededSampler(experiment.seed), \
         build_pruner(experiment.pruner)
-    ctx = ObjectiveContext(experiment=experiment, study_name=STUDY,
+    ctx = ObjectiveContext(spec=experiment.trial_spec(), study_name=STUDY,
                            cache_dir=defaults.cache_dir(None), model_dir=defaults.model_dir(None),
                            mock_delay=defaults.mock_delay())
     objective, ident = MockObjective(ctx), f"{socket.gethostname()}:{os.getpid()}"

@@ -40,9 +40,8 @@ def write_mp3(path: Path, seconds: float, seed: int, sample_rate: int = 44100) -
 
 
 def _featurize(path: str) -> tuple[int, float]:
+    from objectives import get_profile
     from objectives.data.features import featurize
-    from objectives.profiles import get_profile
-
     started = time.perf_counter()
     frames = len(featurize(Path(path), get_profile("paper").features))
     return frames, time.perf_counter() - started

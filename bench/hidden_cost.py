@@ -28,9 +28,7 @@ from bench.throughput import _profile, clip_frames
 def epoch_seconds(data, profile, *, hidden: int, lam: float, device: str,
                   epochs: int) -> list[float]:
     """Seconds of each training epoch after the first (`data`: a `TrainingData`)."""
-    from objectives.search_space import TrialParams
-    from objectives.training import quiet_lightning, train_configuration
-
+    from objectives import TrialParams, quiet_lightning, train_configuration
     quiet_lightning()
     timer = epoch_timer(device)
     train_configuration(data, TrialParams(lam=lam, dropout=0.3, hidden=hidden), profile,

@@ -13,7 +13,7 @@ SIGKILL in the middle of a trial, lets the others finish, and counts what the st
 - `service`: the service's own storage and budget gate (`storage.open_storage`,
   `study.budget.budgeted`) on the same SQLite file type.
 
-It also tries the service's study lock (`storage.optuna_internals.study_lock`) on each storage.
+It also tries the service's study lock (`storage.study_lock`) on each storage.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def lock_outcome(kind: str, path: str) -> str:
     """What the service's study lock does on this storage."""
     import optuna
 
-    from storage.optuna_internals import study_lock
+    from storage import study_lock
 
     study = optuna.load_study(study_name=STUDY, storage=_storage(kind, path))
     try:
@@ -102,7 +102,7 @@ def one_round(kind: str, directory: Path) -> dict:
     from optuna.storages._heartbeat import BaseHeartbeat  # what fail_stale_trials requires
     from optuna.trial import TrialState
 
-    from storage.optuna_internals import retried_from
+    from storage import retried_from
 
     path = str(directory / ("study.log" if kind == "journal" else "study.db"))
     optuna.create_study(study_name=STUDY, storage=_storage(kind, path), direction="maximize")

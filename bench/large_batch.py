@@ -31,9 +31,7 @@ from bench.throughput import LIGHTNING_PRECISION, clip_frames
 
 def train(data, profile, *, hidden: int, precision: str, device: str, epochs: int, seed: int,
           resident: bool) -> dict:
-    from objectives.search_space import TrialParams
-    from objectives.training import quiet_lightning, train_configuration
-
+    from objectives import TrialParams, quiet_lightning, train_configuration
     quiet_lightning()
     started = time.perf_counter()
     outcome = train_configuration(data, TrialParams(lam=1.0, dropout=0.3, hidden=hidden),
@@ -60,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not start(args):
         return 1
-    from objectives.profiles import get_profile, large_batch
-
+    from objectives import get_profile, large_batch
     gpu = args.device.startswith("cuda")
     small = get_profile(args.shape)
     # The option as the service defines it, with the profile's epochs replaced by --epochs.

@@ -6,7 +6,7 @@ command makes is seen), and writes to OUT.json what it saw: connections opened a
 at once (what the server counts), the most checked out at once by kind, which kinds were checked
 out together, and the study lock's median wait and hold.
 
-A checkout's kind comes from the call stack: the study lock (`storage.optuna_internals`), Optuna's
+A checkout's kind comes from the call stack: the study lock (`storage.optuna_seam.lock`), Optuna's
 heartbeat thread, Optuna's schema check when a storage is opened, the launcher's progress poll,
 and every other storage call. Measurement only: the command runs unchanged.
 """
@@ -25,7 +25,7 @@ from typing import Any
 # (function or file on the stack, kind), the first match wins
 _KINDS = (("_cross_process_lock", "study lock"), ("_record_heartbeat", "heartbeat thread"),
           ("check_table_schema_compatibility", "schema check on open"),
-          ("study/progress.py", "progress poll"))
+          ("study/execution/progress.py", "progress poll"))
 OTHER = "storage calls"
 KINDS = tuple(kind for _, kind in _KINDS) + (OTHER,)
 

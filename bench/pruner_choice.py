@@ -65,8 +65,7 @@ def say(text: str) -> None:
 
 
 def trial_row(trial) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from objectives.search_space import LAMBDA_ATTR
-
+    from objectives import LAMBDA_ATTR
     attrs = trial.user_attrs
     params = trial.params
     lam = attrs.get(LAMBDA_ATTR)
@@ -85,8 +84,9 @@ def run_search(objective, base, variant: str, seed: int, n_trials: int) -> dict[
     import optuna
 
     from bench.pruning import experiment_of
-    from objectives.search_space import baseline_params
-    from study.search.samplers import TrialSeededSampler, build_pruner
+    from objectives import baseline_params
+    from study.search.pruner import build_pruner
+    from study.search.sampler import TrialSeededSampler
 
     spec = experiment_of(variant, data=base.data, max_epochs=None, seed=seed,
                          n_trials=n_trials).pruner
@@ -109,8 +109,7 @@ def run_search(objective, base, variant: str, seed: int, n_trials: int) -> dict[
 
 def replicate(objective, log: dict, key: str, params: dict, seeds: int, path: Path) -> None:
     """Train `key` until it has `seeds` replicate runs (paired seeds 0 … seeds-1)."""
-    from objectives.search_space import TrialParams
-
+    from objectives import TrialParams
     entry = log["replicates"].setdefault(key, {"params": params, "runs": []})
     if len(entry["runs"]) >= seeds:
         return
@@ -263,7 +262,7 @@ def measure(log: dict, args, tmp: Path) -> None:
     import optuna
 
     from bench.pruning import experiment_of
-    from objectives.context import ObjectiveContext
+    from objectives import ObjectiveContext
     from objectives.objective import LstmObjective
 
     optuna.logging.set_verbosity(logging.WARNING)
@@ -271,7 +270,7 @@ def measure(log: dict, args, tmp: Path) -> None:
         experiment_of(variant, data=args.data, max_epochs=args.max_epochs, seed=0, n_trials=1)
     base = experiment_of("none", data=args.data, max_epochs=args.max_epochs, seed=0,
                          n_trials=args.trials)
-    ctx = ObjectiveContext(experiment=base, study_name="bench-pruner-choice",
+    ctx = ObjectiveContext(spec=base.trial_spec(), study_name="bench-pruner-choice",
                            cache_dir=args.cache_dir or tmp / "cache", model_dir=tmp / "models",
                            device="cpu", threads=args.threads)
     objective = LstmObjective(ctx)  # loaded once: the feature cache is built before any clock

@@ -26,7 +26,7 @@ def experiment_of(variant: str, *, data: str, max_epochs: int | None, seed: int,
     import argparse
     import dataclasses
 
-    from study.experiments import from_flags
+    from study.experiment import from_flags
 
     name, _, overrides = variant.partition(":")
     flags = argparse.Namespace(objective="lstm", data=data, profile="quick", pruner=name,
@@ -44,8 +44,9 @@ def experiment_of(variant: str, *, data: str, max_epochs: int | None, seed: int,
 def run_study(objective, experiment, *, pruner: str) -> dict:
     import optuna
 
-    from objectives.search_space import baseline_params
-    from study.search.samplers import TrialSeededSampler, build_pruner
+    from objectives import baseline_params
+    from study.search.pruner import build_pruner
+    from study.search.sampler import TrialSeededSampler
 
     seed = experiment.seed
     # A fixed name: Hyperband assigns trials to brackets by a hash of the study name.
@@ -106,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import optuna
 
-    from objectives.context import ObjectiveContext
+    from objectives import ObjectiveContext
     from objectives.objective import LstmObjective
-    from study.search.samplers import pruner_spec
+    from study.search.pruner import pruner_spec
 
     optuna.logging.set_verbosity(logging.WARNING)
     # Every experiment first: a bad override fails before the first study, not after hours.
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for (seed, pruner), experiment in experiments.items():
             name = pruner.replace(":", "-").replace("=", "")
-            ctx = ObjectiveContext(experiment=experiment, study_name=f"bench-{name}-seed{seed}",
+            ctx = ObjectiveContext(spec=experiment.trial_spec(), study_name=f"bench-{name}-seed{seed}",
                                    cache_dir=cache_dir, model_dir=Path(tmp) / "models",
                                    device="cpu", threads=args.threads)
             objective = LstmObjective(ctx)  # the feature cache is built before the clock starts
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
              if pruner != "none" and "none" in args.pruners]
     median = pruner_spec("median", epochs)
     lines.append(f"- Epochs per trial capped at {epochs}; pruner settings are the service's "
-                 f"(`study.search.samplers.pruner_spec`: median = {median['n_startup_trials']} startup "
+                 f"(`study.search.pruner.pruner_spec`: median = {median['n_startup_trials']} startup "
                  f"trials, {median['n_warmup_steps']} warm-up epoch(s), a tenth of the epochs; "
                  "hyperband = min resource 1, reduction 3) unless the row names an override; "
                  "TPE seeded as the service seeds it; the λ = 0 baseline "

@@ -40,8 +40,8 @@ from bench.common import (
     table,
     update_section,
 )
-from objectives.profiles import LARGE_BATCH_SIZE as LARGE_BATCH
-from objectives.profiles import get_profile, large_batch
+from objectives import LARGE_BATCH_SIZE as LARGE_BATCH
+from objectives import get_profile, large_batch
 
 LAMBDA, DROPOUT = 1.0, 0.3
 # The benches' precision names, as Lightning's Trainer spells them.
@@ -114,9 +114,7 @@ def ours_rates(data, profile, *, hidden: int, precision: str, device: str, epoch
     memory as a trial on a GPU does (no effect on a CPU).
     """
     from bench.common import epoch_timer
-    from objectives.search_space import TrialParams
-    from objectives.training import quiet_lightning, train_configuration
-
+    from objectives import TrialParams, quiet_lightning, train_configuration
     quiet_lightning()
     timer = epoch_timer(device)
     params = TrialParams(lam=LAMBDA, dropout=DROPOUT, hidden=hidden)

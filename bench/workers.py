@@ -188,24 +188,23 @@ def statement_profile(url: str, *, trials: int, tmp: Path) -> dict:
 
     import optuna
 
-    from objectives.context import ObjectiveContext
-    from objectives.experiment import Experiment
+    from objectives import ObjectiveContext, TrialSpec, get_profile
     from objectives.mock import MockObjective
-    from objectives.profiles import get_profile
     from study import defaults
-    from study.search.samplers import TrialSeededSampler, build_pruner, pruner_spec
-    from study.service import Heartbeat, open_storage
+    from study.search.pruner import build_pruner, pruner_spec
+    from study.search.sampler import TrialSeededSampler
+    from study.service import Heartbeat, open_study_storage
 
     optuna.logging.set_verbosity(logging.WARNING)
     # Heartbeats as the workers run them: the service's settings (and STUDY_HEARTBEAT_* if set,
     # which the measured workers inherit too).
-    storage = open_storage(url, heartbeat=Heartbeat(*defaults.heartbeat()))
+    storage = open_study_storage(url, heartbeat=Heartbeat(*defaults.heartbeat()))
     sampler = TimedSampler(TrialSeededSampler(0))
     profile = get_profile("quick")
     study = optuna.create_study(storage=storage, study_name=f"bench-statements-{time.time_ns()}",
                                 direction="maximize", sampler=sampler,
                                 pruner=build_pruner(pruner_spec("none", profile.train.max_epochs)))
-    ctx = ObjectiveContext(experiment=Experiment(data="synthetic", profile=profile),
+    ctx = ObjectiveContext(spec=TrialSpec(data="synthetic", profile=profile),
                            study_name=study.study_name, cache_dir=tmp / "cache",
                            model_dir=tmp / "models", mock_delay=0.0)
     objective = MockObjective(ctx)

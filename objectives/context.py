@@ -1,6 +1,7 @@
 """The objective's side of the service: what a factory is given, what a replicate run returns.
 
-The service builds one `ObjectiveContext` per worker process and calls the objective factory once
+The service builds one `ObjectiveContext` per worker process (its `spec` says what a trial
+needs of the study's experiment) and calls the objective factory once
 with it. The factory returns an object that is called with a trial for every search trial
 (`objective(trial) -> validation accuracy`, reporting once per epoch for pruning) and, for the
 replicate phase, `objective.replicate(params, seed, model_path=None) -> ReplicateOutcome`: one
@@ -15,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from objectives.experiment import Experiment
+from objectives.spec import TrialSpec
 
 
 @dataclass(frozen=True)
 class ObjectiveContext:
-    experiment: Experiment  # the study's experiment, as stored with it
+    spec: TrialSpec  # data, split, seed, holdout and profile of the study's experiment
     study_name: str
     cache_dir: Path  # feature caches live below this
     model_dir: Path  # models: model_dir / study_dir / trial_<number>.pt

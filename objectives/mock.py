@@ -78,10 +78,10 @@ class MockObjective:
 
     def __init__(self, ctx: ObjectiveContext) -> None:
         self.ctx = ctx
-        self.profile = ctx.experiment.profile
+        self.profile = ctx.spec.profile
         self.epochs = min(EPOCHS, self.profile.train.max_epochs)
         self.delay = ctx.mock_delay
-        key = hashlib.sha256(f"mock:{ctx.experiment.data}:{self.profile.name}".encode())
+        key = hashlib.sha256(f"mock:{ctx.spec.data}:{self.profile.name}".encode())
         self.cache_key = key.hexdigest()[:16]
 
     def __call__(self, trial: optuna.trial.BaseTrial) -> float:
@@ -130,7 +130,7 @@ class MockObjective:
                                      "test clips")
         test = float(np.mean(np.equal(labels, predictions)))
         holdout: dict = {}
-        if self.ctx.experiment.holdout_data:
+        if self.ctx.spec.holdout_data:
             h_labels, h_predictions = _clips(accuracy - 0.05, HOLDOUT_CLIPS,
                                              ("holdout", params.as_dict(), seed), "holdout clips")
             holdout = {"holdout_accuracy": float(np.mean(np.equal(h_labels, h_predictions))),

@@ -18,18 +18,18 @@ class LstmObjective:
 
     def __init__(self, ctx: ObjectiveContext) -> None:
         self.ctx = ctx
-        self.experiment = ctx.experiment
-        self.profile = ctx.experiment.profile
+        self.spec = ctx.spec
+        self.profile = ctx.spec.profile
         configure_threads(ctx.threads)
         quiet_lightning()
-        self.data = load_training_data(self.experiment, ctx.cache_dir)  # padded once per worker
+        self.data = load_training_data(self.spec, ctx.cache_dir)  # padded once per worker
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
         """A search trial: validation accuracy reported per epoch, pruned when told."""
         params = suggest(trial, self.profile.search)
         pruning = TrialPruningCallback(trial, monitor="val/acc")
         model_path = self.ctx.model_path(trial.number)
-        seed = self.experiment.seed + trial.number
+        seed = self.spec.seed + trial.number
         trial.set_user_attr("seed", seed)
         outcome = train_configuration(self.data, params, self.profile, seed=seed,
                                       device=self.ctx.device, extra_callbacks=[pruning],

@@ -62,35 +62,20 @@ class Profile:
     features: FeatureSettings
     train: TrainSettings
     search: SearchBounds
-    # The replicate phase's defaults (study/replicates/): K0 seeds per arm in the first round,
-    # rounds of more seeds up to `replicate_max_seeds` where an interval is wider than
-    # `replicate_target` (a half-width, fraction), within `replicate_budget_s` seconds of wall time.
-    replicate_seeds: int = 3
-    replicate_max_seeds: int = 3
-    replicate_target: float = 0.05
-    replicate_budget_s: float | None = None
-    curve_points: int = 3  # λ > 0 points of the λ curve, log-spaced over the λ range
 
     def as_dict(self) -> dict:
         return {"name": self.name, "features": self.features.as_dict(),
-                "train": self.train.as_dict(), "search": self.search.as_dict(),
-                "replicate_seeds": self.replicate_seeds,
-                "replicate_max_seeds": self.replicate_max_seeds,
-                "replicate_target": self.replicate_target,
-                "replicate_budget_s": self.replicate_budget_s, "curve_points": self.curve_points}
+                "train": self.train.as_dict(), "search": self.search.as_dict()}
 
     @classmethod
     def from_dict(cls, data: dict) -> Profile:
-        """The inverse of `as_dict` (JSON turns the tuples of the search bounds into lists)."""
+        """The inverse of `as_dict` (JSON turns the tuples of the search bounds into lists).
+        Profiles stored before the replicate defaults moved to `study.defaults` also hold those
+        (replicate_seeds, curve_points, ...): the study's replicate settings are stored on their
+        own, so they are not read."""
         search = {k: tuple(v) if isinstance(v, list) else v for k, v in data["search"].items()}
         return cls(name=data["name"], features=FeatureSettings(**data["features"]),
-                   train=TrainSettings(**data["train"]), search=SearchBounds(**search),
-                   **{key: data[key] for key in _REPLICATE_KEYS if key in data})
-
-
-# Stored profiles written before a key existed read with the field's default.
-_REPLICATE_KEYS = ("replicate_seeds", "replicate_max_seeds", "replicate_target",
-                   "replicate_budget_s", "curve_points")
+                   train=TrainSettings(**data["train"]), search=SearchBounds(**search))
 
 
 _PAPER = Profile(
@@ -102,11 +87,6 @@ _PAPER = Profile(
                         lr_decay=0.97, max_epochs=256),
     search=SearchBounds(log10_lambda=(-3.0, 2.0), lambda_off_below=-2.0, dropout=(0.0, 0.6),
                         hidden=(32, 256, 32), baseline_dropout=0.3, baseline_hidden=128),
-    # 5 paired seeds first: with 800 test clips one run's accuracy is only known to about ±3.5
-    # points, so a single pair cannot show the reference's 3.5-point gain; then up to 20 seeds
-    # where an interval is wider than ±1.5 points, every λ decade on the curve. No budget: a GPU
-    # fleet's time is the user's call (README: GPU-hours).
-    replicate_seeds=5, replicate_max_seeds=20, replicate_target=0.015, curve_points=5,
 )
 
 # The reference shrunk for a laptop CPU: the same optimizer, batch, decay and search for λ and
@@ -119,11 +99,6 @@ _QUICK = dataclasses.replace(
     train=dataclasses.replace(_PAPER.train, crop_frames=64, eval_frames=96, learning_rate=3e-3,
                               max_epochs=12),
     search=dataclasses.replace(_PAPER.search, hidden=(16, 96, 16), baseline_hidden=64),
-    # The default `run` ends within 8 minutes on 2 cores: 3 seeds first, rounds of more seeds
-    # (up to 6) where an interval is wider than ±5 points, within 5 minutes of the phase; λ = 1
-    # (and the reference's 10, λ = 0 and the best's λ) on the curve: 10 arms, 30 first runs.
-    replicate_seeds=3, replicate_max_seeds=6, replicate_target=0.05, replicate_budget_s=300.0,
-    curve_points=1,
 )
 
 PROFILES: dict[str, Profile] = {"paper": _PAPER, "quick": _QUICK}

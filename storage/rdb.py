@@ -26,7 +26,8 @@ from storage.errors import (
     sqlite_content_error,
 )
 from storage.heartbeats import MAX_RETRY, Heartbeat
-from storage.optuna_internals import ResilientRDBStorage, RetryStaleTrialOnce
+from storage.optuna_seam.resilient import ResilientRDBStorage
+from storage.optuna_seam.retry import RetryStaleTrialOnce
 from storage.translate import translate
 from storage.url import SUPPORTED, StorageURL
 

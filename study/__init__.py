@@ -7,9 +7,9 @@
 - `replicates/` phase 2: the plan (arms, seeds, the companion study) and its runs
 - `analysis/`   the answer's numbers: statistics (pure), effects, importance
 - `reporting/`  status, `run`'s summary, the report, figures, dashboard notes and artifacts
-- `service.py` (create and open studies), `experiments.py` (the experiment from flags),
+- `service.py` (create and open studies), `experiment.py` (the study's definition, from flags),
   `trials.py` (states, the best trial), `gate.py` (the gate both phases ask through),
-  `models.py` (a trial's model in the artifact store: upload, keep the best k, fetch and verify),
+  `model_store.py` (a trial's model in the artifact store: upload, keep the best k, fetch and verify),
   `artifact_store.py` (opening the store), `defaults.py`, `output.py`, `errors.py`; `best.py` is
   the `python -m study.best` entry point.
 """

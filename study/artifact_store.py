@@ -1,4 +1,4 @@
-"""The artifact store: where a study's models (`study.models`), report figures and learning
+"""The artifact store: where a study's models (`study.model_store`), report figures and learning
 curves (`study.reporting.artifacts`) go, opened from one location string.
 
 The location is resolved by `study.defaults.artifacts`: `--artifacts`, else `STUDY_ARTIFACTS`,

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from objectives.profiles import PROFILES, Profile
-from storage.heartbeats import GRACE_FACTOR
+from objectives import PROFILES, Profile
+from storage import GRACE_FACTOR
 from study import defaults
 from study.errors import UserError
 from study.output import Output, render, write_atomic
@@ -72,7 +72,7 @@ def _numbers(values) -> str:
 
 
 def _budget_text(profile: Profile) -> str:
-    seconds = profile.replicate_budget_s
+    seconds = defaults.replicates(profile.name).budget_s
     return "none" if seconds is None else f"{seconds / 60:g}m"
 
 
@@ -126,7 +126,7 @@ def experiment_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def search_flags(parser: argparse.ArgumentParser) -> None:
-    from study.search.samplers import PRUNERS
+    from study.search.pruner import PRUNERS
 
     group = parser.add_argument_group("search and replicates of a new study (default: the "
                                       "profile's)")
@@ -142,23 +142,24 @@ def search_flags(parser: argparse.ArgumentParser) -> None:
                             + _per_profile(lambda p: _numbers(p.search.hidden)) + ")")
     group.add_argument("--replicate-seeds", type=non_negative_int, metavar="K", help="paired "
                        "seeds per replicate arm after the search ("
-                       + _per_profile(lambda p: str(p.replicate_seeds)) + "; 0: none)")
+                       + _per_profile(lambda p: str(defaults.replicates(p.name).seeds)) + "; 0: none)")
     group.add_argument("--replicate-lambdas", nargs="+", type=float, metavar="λ", help="extra "
                        "points of the λ curve, beside λ = 0, the reference's 10 and the grid")
     group.add_argument("--curve-points", type=positive_int, metavar="N", help="λ > 0 points of "
                        "the curve, log-spaced over the λ range ("
-                       + _per_profile(lambda p: str(p.curve_points)) + ")")
+                       + _per_profile(lambda p: str(defaults.replicates(p.name).curve_points)) + ")")
     group.add_argument("--replicate-candidates", type=positive_int, metavar="K", help="the top K "
-                       "distinct search configurations that enter the race (default 3)")
+                       "distinct search configurations that enter the race (default "
+                       f"{defaults.REPLICATE_CANDIDATES})")
     group.add_argument("--replicate-dropouts", nargs="+", type=float, metavar="D", help="one-"
                        "factor dropout arms (default: the ends of the searched range)")
     group.add_argument("--replicate-hidden", nargs="+", type=int, metavar="H", help="one-factor "
                        "hidden-size arms (default: the ends of the searched range)")
     group.add_argument("--target-ci", type=float, metavar="POINTS", help="more seeds go to the "
                        "comparisons whose 95 %% interval is still wider than ±POINTS ("
-                       + _per_profile(lambda p: f"{p.replicate_target * 100:g}") + ")")
+                       + _per_profile(lambda p: f"{defaults.replicates(p.name).target * 100:g}") + ")")
     group.add_argument("--max-seeds", type=positive_int, metavar="N", help="seeds per arm at "
-                       "most (" + _per_profile(lambda p: str(p.replicate_max_seeds)) + ")")
+                       "most (" + _per_profile(lambda p: str(defaults.replicates(p.name).max_seeds)) + ")")
     group.add_argument("--replicate-budget", metavar="TIME", help="the replicate phase's budget: "
                        "wall time (90s, 20m, 2h) or GPU-hours (4gpuh) ("
                        + _per_profile(_budget_text) + ")")
@@ -219,7 +220,8 @@ def report_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ablation", action="store_true", help="run the replicate phase here "
                         "first (serially, in this process), with --seeds K seeds per arm")
     parser.add_argument("--seeds", type=positive_int, help="seeds per replicate arm with "
-                        "--ablation (default: the study's, at least 3)")
+                        "--ablation (default: the study's, at least "
+                        f"{defaults.REPLICATE_SEEDS})")
     parser.add_argument("--device", default="auto", help="device of --ablation runs: auto, "
                         "cpu, cuda")
 
@@ -333,14 +335,11 @@ def build_parser(prog: str = "recon-study",
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message is written for the user (anything else is a bug: its type shows)."""
-    from objectives.checkpoint import CheckpointError
-    from objectives.data.base import DataSourceError
-    from objectives.data.features import FeatureCacheError
-    from objectives.experiment import ExperimentFormatError
-    from objectives.profiles import UnknownProfileError
+    from objectives import CheckpointError, DataSourceError, FeatureCacheError, UnknownProfileError
     from storage import StorageError
     from study.artifact_store import ArtifactStoreError
-    from study.models import ModelError
+    from study.experiment import ExperimentFormatError
+    from study.model_store import ModelError
 
     return (UserError, StorageError, DataSourceError, FeatureCacheError, CheckpointError,
             ExperimentFormatError, UnknownProfileError, ArtifactStoreError, ModelError)
@@ -389,7 +388,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "recon-study",
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - every failure becomes one `error:` line
-        from storage.url import scrub
+        from storage import scrub
 
         if args.debug:
             traceback.print_exc()

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from storage.heartbeats import Heartbeat, HeartbeatSettingsError
+from storage import Heartbeat, HeartbeatSettingsError
 
 # --- where studies live --------------------------------------------------------------------
 STORAGE_ENV = ("STUDY_STORAGE", "OPTUNA_STORAGE")  # the first one set wins
@@ -29,6 +30,38 @@ SEED = 0  # split, training and sampler seeds derive from it
 SPLIT = "seed"  # FMA: stratified seeded 70/10/20, as the reference
 PRUNER = "hyperband"  # chosen by measurement: BENCHMARKS.md section 3b
 RUN_BUDGET = 20  # `run` on a new study without --n-trials
+
+# --- the replicate phase of a new study, per profile ---------------------------------------
+REPLICATE_SEEDS = 3  # paired seeds per arm: the quick profile's first round, and what `replicate`
+# and `report --ablation` plan at least (their --seeds) for a study that planned none
+REPLICATE_CANDIDATES = 3  # the top k distinct search configurations in the race
+
+
+@dataclass(frozen=True)
+class ReplicateDefaults:
+    """K0 seeds per arm in the first round, rounds of more seeds up to `max_seeds` where an
+    interval is wider than `target` (a half-width, fraction), within `budget_s` seconds of wall
+    time (None: no budget), and `curve_points` λ > 0 points log-spaced over the λ range."""
+
+    seeds: int
+    max_seeds: int
+    target: float
+    budget_s: float | None
+    curve_points: int
+
+
+# paper: 5 paired seeds first: with 800 test clips one run's accuracy is only known to about
+# ±3.5 points, so a single pair cannot show the reference's 3.5-point gain; then up to 20 seeds
+# where an interval is wider than ±1.5 points, every λ decade on the curve. No budget: a GPU
+# fleet's time is the user's call (README: GPU-hours).
+# quick: the default `run` ends within 8 minutes on 2 cores: 3 seeds first, rounds of more seeds
+# (up to 6) where an interval is wider than ±5 points, within 5 minutes of the phase; λ = 1
+# (and the reference's 10, λ = 0 and the best's λ) on the curve: 10 arms, 30 first runs.
+_PAPER_REPLICATES = ReplicateDefaults(seeds=5, max_seeds=20, target=0.015, budget_s=None,
+                                      curve_points=5)
+REPLICATES = {"paper": _PAPER_REPLICATES, "paper-large-batch": _PAPER_REPLICATES,
+              "quick": ReplicateDefaults(seeds=REPLICATE_SEEDS, max_seeds=6, target=0.05,
+                                         budget_s=300.0, curve_points=1)}
 
 # --- files ---------------------------------------------------------------------------------
 CACHE_DIR_ENV = "STUDY_CACHE_DIR"
@@ -60,6 +93,11 @@ DASHBOARD_PORT = 8080
 ENV_VARS = (*STORAGE_ENV, STUDY_NAME_ENV, CACHE_DIR_ENV, MODEL_DIR_ENV, ARTIFACTS_ENV,
             THREADS_ENV, WORKER_ID_ENV, MOCK_DELAY_ENV, HEARTBEAT_INTERVAL_ENV,
             HEARTBEAT_GRACE_ENV, STORAGE_OUTAGE_ENV)
+
+
+def replicates(profile_name: str) -> ReplicateDefaults:
+    """The replicate phase's defaults for a profile (a profile without its own: paper's)."""
+    return REPLICATES.get(profile_name, _PAPER_REPLICATES)
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import optuna
 
-from storage.optuna_internals import GatedStudy, fail_stale, running_with_heartbeat, study_lock
+from storage import GatedStudy, fail_stale, running_with_heartbeat, study_lock
 
 MAX_POLL_S = 5.0  # how often a waiting worker looks at the RUNNING trials
 

@@ -22,13 +22,11 @@ from typing import Any
 import optuna
 
 import storage
-from objectives.experiment import Experiment, ExperimentFormatError
-from objectives.search_space import baseline_params
-from storage.errors import is_creation_race
-from storage.heartbeats import Heartbeat
-from study import experiments
+from objectives import baseline_params
+from storage import Heartbeat, is_creation_race
 from study.errors import UserError
-from study.search.samplers import build_pruner
+from study.experiment import Experiment, ExperimentFormatError, from_legacy_attrs
+from study.search.pruner import build_pruner
 
 READY_ATTR = "ready"
 EXPERIMENT_ATTR = "experiment"
@@ -72,12 +70,19 @@ def name_on_disk(name: str) -> str:
     return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
-def open_storage(url: str, *, heartbeat: Heartbeat | None = None, create: bool = True):
+def open_study_storage(url: str, *, heartbeat: Heartbeat | None = None, create: bool = True):
     """The storage at `url`, with the study's heartbeat settings (None: no heartbeats)."""
     if heartbeat is None:
         return storage.open_storage(url, create=create)
     return storage.open_storage(url, create=create, heartbeat_interval=heartbeat.interval,
                                 grace_period=heartbeat.grace, max_retry=heartbeat.max_retry)
+
+
+def publish_answer(study: optuna.Study, line: str) -> None:
+    """The answer's first lines (`reporting.answer_text.answer_attribute`) as the study's
+    `answer` user attribute: optuna-dashboard shows user attributes on the study's own page, so
+    the answer is there without opening the note."""
+    study.set_user_attr(ANSWER_ATTR, line)
 
 
 def unknown_study(storage: optuna.storages.BaseStorage, name: str, url: str) -> UserError:
@@ -122,7 +127,7 @@ def create(url: str, name: str, experiment: Experiment, *, feature_cache_key: st
     """
     check_study_name(name)
     for attempt in range(attempts):
-        storage = open_storage(url)
+        storage = open_study_storage(url)
         try:
             storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], name)
         except optuna.exceptions.DuplicatedStudyError:
@@ -192,7 +197,7 @@ def wait_ready(study: optuna.Study, timeout: float = 20.0) -> dict[str, Any]:
 def read_experiment(attrs: dict[str, Any]) -> Experiment:
     """The stored experiment (or one rebuilt from a study created before it was stored)."""
     if EXPERIMENT_ATTR not in attrs:
-        return experiments.from_legacy_attrs(attrs)
+        return from_legacy_attrs(attrs)
     try:
         return Experiment.from_dict(attrs[EXPERIMENT_ATTR])
     except ExperimentFormatError as exc:
@@ -205,7 +210,7 @@ def open_study(url: str, name: str, *, heartbeat: Heartbeat | None = None,
 
     Read-only callers leave `create_storage` False, so a mistyped SQLite path creates no file.
     """
-    storage = open_storage(url, heartbeat=heartbeat, create=create_storage)
+    storage = open_study_storage(url, heartbeat=heartbeat, create=create_storage)
     try:
         storage.get_study_id_from_name(name)
     except KeyError:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from storage.optuna_internals import count_trials
+from storage import count_trials
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # trained and reported: they use the budget
 

@@ -1,6 +1,6 @@
 """The data path of one trial: audio sources → log-mel feature cache → padded training data.
 
-`load_training_data(experiment, cache_dir)` is the one composition root every command that
+`load_training_data(trial_spec, cache_dir)` is the one composition root every command that
 trains calls. Sources (`parse_source`, `normalize_spec`), the split check (`check_splits`) and
 the feature cache (`build_cache`) are exported for the commands that prepare or inspect data.
 Importing this package loads numpy, not torch.

@@ -1,7 +1,7 @@
-"""The composition root of the data path: an experiment in, ready training data out.
+"""The composition root of the data path: a trial's spec in, ready training data out.
 
 Parse the source, build or reuse its feature cache, pad the three splits once (and, when the
-experiment names one, every usable clip of a holdout source, labelled in the main source's class
+spec names one, every usable clip of a holdout source, labelled in the main source's class
 order). Every command that trains calls `load_training_data`; none assembles these by hand.
 """
 
@@ -23,7 +23,7 @@ from objectives.profiles import FeatureSettings, TrainSettings
 
 if TYPE_CHECKING:
     from objectives.batches import PaddedClips
-    from objectives.experiment import Experiment
+    from objectives.spec import TrialSpec
 
 
 def split_frames(split: str, settings: TrainSettings) -> int:
@@ -76,22 +76,22 @@ def _check_cache_splits(cache: FeatureCache) -> None:
                 f"failed; see failed_items of `python -m objectives.prepare --data {cache.spec}`")
 
 
-def load_training_data(experiment: Experiment, cache_dir: Path, *, progress: bool = False,
+def load_training_data(trial: TrialSpec, cache_dir: Path, *, progress: bool = False,
                        workers: int | None = None) -> TrainingData:
-    """The experiment's feature cache (built or reused) with its three splits padded once, and
+    """The trial's feature cache (built or reused) with its three splits padded once, and
     its holdout source's clips when it names one."""
-    profile = experiment.profile
-    source = parse_source(experiment.data, cache_dir=cache_dir, split=experiment.split,
-                          seed=experiment.seed)
+    profile = trial.profile
+    source = parse_source(trial.data, cache_dir=cache_dir, split=trial.split,
+                          seed=trial.seed)
     cache = build_cache(source, profile.features, cache_dir, workers=workers, progress=progress)
     _check_cache_splits(cache)
     data = TrainingData(cache.classes, cache.settings.n_mels,
                         {split: _pad(*cache.split(split), split_frames(split, profile.train))
                          for split in SPLITS}, key=cache.key)
-    if not experiment.holdout_data:
+    if not trial.holdout_data:
         return data
     # Every split of the holdout is used, so no split seed: one cache serves every study seed.
-    holdout, key = load_labelled_clips(experiment.holdout_data, profile.features, data.classes,
+    holdout, key = load_labelled_clips(trial.holdout_data, profile.features, data.classes,
                                        cache_dir, frames=profile.train.eval_frames,
                                        progress=progress)
     return dataclasses.replace(data, holdout=holdout, holdout_key=key)

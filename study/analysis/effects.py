@@ -1,5 +1,5 @@
-"""The service's answer in numbers (`study.reporting.text` words them), from paired replicate
-runs: the decisive part (`study.analysis.decisive`: the λ curve, the three effects on one scale,
+"""The service's answer in numbers (`study.reporting.report_text` words them), from paired replicate
+runs: the decisive part (`study.analysis.answer`: the λ curve, the three effects on one scale,
 the race and its winner), and the table of arms.
 
 Per arm: mean test accuracy ± a 95 % t-interval over seeds. Per arm against the best
@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from study.analysis import statistics
-from study.analysis.decisive import Decisive, decide
-
-# The plan, its arms and its runs are study.replicates' (Plan, Arm, Run): read here by attribute,
-# so the numbers depend on no study.
-Arm = Plan = Run = Any
+from study.analysis.answer import Decisive, decide
+from study.design import Arm, Plan, Run
 
 SPLITS = ("test", "holdout")
 
@@ -34,7 +30,7 @@ class ArmSummary:
     accuracy: statistics.MeanCI | None  # None: no finished seed
     seconds: float  # mean per run
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {"arm": self.arm.key, "label": self.arm.label, "factor": self.arm.factor,
                 "lambda": self.arm.lam, "dropout": self.arm.dropout, "hidden": self.arm.hidden,
                 "n": self.n, "seconds_per_run": round(self.seconds, 2),
@@ -53,7 +49,7 @@ class Comparison:
     bootstrap: statistics.BootstrapInterval | None = None
     verdict: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {"key": self.key, "title": self.title, "a": self.a, "b": self.b,
                 "comparison": self.text, "verdict": self.verdict,
                 "difference": None if self.diff is None else self.diff.as_dict(),
@@ -70,7 +66,7 @@ class SplitAnswer:
     def comparison(self, key: str) -> Comparison | None:
         return next((c for c in self.comparisons if c.key == key), None)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {"split": self.split, "arms": [a.as_dict() for a in self.arms],
                 "comparisons": [c.as_dict() for c in self.comparisons]}
 
@@ -98,7 +94,7 @@ class Answer:
         found = [s for part in self.splits if part.split == split for s in part.arms]
         return next((s for s in found if s.arm.key == key), None)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         winner = self.winner
         return {"source_trial": self.plan.source_trial, "seeds_planned": self.plan.seeds,
                 "finished": self.finished, "planned": self.planned,

@@ -23,7 +23,7 @@ from optuna.importance import (
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.search_space import LAMBDA_PARAM
+from objectives import LAMBDA_PARAM
 from study.trials import FINISHED
 
 EVALUATORS = ("fanova", "ped-anova")

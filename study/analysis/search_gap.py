@@ -11,8 +11,7 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.profiles import SearchBounds
-from objectives.search_space import effective_lambda
+from objectives import SearchBounds, effective_lambda
 
 
 @dataclass(frozen=True)

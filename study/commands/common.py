@@ -27,11 +27,12 @@ def heartbeat(args: argparse.Namespace) -> Heartbeat:
 
 def open_checked(args: argparse.Namespace, *, with_heartbeat: bool = False):
     """The study the flags name (never created), refusing flags that contradict its experiment."""
-    from study import experiments, service
+    from study import service
+    from study.experiment import check_flags
 
     url, name = location(args)
     loaded = service.open_study(url, name, heartbeat=heartbeat(args) if with_heartbeat else None)
-    experiments.check_flags(loaded.experiment, args, name)
+    check_flags(loaded.experiment, args, name)
     return loaded
 
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from study import defaults, experiments, service
+from study import defaults, service
 from study.commands.common import location
+from study.experiment import check_flags, from_flags
 
 
 def _data_check(experiment, cache_dir) -> str | None:
     """The feature cache key of a new study's data, after checking its splits (no decoding)."""
-    from objectives.data import check_splits
-    from objectives.data.features import cache_key
-    from objectives.data.registry import parse_source
-
+    from objectives import cache_key, check_splits, parse_source
     source = parse_source(experiment.data, cache_dir=cache_dir, split=experiment.split,
                           seed=experiment.seed)
     for warning in check_splits(source):  # refuses a split that would be empty
@@ -30,13 +28,13 @@ def create_or_open(args: argparse.Namespace,
     """The study the flags describe, created if missing; whether this call created it."""
     url, name = location(args)
     service.check_study_name(name)
-    experiment = experiments.from_flags(args, n_trials=n_trials)
+    experiment = from_flags(args, n_trials=n_trials)
     key = _data_check(experiment, defaults.cache_dir(args.cache_dir))
     # The store is recorded with a new study: commands on hosts without a setting find it.
     loaded, created = service.create(url, name, experiment, feature_cache_key=key,
                                      artifact_store=defaults.artifacts(args.artifacts))
     if not created:
-        experiments.check_flags(loaded.experiment, args, name)
+        check_flags(loaded.experiment, args, name)
     return loaded, created
 
 

@@ -21,10 +21,10 @@ def dashboard_command(args: argparse.Namespace) -> int:
     from optuna_dashboard import run_server
 
     from storage import redact_url
-    from study.service import open_storage
+    from study.service import open_study_storage
 
     url, name = location(args)
-    storage = open_storage(url, create=False)
+    storage = open_study_storage(url, create=False)
     where = defaults.artifacts(args.artifacts, recorded=_recorded(storage, name))
     # The dashboard reads what the report and the workers wrote; creating an empty directory is
     # harmless and lets it accept uploads from its UI.

@@ -4,7 +4,7 @@ export: best parameters (searched ones plus the effective `lambda`), value, tria
 accuracy, the replicate statistics of that configuration, the trial's and the study's attributes
 and its model, as JSON or YAML. evaluate: the best trial's model (or --model) on another labelled
 data source. Both fetch the model from the study's artifact store into this host's model cache
-and check its size and digest (`study.models`), so they work on any host; a study made before
+and check its size and digest (`study.model_store`), so they work on any host; a study made before
 models went to the store has a local path only, used as it is. `python -m study.best
 export|evaluate` is the same command as `recon-study export|evaluate`.
 """
@@ -16,25 +16,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from study import defaults, models, service
+import optuna
+from optuna.trial import FrozenTrial
+
+from objectives import SearchBounds
+from study import defaults, model_store, service
+from study.analysis.effects import Answer
+from study.analysis.statistics import MeanCI
 from study.commands.common import open_checked
 from study.errors import UserError
 from study.output import Output
 from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
+from study.service import LoadedStudy
 from study.trials import best_trial, count_states
 
 
-def _interval(ci: Any) -> dict[str, Any] | None:
+def _interval(ci: MeanCI | None) -> dict[str, Any] | None:
     return None if ci is None else {"mean": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n}
 
 
-def use_record(answer: Any, bounds: Any) -> dict[str, Any]:
+def use_record(answer: Answer, bounds: SearchBounds) -> dict[str, Any]:
     """The configuration the replicates support: the race's winner, where it came from, its
     replicated accuracy, the search's single-run best against its replicates (the winner's
     curse) and a cheaper alternative shown nearly as good."""
-    from objectives.search_space import params_of
-
+    from objectives import params_of
     winner, decisive = answer.winner, answer.decisive
     test = answer.summary(winner.key)
     curse, cheaper = decisive.curse, decisive.cheaper
@@ -52,13 +58,12 @@ def use_record(answer: Any, bounds: Any) -> dict[str, Any]:
     }
 
 
-def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> dict[str, Any]:
+def best_record(loaded: LoadedStudy, storage_label: str, args: argparse.Namespace) -> dict[str, Any]:
     """Everything `export` writes: the configuration to use (the replicates' winner, else the
     search's best single run), its model fetched to this host (`model`: artifact id, digest,
     bytes, store, local path; `model_error` if that failed), the replicate statistics and the
     search's best."""
-    from objectives.search_space import effective_lambda
-
+    from objectives import effective_lambda
     study = loaded.study
     trial = best_trial(study)
     if trial is None:
@@ -84,7 +89,7 @@ def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> di
     if model_trial is not None:
         try:
             fetched = _fetch(loaded, owner, model_trial, args)
-        except models.ModelError as exc:
+        except model_store.ModelError as exc:
             model_error, model_path = str(exc), None
         else:
             if fetched is not None:
@@ -114,24 +119,25 @@ def best_record(loaded: Any, storage_label: str, args: argparse.Namespace) -> di
     }
 
 
-def _model_owner(loaded: Any, answer: Any, search_trial: Any) -> tuple[Any, Any]:
+def _model_owner(loaded: LoadedStudy, answer: Answer | None,
+                 search_trial: FrozenTrial) -> tuple[optuna.Study, FrozenTrial]:
     """(study, trial) whose model goes with the configuration: the winner's replicate run that
     kept its arm's model, else its search trial (the search's best without an answer)."""
     if answer is not None and answer.winner is not None:
         companion = open_companion(loaded.study, create=False)
         arm = f"{answer.plan.source_trial}:{answer.winner.key}"
-        kept = next((k for k in models.kept_models(companion) if k.arm == arm), None)
+        kept = next((k for k in model_store.kept_models(companion) if k.arm == arm), None)
         if kept is not None:
             return companion, companion.trials[kept.trial]
     return loaded.study, search_trial
 
 
-def _fetch(loaded: Any, owner: Any, trial: Any,
-           args: argparse.Namespace) -> models.FetchedModel | None:
+def _fetch(loaded: LoadedStudy, owner: optuna.Study, trial: FrozenTrial,
+           args: argparse.Namespace) -> model_store.FetchedModel | None:
     """The trial's model from the store (`--artifacts`, else STUDY_ARTIFACTS, else where it was
     uploaded, else the study's store) into this host's cache (`--model-dir`)."""
-    recorded = models.uploaded_to(trial) or service.recorded_artifacts(loaded.study)
-    return models.fetch_model(owner, trial, model_dir=defaults.model_dir(args.model_dir),
+    recorded = model_store.uploaded_to(trial) or service.recorded_artifacts(loaded.study)
+    return model_store.fetch_model(owner, trial, model_dir=defaults.model_dir(args.model_dir),
                               location=defaults.artifacts(args.artifacts, recorded=recorded))
 
 
@@ -151,8 +157,7 @@ def export_command(args: argparse.Namespace) -> Output:
 
 
 def evaluate_command(args: argparse.Namespace) -> Output:
-    from objectives.evaluate import evaluate_checkpoint
-
+    from objectives import evaluate_checkpoint
     if not args.data:
         raise UserError("--data is required: the labelled data source to evaluate on "
                         "(synthetic, fma:DIR or folder:DIR)")
@@ -165,7 +170,7 @@ def evaluate_command(args: argparse.Namespace) -> Output:
                                                     "split": None, "profile": None}))
         record = best_record(loaded, redact_url(loaded.url), args)
         if record["model_error"]:
-            raise models.ModelError(record["model_error"])
+            raise model_store.ModelError(record["model_error"])
         if not record["model_path"]:
             raise UserError(f"best trial {record['trial']} of study {loaded.name!r} saved no "
                             "model (the mock objective saves none); pass --model PATH")

@@ -18,15 +18,15 @@ from study.execution.worker import run_worker
 from study.output import Output
 from study.replicates import plan as replicate_plan
 from study.reporting.report import build_report
-from study.reporting.text import DEFAULT_SEEDS
+from study.service import LoadedStudy
 
 
-def _ablation(loaded: Any, args: argparse.Namespace) -> Any:
+def _ablation(loaded: LoadedStudy, args: argparse.Namespace) -> Any:
     """`--ablation`: plan (or extend) the replicate phase to --seeds K per arm and serve it in
     this process, through the worker's replicate phase (the real objective of the study)."""
     experiment, name = loaded.experiment, loaded.study.study_name
     replicate_plan.require_finished_search(loaded, then="python -m study report --ablation")
-    seeds = args.seeds or max(experiment.replicates.seeds, DEFAULT_SEEDS)
+    seeds = args.seeds or max(experiment.replicates.seeds, defaults.REPLICATE_SEEDS)
     if experiment.replicates.seeds < seeds:
         print(f"replicates of study {name!r}: {experiment.replicates.seeds} → {seeds} seeds per "
               "arm", file=sys.stderr)

@@ -14,7 +14,7 @@ from study.output import Output
 
 def _experiment(args: argparse.Namespace, max_epochs: int | None = None):
     """The data part of an experiment from --data/--profile/--split/--seed (as a study has it)."""
-    from study.experiments import from_flags
+    from study.experiment import from_flags
 
     return from_flags(argparse.Namespace(**{**vars(args), "max_epochs": max_epochs}),
                       n_trials=None)
@@ -22,10 +22,13 @@ def _experiment(args: argparse.Namespace, max_epochs: int | None = None):
 
 def train_command(args: argparse.Namespace) -> Output:
     """Train one configuration; its results as one JSON line."""
-    from objectives.data.training_data import load_training_data
-    from objectives.search_space import TrialParams
-    from objectives.training import configure_threads, quiet_lightning, train_configuration
-
+    from objectives import (
+        TrialParams,
+        configure_threads,
+        load_training_data,
+        quiet_lightning,
+        train_configuration,
+    )
     if args.lam < 0:
         raise UserError(f"--lambda must be >= 0, got {args.lam}")
     if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
@@ -39,7 +42,7 @@ def train_command(args: argparse.Namespace) -> Output:
     params = TrialParams(
         lam=args.lam, dropout=bounds.baseline_dropout if args.dropout is None else args.dropout,
         hidden=bounds.baseline_hidden if args.hidden is None else args.hidden)
-    data = load_training_data(experiment, defaults.cache_dir(args.cache_dir), progress=True)
+    data = load_training_data(experiment.trial_spec(), defaults.cache_dir(args.cache_dir), progress=True)
     configure_threads(defaults.threads())
     quiet_lightning()
     outcome = train_configuration(data, params, experiment.profile, seed=experiment.seed,
@@ -57,10 +60,7 @@ def train_command(args: argparse.Namespace) -> Output:
 
 def prepare_command(args: argparse.Namespace) -> Output:
     """Build (or reuse) a source's feature cache; its summary as JSON, one line for people."""
-    from objectives.data import check_splits
-    from objectives.data.features import build_cache
-    from objectives.data.registry import parse_source
-
+    from objectives import build_cache, check_splits, parse_source
     started = time.perf_counter()
     experiment = _experiment(args)
     cache_dir = defaults.cache_dir(args.cache_dir)
@@ -82,7 +82,7 @@ def prepare_command(args: argparse.Namespace) -> Output:
 
 def check_command(args: argparse.Namespace) -> Output:
     """The storage URL's backend, reachability, schema and studies; changes nothing."""
-    from storage.check import format_table, inspect_storage
+    from storage import format_table, inspect_storage
 
     report = inspect_storage(defaults.storage_url(args.storage))
     return Output(report, format_table(report))

@@ -13,7 +13,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 
-from storage.optuna_internals import backend_of
+from storage import backend_of
 from study import defaults, service
 from study.commands.common import open_checked, worker_options
 from study.commands.create import create_or_open, describe
@@ -22,6 +22,7 @@ from study.execution import launcher
 from study.execution.worker import WorkerOptions, run_worker
 from study.output import Output
 from study.replicates import plan as replicate_plan
+from study.replicates.runs import answer_of
 from study.trials import n_finished
 
 
@@ -130,12 +131,17 @@ def replicate(args: argparse.Namespace) -> Output | int:
 
 def _closing(loaded: service.LoadedStudy, outcome: int | launcher.LaunchResult) -> Output:
     """The answer, printed whatever happened to the workers; the exit code says what did."""
+    from study.reporting.answer_text import answer_attribute
     from study.reporting.status import finished
     from study.reporting.summary import answer
 
     backend_of(loaded.study).engine.dispose()  # its pooled connections: the answer opens anew
     reopened = service.open_study(loaded.url, loaded.name)
-    result = answer(reopened)
+    replicated = answer_of(reopened.study)
+    if replicated is not None and replicated.plan.done is not None:
+        # on the dashboard's study page too; the summary below only prints
+        service.publish_answer(reopened.study, answer_attribute(replicated))
+    result = answer(reopened, replicated)
     if isinstance(outcome, launcher.LaunchResult):
         if outcome.interrupted:
             result.code = 130

@@ -119,7 +119,7 @@ def _safe(poll: Callable[[], None], state: dict) -> None:
         state["failing"] = False
     except Exception as exc:  # noqa: BLE001 - progress is best effort; the workers ride it out
         if not state.get("failing"):
-            from storage.errors import one_line
+            from storage import one_line
 
             print(f"progress: storage unavailable ({one_line(exc)}); the workers wait for it",
                   file=sys.stderr, flush=True)

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from objectives.context import ObjectiveContext
+from objectives import ObjectiveContext
 from study import service
 from study.errors import UserError
-from study.experiments import OBJECTIVES, check_objective_name
+from study.experiment import OBJECTIVES, check_objective_name
+
+
+class ObjectiveOptions(Protocol):
+    """What the objective is built from of a worker's options (`worker.WorkerOptions`)."""
+
+    cache_dir: Path
+    model_dir: Path
+    device: str | None  # None: the launcher's slot says it
+    slot: str | None
+    threads: int
+    mock_delay: float
 
 
 def load_factory(name: str) -> Callable[[ObjectiveContext], Any]:
@@ -37,10 +49,10 @@ def device_of(slot: str | None) -> str:
     return "cuda" if slot.startswith("cuda") else "cpu"
 
 
-def build_objective(loaded: service.LoadedStudy, options: Any) -> Any:
+def build_objective(loaded: service.LoadedStudy, options: ObjectiveOptions) -> Any:
     """The objective of `loaded`'s experiment for a worker with `options` (WorkerOptions)."""
     context = ObjectiveContext(
-        experiment=loaded.experiment, study_name=loaded.name, cache_dir=options.cache_dir,
+        spec=loaded.experiment.trial_spec(), study_name=loaded.name, cache_dir=options.cache_dir,
         model_dir=options.model_dir, study_dir=service.name_on_disk(loaded.name),
         device=options.device or device_of(options.slot), threads=options.threads,
         mock_delay=options.mock_delay)

@@ -29,18 +29,18 @@ import optuna
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
-from storage.errors import one_line
-from storage.optuna_internals import (
+from storage import (
     GatedStudy,
     backend_of,
     error_behind,
     fail_and_requeue,
     fail_if_running,
+    one_line,
     retried_from,
+    scrub,
     tell_was_refused,
     trial_id,
 )
-from storage.url import scrub
 from study import service
 from study.defaults import STORAGE_OUTAGE_ENV
 from study.errors import UserError
@@ -51,12 +51,12 @@ from study.execution.signals import (
     watch_parent,
 )
 from study.gate import PhaseDone
-from study.models import TrialModels, kept_models
+from study.model_store import TrialModels, kept_models
 from study.replicates import plan as replicate_plan
 from study.replicates import runs as replicate_runs
 from study.replicates.rounds import plan_next_round
 from study.search import budget as budget_mod
-from study.search.samplers import TrialSeededSampler, trial_seed
+from study.search.sampler import TrialSeededSampler, trial_seed
 from study.trials import FINISHED, n_finished
 
 MAX_FAILURES_IN_A_ROW = 3  # a worker whose objective keeps failing stops instead of spinning

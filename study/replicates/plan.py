@@ -26,103 +26,18 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.experiment import Experiment
-from objectives.search_space import TrialParams, from_params, params_of
-from storage.optuna_internals import backend_of, study_lock
+from objectives import SearchBounds, TrialParams, from_params, params_of
+from storage import backend_of, study_lock
+from study.design import SAME, Arm, Plan, Round
 from study.errors import UserError
-from study.service import name_metric
+from study.experiment import Experiment
+from study.service import LoadedStudy, name_metric
 from study.trials import best_of, n_finished
 
 SUFFIX = "-replicates"
 SEED_OFFSET = 10_000  # training seeds of replicates: apart from search trials' (seed + number)
 PLAN_ATTR = "plan"  # companion study attribute: the current plan
 BUDGET_ATTR = "n_planned"  # companion study attribute: replicate trials planned, all plans
-SAME = 1e-9
-
-
-@dataclass(frozen=True)
-class Arm:
-    key: str  # stable id: "best", "lambda=0", "lambda=10", "dropout=0", "hidden=96", "trial=7"
-    label: str  # for people: "λ = 0", "dropout 0 (low end)", "trial 7: λ = 3.2, …"
-    factor: str | None  # changed from the best: "λ" (curve), "dropout", "hidden", "config"
-    lam: float
-    dropout: float
-    hidden: int
-    origin: str = ""  # where it comes from: "search trial 4", "λ-curve point λ = 10"
-    search_trial: int | None = None  # the search trial with this configuration, if one
-    search_value: float | None = None  # that trial's single-run validation accuracy
-
-    @property
-    def params(self) -> TrialParams:
-        return TrialParams(lam=self.lam, dropout=self.dropout, hidden=self.hidden)
-
-    def same_configuration(self, other: Arm) -> bool:
-        return (abs(self.lam - other.lam) < SAME and abs(self.dropout - other.dropout) < SAME
-                and self.hidden == other.hidden)
-
-
-@dataclass(frozen=True)
-class Round:
-    """One round of seeds: every arm's seed count once it is done, and why it was planned."""
-
-    number: int
-    seeds: dict[str, int]  # arm key → its seeds 0 … n − 1 once this round is done
-    reason: str
-    eliminated: tuple[str, ...] = ()  # arms that left the race when this round was planned
-    eta_seconds: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "eliminated": list(self.eliminated)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Round:
-        return cls(number=int(data["number"]), seeds={k: int(v) for k, v in data["seeds"].items()},
-                   reason=data["reason"], eliminated=tuple(data.get("eliminated", ())),
-                   eta_seconds=data.get("eta_seconds"))
-
-
-@dataclass(frozen=True)
-class Plan:
-    source_trial: int  # the search trial whose configuration is the best arm
-    lambda_arm: str  # kept for plans stored before the λ curve ("best" since)
-    arms: tuple[Arm, ...]
-    seeds: int  # K0: the first round's seeds per arm
-    notes: tuple[str, ...] = ()
-    rounds: tuple[Round, ...] = ()
-    done: str | None = None  # why no further round comes (None: the phase may go on)
-    max_seeds: int = 0  # seeds per arm at most (the cap of the extra rounds)
-
-    def seeds_of(self, key: str) -> int:
-        return self.rounds[-1].seeds.get(key, 0) if self.rounds else self.seeds
-
-    @property
-    def runs(self) -> int:
-        """Replicate runs planned in all rounds so far."""
-        return sum(self.seeds_of(arm.key) for arm in self.arms)
-
-    @property
-    def eliminated(self) -> tuple[str, ...]:
-        return tuple(key for r in self.rounds for key in r.eliminated)
-
-    def arm(self, key: str) -> Arm:
-        return next(a for a in self.arms if a.key == key)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"source_trial": self.source_trial, "lambda_arm": self.lambda_arm,
-                "arms": [asdict(arm) for arm in self.arms], "seeds": self.seeds,
-                "notes": list(self.notes), "rounds": [r.as_dict() for r in self.rounds],
-                "done": self.done, "max_seeds": self.max_seeds}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Plan:
-        arms = tuple(Arm(**arm) for arm in data["arms"])
-        seeds = int(data["seeds"])
-        # A plan stored before rounds existed had one: every arm with K seeds.
-        rounds = tuple(Round.from_dict(r) for r in data.get("rounds", ())) or (
-            Round(1, {arm.key: seeds for arm in arms}, "first round"),)
-        return cls(source_trial=int(data["source_trial"]), lambda_arm=data["lambda_arm"],
-                   arms=arms, seeds=seeds, notes=tuple(data.get("notes", ())), rounds=rounds,
-                   done=data.get("done"), max_seeds=int(data.get("max_seeds", seeds)))
 
 
 @dataclass
@@ -201,7 +116,7 @@ def plan_arms(trials: Sequence[FrozenTrial], experiment: Experiment, *, seeds: i
                 notes=tuple(notes), rounds=(first,), max_seeds=max(seeds, settings.seed_cap))
 
 
-def _add_candidates(arms: list[Arm], trials: Sequence[FrozenTrial], bounds: Any,
+def _add_candidates(arms: list[Arm], trials: Sequence[FrozenTrial], bounds: SearchBounds,
                     k: int) -> None:
     """The next k − 1 distinct configurations of the search by validation accuracy (the best is
     the first); one already among the arms is marked as coming from its search trial too."""
@@ -249,7 +164,7 @@ def open_companion(study: optuna.Study, *, create: bool) -> optuna.Study | None:
     return optuna.Study(name, storage, pruner=optuna.pruners.NopPruner())
 
 
-def require_finished_search(loaded: Any, then: str) -> None:
+def require_finished_search(loaded: LoadedStudy, then: str) -> None:
     """Replicates measure the search's best configuration: refuse before the search is done."""
     experiment, name = loaded.experiment, loaded.study.study_name
     finished = n_finished(loaded.study)
@@ -263,7 +178,7 @@ def require_finished_search(loaded: Any, then: str) -> None:
                     f"{shlex.quote(name)} --n-trials N), then {then} again")
 
 
-def ensure_planned(loaded: Any, *, seeds: int | None = None, lambdas: Sequence[float] | None = None,
+def ensure_planned(loaded: LoadedStudy, *, seeds: int | None = None, lambdas: Sequence[float] | None = None,
                    log: Callable[[str], None] = lambda message: None) -> ReplicatePhase | None:
     """Plan the first round of the replicates of `loaded`'s best configuration, once; or extend
     the plan to `seeds` per arm and to new λ points (`replicate --seeds K --lambdas …`).
@@ -334,7 +249,7 @@ def enqueue(companion: optuna.Study, plan: Plan, experiment: Experiment) -> int:
     return added
 
 
-def arm_params(arm: Arm, bounds: Any) -> dict[str, Any]:
+def arm_params(arm: Arm, bounds: SearchBounds) -> dict[str, Any]:
     return params_of(arm.params, bounds)
 
 

@@ -4,7 +4,7 @@ phase is done.
 
 More seeds go only to the comparisons whose 95 % interval is still wider than the target: the
 effects (λ, dropout, hidden size) and the race between the leader and the candidates still in it
-(`study.analysis.decisive`). A candidate significantly worse than the leader leaves the race.
+(`study.analysis.answer`). A candidate significantly worse than the leader leaves the race.
 Rounds stop on precision, the seed cap or the phase's budget, never on significance: stopping
 when a result becomes significant would bias its interval. A round adds K0 seeds to each arm
 that needs them, fewer where the budget would not hold them.
@@ -15,17 +15,19 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
-from storage.optuna_internals import count_trials, study_lock
-from study.analysis import decisions
-from study.analysis.decisive import decide
+from storage import count_trials, study_lock
+from study.analysis import decision_rules
+from study.analysis.answer import decide
 from study.analysis.effects import race_rounds
-from study.replicates.plan import BUDGET_ATTR, Plan, Round, current_plan, enqueue, open_companion
-from study.replicates.runs import Run, finished_runs
+from study.design import Plan, Round, Run
+from study.replicates.plan import BUDGET_ATTR, current_plan, enqueue, open_companion
+from study.replicates.runs import finished_runs
+from study.replicates.settings import ReplicateSettings
+from study.service import LoadedStudy
 from study.trials import FINISHED
 
 
@@ -55,7 +57,7 @@ def pace(trials: Sequence[optuna.trial.FrozenTrial]) -> Pace | None:
                 parallel=max(1.0, sum(spans) / elapsed))
 
 
-def next_round(plan: Plan, runs: Sequence[Run], settings: Any,
+def next_round(plan: Plan, runs: Sequence[Run], settings: ReplicateSettings,
                timing: Pace | None) -> tuple[Round | None, str, str | None]:
     """The next round of `plan`, or None and why the phase is done; and the current winner."""
     decisive = decide(plan, runs, race_rounds=race_rounds(plan), eliminated=plan.eliminated)
@@ -65,7 +67,7 @@ def next_round(plan: Plan, runs: Sequence[Run], settings: Any,
         return None, "one round planned (no --target-ci or --max-seeds above the first round)", \
             winner
     comparisons = decisive.comparisons
-    wanted = decisions.seeds_to_add(
+    wanted = decision_rules.seeds_to_add(
         {c.key: c.half_width for c in comparisons}, settings.target_ci,
         {c.key: c.seeds for c in comparisons}, plan.max_seeds,
         {c.key: c.arms for c in comparisons}, min_seeds=plan.seeds)
@@ -92,7 +94,8 @@ def next_round(plan: Plan, runs: Sequence[Run], settings: Any,
     return Round(len(plan.rounds) + 1, seeds, reason, leaving, eta), "", winner
 
 
-def _fitting_step(plan: Plan, arms: Sequence[str], settings: Any, timing: Pace | None) -> int:
+def _fitting_step(plan: Plan, arms: Sequence[str], settings: ReplicateSettings,
+                  timing: Pace | None) -> int:
     """K0 more seeds per arm, or fewer where the phase's budget would not hold them."""
     step = plan.seeds
     if settings.budget_seconds is None or timing is None:
@@ -107,7 +110,7 @@ def _fitting_step(plan: Plan, arms: Sequence[str], settings: Any, timing: Pace |
     return 0
 
 
-def plan_next_round(loaded: Any, log: Callable[[str], None] = lambda message: None,
+def plan_next_round(loaded: LoadedStudy, log: Callable[[str], None] = lambda message: None,
                     on_done: Callable[[optuna.Study, Plan, str | None], None] | None = None
                     ) -> bool:
     """Plan the next round if the current one is finished (exactly once, under the lock). True

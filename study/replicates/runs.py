@@ -6,25 +6,20 @@ from __future__ import annotations
 import base64
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from objectives.search_space import TrialParams, record_fixed
-from storage.optuna_internals import GatedStudy, count_trials
+from objectives import SearchBounds, TrialParams, record_fixed
+from storage import GatedStudy, count_trials
 from study.analysis.effects import Answer, build_answer
+from study.design import Plan, Run
 from study.errors import UserError
 from study.gate import PhaseDone, gated
-from study.replicates.plan import (
-    BUDGET_ATTR,
-    Plan,
-    ReplicatePhase,
-    current_plan,
-    open_companion,
-)
+from study.model_store import TrialModels
+from study.replicates.plan import BUDGET_ATTR, ReplicatePhase, current_plan, open_companion
 from study.trials import FINISHED
 
 
@@ -57,10 +52,10 @@ def decode_labels(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(payload), dtype=np.dtype(dtype)).astype(np.int64)
 
 
-def run_replicate(objective: Any, trial: optuna.Trial, bounds: Any = None,
-                  models: Any = None) -> float:
+def run_replicate(objective: Any, trial: optuna.Trial, bounds: SearchBounds | None = None,
+                  models: TrialModels | None = None) -> float:
     """Train the trial's planned arm with its seed; record what the statistics need. With
-    `models` (a `study.models.TrialModels`) the run saves its model, kept if first of its arm."""
+    `models` (a `study.model_store.TrialModels`) the run saves its model, kept if first of its arm."""
     attrs = trial.user_attrs
     if bounds is not None and attrs.get("with_params"):
         record_fixed(trial, bounds)  # planned with parameters (older plans' runs had none)
@@ -88,20 +83,6 @@ def run_replicate(objective: Any, trial: optuna.Trial, bounds: Any = None,
     for name, value in record.items():
         trial.set_user_attr(name, value)
     return float(outcome.val_accuracy)
-
-
-@dataclass(frozen=True)
-class Run:
-    """One finished replicate, as the statistics read it."""
-
-    arm: str
-    seed: int
-    val_accuracy: float
-    test_accuracy: float
-    seconds: float
-    test_correct: np.ndarray  # 0/1 per test clip
-    holdout_accuracy: float | None
-    holdout_correct: np.ndarray | None
 
 
 def _correct(attrs: dict[str, Any], split: str) -> np.ndarray | None:

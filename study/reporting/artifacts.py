@@ -12,7 +12,7 @@ import optuna
 from optuna.artifacts import upload_artifact
 from optuna.trial import FrozenTrial
 
-from storage.optuna_internals import (
+from storage import (
     register_finished_trial_artifact,
     storage_of,
     study_artifacts,
@@ -40,7 +40,7 @@ def put_trial_artifact(study: optuna.Study, trial: FrozenTrial, store, path: Pat
     """Upload `path` as an artifact of `trial`.
 
     A running trial takes it the Optuna way (`upload_artifact`); a finished trial's artifact is
-    registered where optuna-dashboard also looks (storage.optuna_internals).
+    registered where optuna-dashboard also looks (`storage.optuna_seam.artifact_keys`).
     """
     if not trial.state.is_finished():
         return upload_artifact(study_or_trial=trial, file_path=str(path), artifact_store=store,

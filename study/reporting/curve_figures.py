@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from study.analysis.decisive import Decisive
+from study.analysis.answer import Decisive
 from study.analysis.effects import Answer
 from study.reporting.drawing import FigureSpec, Trace, lambda_positions
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
 
 from study.analysis import effects, importance, statistics
-from study.analysis.decisive import Decisive
+from study.analysis.answer import Decisive
 from study.analysis.simultaneous import points
 from study.replicates.plan import companion_name
-from study.reporting.decisive_text import (
+from study.reporting.answer_text import (
     curve_table,
     curve_title,
     effects_lines,
@@ -20,7 +19,8 @@ from study.reporting.decisive_text import (
     rounds_lines,
     use_line,
 )
-from study.reporting.text import replicate_commands, why_not_replicated
+from study.reporting.report_text import replicate_commands, why_not_replicated
+from study.service import LoadedStudy
 
 _ANSWER_FIGURES = ("lambda_curve", "effects_forest", "effects_lambda", "effects_differences")
 FIGURE_CAPTIONS = {
@@ -89,7 +89,7 @@ def _arm_row(split: effects.SplitAnswer, summary: effects.ArmSummary) -> str:
     return f"| {md(summary.arm.label)} | {summary.n} | {accuracy} | " + " | ".join(cells) + " |"
 
 
-def _verdicts_md(answer: effects.Answer | None, loaded: Any) -> list[str]:
+def _verdicts_md(answer: effects.Answer | None, loaded: LoadedStudy) -> list[str]:
     """The lead of REPORT.md and of the notes: the verdicts, one paragraph each."""
     if answer is None:
         first, second = replicate_commands(loaded)
@@ -154,7 +154,7 @@ def _importance_md(results: list[importance.ImportanceResult], agreement: str) -
              "optuna-dashboard does."), ""]
 
 
-def render_markdown(loaded: Any, answer: effects.Answer | None, text: dict[str, list[str]],
+def render_markdown(loaded: LoadedStudy, answer: effects.Answer | None, text: dict[str, list[str]],
                     results: list[importance.ImportanceResult], agreement: str,
                     figure_files: list[Path] | None) -> str:
     """REPORT.md (`figure_files` given) or the search study's note (None: no images)."""
@@ -185,7 +185,7 @@ def render_markdown(loaded: Any, answer: effects.Answer | None, text: dict[str, 
     return "\n".join(parts)
 
 
-def render_replicates_note(loaded: Any, answer: effects.Answer) -> str:
+def render_replicates_note(loaded: LoadedStudy, answer: effects.Answer) -> str:
     """The replicates study's note: the verdicts, then its arms."""
     return "\n".join([
         *_verdicts_md(answer, loaded),

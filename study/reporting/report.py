@@ -19,17 +19,17 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from objectives.search_space import effective_lambda, from_params
+from objectives import SearchBounds, effective_lambda, from_params
 from study.analysis import effects, importance, search_gap
 from study.errors import UserError
 from study.output import finite
 from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
-from study.reporting import artifacts, curve_figures, effect_figures, search_figures, text
-from study.reporting.decisive_text import publish_answer
+from study.reporting import artifacts, curve_figures, effect_figures, report_text, search_figures
+from study.reporting.answer_text import answer_attribute
 from study.reporting.drawing import write_figures, write_html
 from study.reporting.markdown import render_markdown, render_replicates_note
-from study.service import name_metric
+from study.service import LoadedStudy, name_metric, publish_answer
 from study.trials import best_trial, count_states
 
 LEARNING_CURVE_ARTIFACT = "learning_curve.png"
@@ -66,7 +66,7 @@ class Report:
             "trial_artifacts": self.trial_artifacts})
 
 
-def _search_facts(loaded: Any, effect: search_gap.LambdaEffect) -> dict[str, Any]:
+def _search_facts(loaded: LoadedStudy, effect: search_gap.LambdaEffect) -> dict[str, Any]:
     study, bounds = loaded.study, loaded.experiment.search
     best = best_trial(study)
     p = from_params(best.params, bounds)
@@ -81,7 +81,7 @@ def _search_facts(loaded: Any, effect: search_gap.LambdaEffect) -> dict[str, Any
                 "caveat": "the best single trial of each arm: selection-biased, not an effect"}}
 
 
-def _best_baseline(study: optuna.Study, bounds: Any) -> FrozenTrial | None:
+def _best_baseline(study: optuna.Study, bounds: SearchBounds) -> FrozenTrial | None:
     zero = [t for t in importance.complete_trials(study) if effective_lambda(t, bounds) == 0.0]
     return max(zero, key=lambda t: float(t.value), default=None)
 
@@ -104,7 +104,7 @@ def upload_learning_curves(study: optuna.Study, store) -> int:
     return uploaded
 
 
-def _write_files(loaded: Any, answer: effects.Answer | None, output_dir: Path) -> list[Path]:
+def _write_files(loaded: LoadedStudy, answer: effects.Answer | None, output_dir: Path) -> list[Path]:
     study = loaded.study
     effect_specs = [] if answer is None else (curve_figures.decisive_figures(answer)
                                              + effect_figures.effect_figures(answer))
@@ -118,7 +118,7 @@ def _write_files(loaded: Any, answer: effects.Answer | None, output_dir: Path) -
     return files
 
 
-def build_report(loaded: Any, output_dir: Path, *, artifact_store=None, seed: int = 0,
+def build_report(loaded: LoadedStudy, output_dir: Path, *, artifact_store=None, seed: int = 0,
                  save_note: bool = True) -> Report:
     """Analyse `loaded` (a service.LoadedStudy), write REPORT.md and the figures to
     `output_dir`, and with a store upload them as artifacts of the search study (the effects
@@ -134,16 +134,16 @@ def build_report(loaded: Any, output_dir: Path, *, artifact_store=None, seed: in
     agreement = importance.rank_agreement(results)
     effect = search_gap.lambda_effect(study, loaded.experiment.search)
     search = _search_facts(loaded, effect)
-    sections = {"answer": text.answer_section(loaded, answer),
-                "importance": text.importance_section(results, problems, agreement),
-                "search": text.search_section(search, effect)}
+    sections = {"answer": report_text.answer_section(loaded, answer),
+                "importance": report_text.importance_section(results, problems, agreement),
+                "search": report_text.search_section(search, effect)}
     output_dir.mkdir(parents=True, exist_ok=True)
     files = _write_files(loaded, answer, output_dir)
     markdown = render_markdown(loaded, answer, sections, results, agreement, files)
     report_md = output_dir / "REPORT.md"
     report_md.write_text(markdown + "\n", encoding="utf-8")
     files.insert(0, report_md)
-    report = Report(summary=text.summarize(list(sections.values())), markdown=markdown,
+    report = Report(summary=report_text.summarize(list(sections.values())), markdown=markdown,
                     note=render_markdown(loaded, answer, sections, results, agreement, None),
                     replicates_note=None if answer is None else
                     render_replicates_note(loaded, answer),
@@ -177,7 +177,7 @@ def _save_notes(report: Report, study: optuna.Study, companion: optuna.Study | N
         name_metric(study)
     save_note(study, report.note)
     if report.answer is not None:
-        publish_answer(study, report.answer)
+        publish_answer(study, answer_attribute(report.answer))
     if companion is not None:
         save_note(companion, report.replicates_note)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.search_space import effective_lambda
+from objectives import effective_lambda
 from study.reporting.drawing import ZERO_LABEL, FigureSpec, Trace, lambda_x
 
 

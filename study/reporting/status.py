@@ -10,8 +10,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from objectives.search_space import effective_lambda
-from storage.optuna_internals import stale_trial_ids, trial_id
+from objectives import effective_lambda
+from storage import stale_trial_ids, trial_id
 from study import service
 from study.replicates.plan import companion_name, open_companion
 from study.replicates.runs import replicate_counts

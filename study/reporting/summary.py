@@ -9,12 +9,11 @@ import optuna
 
 from study import service
 from study.analysis import importance
+from study.analysis.effects import Answer
 from study.output import Output
 from study.replicates.plan import open_companion
-from study.replicates.runs import answer_of
-from study.reporting.decisive_text import publish_answer
+from study.reporting.report_text import answer_lines
 from study.reporting.status import brief, phase_seconds, status
-from study.reporting.text import answer_lines
 
 MIN_TRIALS_FOR_IMPORTANCE = 3
 
@@ -31,8 +30,10 @@ def importance_line(study: optuna.Study) -> tuple[str, list]:
     return importance.rank_agreement(results), results
 
 
-def answer_text(loaded: service.LoadedStudy) -> tuple[str, dict[str, Any]]:
-    """The closing summary of `run` (text and the same numbers as data)."""
+def answer_text(loaded: service.LoadedStudy,
+                answer: Answer | None) -> tuple[str, dict[str, Any]]:
+    """The closing summary of `run` (text and the same numbers as data), with the replicate
+    phase's `answer` (`replicates.runs.answer_of`; None: none yet). It prints, never writes."""
     from storage import redact_url
 
     study, experiment = loaded.study, loaded.experiment
@@ -44,9 +45,6 @@ def answer_text(loaded: service.LoadedStudy) -> tuple[str, dict[str, Any]]:
     else:
         replicate_state = ("no replicates yet" if experiment.replicates.seeds
                            else "no replicate phase")
-    answer = answer_of(study)
-    if answer is not None and answer.plan.done is not None:
-        publish_answer(study, answer)  # on the dashboard's study page too
     lines = [] if answer is None else [*answer_lines(answer), ""]
     lines.append(f"study {study.study_name}: {info['finished']} finished search trials"
                  + (f" of a budget of {experiment.n_trials}" if experiment.n_trials else "")
@@ -89,6 +87,6 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
 
-def answer(loaded: service.LoadedStudy) -> Output:
-    text, data = answer_text(loaded)
+def answer(loaded: service.LoadedStudy, answer: Answer | None) -> Output:
+    text, data = answer_text(loaded, answer)
     return Output(data, text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
-from storage.optuna_internals import GatedStudy, count_trials
+from storage import GatedStudy, count_trials
 from study.gate import PhaseDone, gated, swept_first
 from study.trials import FINISHED
 

@@ -9,7 +9,7 @@ from collections import Counter
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from storage.optuna_internals import is_retry_of
+from storage import is_retry_of
 from study.replicates.plan import BUDGET_ATTR
 from tests.study.processes import assert_exact_budget
 

@@ -40,7 +40,7 @@ LOCK_HOLDER = """
 import sys, time
 import optuna
 from storage import open_storage
-from storage.optuna_internals import study_lock
+from storage import study_lock
 study = optuna.load_study(study_name="recon-lambda", storage=open_storage(sys.argv[1]))
 with study_lock(study):  # as a worker inside its budget gate when its host goes away
     print("locked", flush=True)

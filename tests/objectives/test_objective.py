@@ -17,11 +17,11 @@ from lightning.pytorch import Callback
 
 from objectives.checkpoint import load_checkpoint
 from objectives.context import ObjectiveContext
-from objectives.experiment import Experiment
 from objectives.objective import LstmObjective
 from objectives.profiles import get_profile, with_max_epochs
 from objectives.pruning import MissingMetricError, TrialPruningCallback
 from objectives.search_space import TrialParams, baseline_params
+from objectives.spec import TrialSpec
 from objectives.training import train_configuration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +37,8 @@ class AlwaysPrune(optuna.pruners.BasePruner):
 @pytest.fixture(scope="module")
 def objective(tmp_path_factory):
     root = tmp_path_factory.mktemp("objective")
-    experiment = Experiment(data=TINY, profile=with_max_epochs(QUICK, 2))
-    ctx = ObjectiveContext(experiment=experiment, cache_dir=root / "cache",
+    experiment = TrialSpec(data=TINY, profile=with_max_epochs(QUICK, 2))
+    ctx = ObjectiveContext(spec=experiment, cache_dir=root / "cache",
                            model_dir=root / "models", study_name="unit")
     return LstmObjective(ctx)
 

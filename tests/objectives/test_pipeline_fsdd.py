@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from objectives.data import load_training_data
-from objectives.experiment import Experiment
 from objectives.profiles import get_profile
 from objectives.search_space import TrialParams
+from objectives.spec import TrialSpec
 from objectives.training import configure_threads, quiet_lightning, train_configuration
 
 FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
@@ -22,7 +22,7 @@ FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" /
 @pytest.mark.skipif(not FSDD.is_dir(), reason=f"FSDD recordings not found at {FSDD}")
 def test_quick_profile_learns_spoken_digits(tmp_path):
     profile = get_profile("quick")
-    data = load_training_data(Experiment(data=f"folder:{FSDD}", profile=profile, seed=0),
+    data = load_training_data(TrialSpec(data=f"folder:{FSDD}", profile=profile, seed=0),
                               tmp_path)
     assert data.classes == tuple(str(d) for d in range(10))
     configure_threads()

@@ -135,7 +135,7 @@ def test_outdated_schema_says_how_to_upgrade(tmp_path: Path) -> None:
         open_storage(url)
     assert "\n" not in str(info.value)
 
-    from storage.check import inspect_storage
+    from storage import inspect_storage
 
     report = inspect_storage(url)
     assert report["schema"]["version"] == old

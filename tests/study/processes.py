@@ -14,7 +14,7 @@ from pathlib import Path
 
 from optuna.trial import FrozenTrial, TrialState
 
-from storage.optuna_internals import retried_from
+from storage import retried_from
 from tests.study.conftest import FINISHED, Cli, load
 
 

@@ -17,13 +17,14 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from objectives.experiment import Experiment, ReplicateSettings
 from objectives.profiles import get_profile
 from objectives.search_space import baseline_params, lambda_from_log10, suggest
 from study import service
 from study.execution.worker import WorkerOptions, run_worker
+from study.experiment import Experiment
 from study.replicates.plan import ensure_planned
-from study.search.samplers import pruner_spec
+from study.replicates.settings import ReplicateSettings
+from study.search.pruner import pruner_spec
 from tests.study.conftest import CLEARED, REPO, Cli
 
 PROFILE = get_profile("quick")

@@ -89,6 +89,38 @@ def test_worker_errors(cli: Cli, sqlite_url: str) -> None:
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
 
+def test_a_module_factory_objective_gets_the_documented_context(cli: Cli, sqlite_url: str,
+                                                                tmp_path) -> None:
+    """README's `--objective package.module:factory` contract: called once per worker process
+    with an ObjectiveContext (its `spec`: data, split, seed, holdout, profile; `cache_dir`,
+    `model_dir`, `device`, `threads`, `model_path`); what it returns is called per trial."""
+    (tmp_path / "my_objective.py").write_text(
+        "import json, os\n"
+        "def make(ctx):\n"
+        "    spec = ctx.spec\n"
+        "    seen = {'data': spec.data, 'split': spec.split, 'seed': spec.seed,\n"
+        "            'holdout': spec.holdout_data, 'profile': spec.profile.name,\n"
+        "            'epochs': spec.profile.train.max_epochs, 'cache': str(ctx.cache_dir),\n"
+        "            'models': str(ctx.model_dir), 'device': ctx.device, 'threads': ctx.threads,\n"
+        "            'path': str(ctx.model_path(3))}\n"
+        "    with open(os.environ['SEEN'], 'a') as out:\n"
+        "        out.write(json.dumps(seen) + '\\n')\n"
+        "    def objective(trial):\n"
+        "        return trial.suggest_float('log10_lambda', -3, 2) / 10\n"
+        "    return objective\n")
+    seen_file = tmp_path / "seen.jsonl"
+    env = {"PYTHONPATH": f"{tmp_path}:{cli.env['PYTHONPATH']}", "SEEN": str(seen_file)}
+    cli.run("run", "--storage", sqlite_url, "--objective", "my_objective:make", "--seed", "5",
+            "--max-epochs", "2", "--holdout-data", "synthetic:4", "--replicate-seeds", "0",
+            "--n-trials", "3", "--devices", "cpu", "--per-device", "1", env=env)
+    [seen] = [json.loads(line) for line in seen_file.read_text().splitlines()]  # once
+    assert seen.pop("threads") >= 1  # the launcher's share of the cores
+    assert seen == {"data": "synthetic", "split": "seed", "seed": 5, "holdout": "synthetic:4",
+                    "profile": "quick", "epochs": 2, "cache": cli.env["STUDY_CACHE_DIR"],
+                    "models": cli.env["STUDY_MODEL_DIR"], "device": "cpu",
+                    "path": f"{cli.env['STUDY_MODEL_DIR']}/recon-lambda/trial_00003.pt"}
+
+
 def test_failing_objective_stops_worker(cli: Cli, sqlite_url: str, tmp_path) -> None:
     (tmp_path / "broken_objective.py").write_text(
         "def make(ctx):\n    def objective(trial):\n        raise RuntimeError('boom')\n"

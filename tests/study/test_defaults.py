@@ -90,10 +90,10 @@ def test_explicit_environ_mapping_is_used_instead_of_os_environ(
 
 
 def test_workers_open_the_storage_with_the_default_heartbeat() -> None:
-    from storage.optuna_internals import RetryStaleTrialOnce
+    from storage import RetryStaleTrialOnce
     from study import service
 
-    storage = service.open_storage("sqlite:///:memory:",
+    storage = service.open_study_storage("sqlite:///:memory:",
                                    heartbeat=service.Heartbeat(*defaults.heartbeat(None, None, {})))
     assert storage.heartbeat_interval == 30
     assert storage.grace_period == 120

@@ -9,10 +9,10 @@ import optuna
 import pytest
 
 from objectives.context import ObjectiveContext
-from objectives.experiment import Experiment
 from objectives.mock import EPOCHS, MockObjective, curve, final_accuracy
 from objectives.profiles import get_profile, with_max_epochs
 from objectives.search_space import TrialParams, baseline_params
+from objectives.spec import TrialSpec
 
 
 class _Always(optuna.pruners.BasePruner):
@@ -24,7 +24,7 @@ def _ctx(tmp_path: Path, max_epochs: int | None = None, **kw) -> ObjectiveContex
     profile = get_profile("quick")
     if max_epochs is not None:
         profile = with_max_epochs(profile, max_epochs)
-    return ObjectiveContext(experiment=Experiment(data="synthetic", profile=profile),
+    return ObjectiveContext(spec=TrialSpec(data="synthetic", profile=profile),
                             cache_dir=tmp_path / "c", model_dir=tmp_path / "m", study_name="t",
                             **kw)
 

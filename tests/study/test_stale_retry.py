@@ -20,7 +20,7 @@ import time
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
-from storage.optuna_internals import study_lock
+from storage import study_lock
 from tests.helpers import wait_for
 from tests.study.conftest import Cli, load
 from tests.study.processes import (

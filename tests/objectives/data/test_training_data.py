@@ -1,4 +1,4 @@
-"""The composition root: an experiment becomes padded splits (and a holdout) in one call."""
+"""The composition root: a trial spec becomes padded splits (and a holdout) in one call."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from objectives.data.folder import FolderSource
 from objectives.data.registry import parse_source
 from objectives.data.synthetic import CLASSES
 from objectives.data.training_data import TrainingData, load_labelled_clips, load_training_data
-from objectives.experiment import Experiment
 from objectives.profiles import get_profile
+from objectives.spec import TrialSpec
 
 QUICK = get_profile("quick")
 
@@ -32,7 +32,7 @@ def _folder(root: Path, per_class: dict[str, int]) -> Path:
 
 
 def test_splits_are_the_cache_s_clips_padded_once(tmp_path):
-    data = load_training_data(Experiment(data="synthetic:6", profile=QUICK), tmp_path)
+    data = load_training_data(TrialSpec(data="synthetic:6", profile=QUICK), tmp_path)
     source = parse_source("synthetic:6", cache_dir=tmp_path)
     cache = build_cache(source, QUICK.features, tmp_path, progress=False)
     assert data.key == cache.key == cache_key(source, QUICK.features)
@@ -52,7 +52,7 @@ def test_holdout_labels_follow_the_main_class_order_by_name(tmp_path):
     main = _folder(tmp_path / "main", {"a": 5, "b": 5, "c": 5})
     # Two files per class: the holdout's own val split is empty, and every clip is used anyway.
     holdout = _folder(tmp_path / "holdout", {"c": 2, "b": 2})
-    experiment = Experiment(data=f"folder:{main}", profile=QUICK, seed=3,
+    experiment = TrialSpec(data=f"folder:{main}", profile=QUICK, seed=3,
                             holdout_data=f"folder:{holdout}")
     data = load_training_data(experiment, tmp_path / "cache")
     assert data.classes == ("a", "b", "c")
@@ -65,7 +65,7 @@ def test_holdout_labels_follow_the_main_class_order_by_name(tmp_path):
 def test_holdout_with_an_unknown_label_is_refused_by_name(tmp_path):
     main = _folder(tmp_path / "main", {"a": 5, "b": 5})
     holdout = _folder(tmp_path / "holdout", {"a": 2, "zebra": 2})
-    experiment = Experiment(data=f"folder:{main}", profile=QUICK, holdout_data=f"folder:{holdout}")
+    experiment = TrialSpec(data=f"folder:{main}", profile=QUICK, holdout_data=f"folder:{holdout}")
     with pytest.raises(DataSourceError, match=r"not trained on: zebra \(trained on: a, b\)"):
         load_training_data(experiment, tmp_path / "cache")
 
@@ -73,7 +73,7 @@ def test_holdout_with_an_unknown_label_is_refused_by_name(tmp_path):
 def test_an_empty_split_says_which_classes_and_how_many_files(tmp_path):
     main = _folder(tmp_path / "main", {"a": 4, "b": 3})
     with pytest.raises(DataSourceError) as error:
-        load_training_data(Experiment(data=f"folder:{main}", profile=QUICK), tmp_path / "cache")
+        load_training_data(TrialSpec(data=f"folder:{main}", profile=QUICK), tmp_path / "cache")
     message = str(error.value)
     assert message.startswith("the val split of feature cache ")
     assert f"(folder:{main}) is empty (files per class: a 4, b 3)" in message
@@ -87,7 +87,7 @@ def test_a_split_whose_files_all_failed_says_so(tmp_path):
             item.path.write_text("not audio")
     with pytest.raises(DataSourceError, match=r"the val split of feature cache \w+ \(folder:.*\) "
                                               r"has no usable clip: all 2 of its files failed"):
-        load_training_data(Experiment(data=f"folder:{main}", profile=QUICK), tmp_path / "cache")
+        load_training_data(TrialSpec(data=f"folder:{main}", profile=QUICK), tmp_path / "cache")
 
 
 def test_labelled_clips_of_chosen_splits(tmp_path):

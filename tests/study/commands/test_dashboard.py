@@ -26,7 +26,7 @@ from study import service
 from study.analysis import importance
 from study.replicates.plan import companion_name
 from study.replicates.runs import answer_of
-from study.reporting.decisive_text import use_line
+from study.reporting.answer_text import use_line
 from tests.helpers import free_port, require_or_skip
 from tests.study.conftest import Cli
 from tests.study.report_studies import cli_mock_study

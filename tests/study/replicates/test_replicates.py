@@ -16,9 +16,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from study import experiments, service
+from study import service
 from study.analysis import effects, statistics
 from study.execution.worker import WorkerOptions, run_worker
+from study.experiment import from_flags
 from study.replicates.plan import (
     BUDGET_ATTR,
     ReplicatePhase,
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalW
 
 def _experiment(**flags) -> object:
     args = argparse.Namespace(**{"objective": "mock", **flags})
-    return experiments.from_flags(args, n_trials=flags.pop("n_trials", 8))
+    return from_flags(args, n_trials=flags.pop("n_trials", 8))
 
 
 def _trial(log10_lambda: float, value: float, dropout: float = 0.3, hidden: int = 64):
@@ -282,6 +283,8 @@ def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
     exported = json.loads(cli.run("export", module="study.best").stdout)
     answer, use = exported["replicates"], exported["use"]
     assert answer["finished"] == answer["planned"] and answer["winner"]["arm"] == use["arm"]
+    # `run` ended the phase and published the answer on the dashboard's study page
+    assert exported["study_user_attrs"]["answer"].startswith(first.split(" (")[0])
     assert f"({use['origin']})" in first
     mean = use["replicated_test_accuracy"]["mean"]
     assert f"replicated {mean * 100:.1f} ±" in first

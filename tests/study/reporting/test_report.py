@@ -21,7 +21,7 @@ from study.replicates.runs import answer_of
 from study.reporting import artifacts
 from study.reporting.markdown import code, md
 from study.reporting.report import LEARNING_CURVE_ARTIFACT, build_report
-from study.reporting.text import answer_lines
+from study.reporting.report_text import answer_lines
 from study.trials import best_trial
 from tests.helpers import one_line_error
 from tests.study.report_studies import cli_mock_study, make_loaded, run_replicates

@@ -5,12 +5,10 @@ summary, the report, the dashboard note and the export all print these lines."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from study.analysis.decisive import Decisive
+from study.analysis.answer import Decisive
 from study.analysis.effects import Answer
 from study.analysis.simultaneous import Effect, points
-from study.service import ANSWER_ATTR
 
 _LAMBDA_WORDS = {True: "λ > 0 helps", False: "no gain from λ > 0 shown"}
 
@@ -158,9 +156,9 @@ def decisive_lines(answer: Answer) -> list[str]:
     return [*lines, "", *rounds_lines(answer)]
 
 
-def publish_answer(study: Any, answer: Answer) -> None:
-    """The answer's first lines as a study user attribute: optuna-dashboard shows user
-    attributes on the study's own page, so the answer is there without opening the note."""
+def answer_attribute(answer: Answer) -> str:
+    """The answer's first lines in one line, for the study's `answer` user attribute
+    (`service.publish_answer`)."""
     ranking = answer.decisive.ranking
     lines = [use_line(answer)] + ([f"effects: {ranking.line}"] if ranking is not None else [])
-    study.set_user_attr(ANSWER_ATTR, " | ".join(lines) + " (the study's note has the rest)")
+    return " | ".join(lines) + " (the study's note has the rest)"

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from study.analysis import decisions, statistics
+from study.analysis import decision_rules, statistics
 from tests.study.analysis import simulated as sim
 
 T_DF2_975 = math.sqrt(2 * 0.975**2 / (1 - 0.975**2))  # two-sided 95 % over 2, df 2 (closed form)
@@ -25,7 +25,7 @@ def test_race_round_by_hand():
             "far": {0: 0.50, 1: 0.53, 2: 0.49},  # − leader: −.10 −.09 −.09
             "close": {0: 0.61, 1: 0.60, 2: 0.57},  # +.01 −.02 −.01
             "one common seed": {0: 0.20, 9: 0.21}}  # far worse, but only seed 0 is paired
-    race = decisions.race_round(arms)
+    race = decision_rules.race_round(arms)
     far_t = (-0.28 / 3) / (math.sqrt(1 / 3) / 100 / math.sqrt(3))  # −28.0
     close_t = (-0.02 / 3) / (math.sqrt(7 / 3) / 100 / math.sqrt(3))  # −0.7559
     p_far, p_close = _t_cdf_df2(far_t), _t_cdf_df2(close_t)  # one-sided: worse than the leader
@@ -48,24 +48,24 @@ def test_race_round_by_hand():
 def test_race_leader_ties_go_to_more_seeds_and_constant_differences_are_kept():
     arms = {"a": {0: 0.5, 1: 0.75}, "b": {0: 0.625, 1: 0.5, 2: 0.75},  # both mean 0.625
             "c": {0: 0.5, 1: 0.375, 2: 0.625}}  # − b: −.125 on every seed: no spread, no verdict
-    race = decisions.race_round(arms)
+    race = decision_rules.race_round(arms)
     assert race.leader == "b" and race.eliminated == ()
     assert [c.reason for c in race.comparisons] == ["not significantly worse", "no spread"]
-    assert decisions.race_confidence(0.95, 10) == pytest.approx(0.995)
+    assert decision_rules.race_confidence(0.95, 10) == pytest.approx(0.995)
 
 
 def test_race_keeps_the_best_as_winner_when_enough_seeds_are_given():
     truth = {f"config {i}": v
              for i, v in enumerate([0.60, 0.595, 0.59, 0.58, 0.57, 0.56, 0.55, 0.52])}
     max_seeds, first = 10, 3
-    confidence = decisions.race_confidence(0.95, max_seeds - first + 1)  # α spread over rounds
+    confidence = decision_rules.race_confidence(0.95, max_seeds - first + 1)  # α spread over rounds
     good = best_kept = 0
     for repeat in range(20):
         rng = np.random.default_rng(4_000 + repeat)
         runs = sim.runs(truth, list(range(max_seeds)), rng)
         survivors, seeds = list(truth), first
         while True:  # every survivor gets the next seed each round
-            race = decisions.race_round({a: {k: runs[a][k] for k in range(seeds)}
+            race = decision_rules.race_round({a: {k: runs[a][k] for k in range(seeds)}
                                          for a in survivors}, confidence)
             survivors = list(race.survivors)
             if seeds == max_seeds or len(survivors) == 1:
@@ -79,7 +79,7 @@ def test_race_keeps_the_best_as_winner_when_enough_seeds_are_given():
 def test_a_race_round_rarely_eliminates_a_truly_best_arm():
     # Two arms tied at the top and eight clearly worse: Holm's freed α goes to the tie.
     truth = {"best": 0.60, "tied": 0.60, **{f"bad {i}": 0.45 for i in range(8)}}
-    out = sum("best" in decisions.race_round(sim.runs(truth, list(range(5)),
+    out = sum("best" in decision_rules.race_round(sim.runs(truth, list(range(5)),
                                                       np.random.default_rng(r))).eliminated
               for r in range(200))
     assert out <= 20  # nominal 5 % (10 of 200); measured 4.8 % over 4,000 rounds
@@ -94,7 +94,7 @@ def test_cheaper_alternative_by_hand_must_be_shown_non_inferior():
             "hidden 256": {0: 0.70, 1: 0.70, 2: 0.71}}  # bigger: not a cheaper alternative
     hidden = {"winner": 128, "hidden 64": 64, "hidden 32": 32, "hidden 16": 16,
               "hidden 256": 256}
-    found = decisions.cheaper_alternative(arms, hidden, "winner")
+    found = decision_rules.cheaper_alternative(arms, hidden, "winner")
     half = T_DF2_975 * 0.001 / math.sqrt(3)  # differences −.002 −.001 −.003: s = .001; 2 tested
     own = statistics.mean_ci(list(arms["hidden 64"].values()))
     assert (found.arm, found.hidden, found.winner_hidden, found.n) == ("hidden 64", 64, 128, 3)
@@ -103,15 +103,15 @@ def test_cheaper_alternative_by_hand_must_be_shown_non_inferior():
     assert (found.mean, found.mean_low, found.mean_high) == (own.mean, own.low, own.high)
     assert found.tested == ("hidden 64", "hidden 32")
     # A tighter margin than the lower bound (−0.56 points): nothing is shown non-inferior.
-    none = decisions.cheaper_alternative(arms, hidden, "winner", margin=0.005)
+    none = decision_rules.cheaper_alternative(arms, hidden, "winner", margin=0.005)
     assert none.arm is None and math.isnan(none.difference) and none.tested == found.tested
     json.dumps(none.as_dict())
     with pytest.raises(ValueError, match="needs its hidden size"):
-        decisions.cheaper_alternative(arms, {"winner": 128}, "winner")
+        decision_rules.cheaper_alternative(arms, {"winner": 128}, "winner")
 
 
 def test_seeds_go_where_the_interval_is_wide_not_where_it_is_significant():
-    plan = decisions.seeds_to_add(
+    plan = decision_rules.seeds_to_add(
         {"λ effect": 0.05, "dropout": 0.01, "hidden": math.nan, "reference": 0.08},
         target_half_width=0.02, seeds={"λ effect": 5, "dropout": 5, "hidden": 1,
                                        "reference": 10}, max_seeds=10,
@@ -125,11 +125,11 @@ def test_seeds_go_where_the_interval_is_wide_not_where_it_is_significant():
 
 def test_seeds_needed_by_the_t_table():
     # t_{.975, 10} = 2.228: 2.228 · .03 / √11 = .0202 > .02; t_{.975, 11} = 2.201: .0191 ≤ .02
-    assert decisions.seeds_needed(0.03, 0.02) == 12
-    assert decisions.seeds_needed(0.03, 0.02, family=3) > 12  # simultaneous: wider quantile
-    assert decisions.seeds_needed(0.0, 0.02) == 2
-    assert decisions.seeds_needed(math.nan, 0.02) is None
-    assert decisions.seeds_needed(0.03, 0.0001, max_seeds=100) is None
+    assert decision_rules.seeds_needed(0.03, 0.02) == 12
+    assert decision_rules.seeds_needed(0.03, 0.02, family=3) > 12  # simultaneous: wider quantile
+    assert decision_rules.seeds_needed(0.0, 0.02) == 2
+    assert decision_rules.seeds_needed(math.nan, 0.02) is None
+    assert decision_rules.seeds_needed(0.03, 0.0001, max_seeds=100) is None
 
 
 def test_precision_stopping_reaches_the_target_and_keeps_coverage():
@@ -141,7 +141,7 @@ def test_precision_stopping_reaches_the_target_and_keeps_coverage():
         diffs = {name: list(0.01 + rng.normal(0.0, sd, 3)) for name, sd in sds.items()}
         while True:
             cis = {name: statistics.mean_ci(d) for name, d in diffs.items()}
-            plan = decisions.seeds_to_add({n: c.half_width for n, c in cis.items()}, target,
+            plan = decision_rules.seeds_to_add({n: c.half_width for n, c in cis.items()}, target,
                                           {n: len(d) for n, d in diffs.items()}, max_seeds)
             if not plan.comparisons:
                 break
@@ -150,18 +150,18 @@ def test_precision_stopping_reaches_the_target_and_keeps_coverage():
         assert plan.capped == () and set(plan.reached) == set(sds)
         for name, ci in cis.items():
             assert ci.half_width <= target
-            assert decisions.seeds_needed(ci.std, target) <= ci.n  # the ETA agrees with the rule
+            assert decision_rules.seeds_needed(ci.std, target) <= ci.n  # the ETA agrees with the rule
             covered += ci.low <= 0.01 <= ci.high
             total += 1
     assert covered >= 0.9 * total
 
 
 def test_winners_curse_by_hand():
-    curse = decisions.winners_curse(0.65, {3: 0.5, 4: 0.6, 5: 0.7})
+    curse = decision_rules.winners_curse(0.65, {3: 0.5, 4: 0.6, 5: 0.7})
     half = 0.248414  # t_{.975, 2} · 0.1 / √3, as in test_statistics
     assert (curse.n, curse.replicated, curse.curse) == (3, pytest.approx(0.6), pytest.approx(0.05))
     assert curse.low == pytest.approx(0.05 - half, abs=1e-6)
     assert curse.high == pytest.approx(0.05 + half, abs=1e-6)
-    one = decisions.winners_curse(0.65, [0.6])
+    one = decision_rules.winners_curse(0.65, [0.6])
     assert one.curse == pytest.approx(0.05) and math.isnan(one.low)
     json.dumps(one.as_dict())

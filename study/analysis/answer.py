@@ -6,7 +6,7 @@ than the target (where the next round's seeds go).
 Effects and the curve are measured on test accuracy (generalization is the claim); the race, the
 winner and the cheaper alternative are decided on validation accuracy, so the winner's reported
 test accuracy is not flattered by having been picked on the same clips. Pure numbers: the plan
-and its runs in, the numbers out (`study.reporting.text` words them).
+and its runs in, the numbers out (`study.reporting.answer_text` words them).
 """
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from study.analysis import decisions, simultaneous
-
-# The plan, its arms and its runs are study.replicates' (Plan, Arm, Run): read here by attribute,
-# so the numbers depend on no study.
-Arm = Plan = Run = Any
+from study.analysis import decision_rules, simultaneous
+from study.design import Arm, Plan, Run
 
 CONFIDENCE = 0.95
 
@@ -41,17 +37,17 @@ class Decisive:
     curve_lambdas: dict[str, float]  # arm → its λ, in λ order
     effects: tuple[simultaneous.Effect, ...]  # λ, dropout, hidden (those the plan measures)
     ranking: simultaneous.Ranking | None
-    race: decisions.RaceRound | None  # on validation accuracy, over the arms still in the race
+    race: decision_rules.RaceRound | None  # on validation accuracy, over the arms still in the race
     winner: str | None  # the arm with the highest replicated mean (validation)
-    cheaper: decisions.CheaperAlternative | None
-    curse: decisions.WinnersCurse | None  # the search's best single run vs its replicates
+    cheaper: decision_rules.CheaperAlternative | None
+    curse: decision_rules.WinnersCurse | None  # the search's best single run vs its replicates
     comparisons: tuple[Comparison, ...] = field(default_factory=tuple)
     labels: dict[str, str] = field(default_factory=dict)  # arm → its label, for the words
 
     def effect(self, name: str) -> simultaneous.Effect | None:
         return next((e for e in self.effects if e.name == name), None)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {"curve": None if self.curve is None else {
                     **self.curve.as_dict(), "lambdas": self.curve_lambdas},
                 "effects": [e.as_dict() for e in self.effects],
@@ -103,7 +99,7 @@ def _width(low: float, high: float) -> float:
 
 
 def _comparisons(plan: Plan, effects: Sequence[simultaneous.Effect],
-                 race: decisions.RaceRound | None) -> list[Comparison]:
+                 race: decision_rules.RaceRound | None) -> list[Comparison]:
     """Each effect (its arms that could still be its maximum, and its reference) and each race
     comparison of a survivor with the leader."""
     found = []
@@ -136,17 +132,17 @@ def decide(plan: Plan, runs: Sequence[Run], *, race_rounds: int = 1,
     band = simultaneous.curve_band(curve, CONFIDENCE) if curve else None
     lambdas = {a.key: a.lam for a in curve_arms(plan) if a.key in curve}
     racing = {key: values for key, values in val.items() if key not in eliminated and values}
-    race = decisions.race_round(racing, decisions.race_confidence(CONFIDENCE, race_rounds)) \
+    race = decision_rules.race_round(racing, decision_rules.race_confidence(CONFIDENCE, race_rounds)) \
         if racing else None
     winner = race.leader if race is not None else None
     cheaper = None
     if winner is not None and len(racing) > 1:
         hidden = {a.key: a.hidden for a in plan.arms if a.key in racing}
-        cheaper = decisions.cheaper_alternative(racing, hidden, winner, confidence=CONFIDENCE)
+        cheaper = decision_rules.cheaper_alternative(racing, hidden, winner, confidence=CONFIDENCE)
     best = plan.arm("best")
     curse = None
     if best.search_value is not None and val.get("best"):
-        curse = decisions.winners_curse(best.search_value, val["best"], CONFIDENCE)
+        curse = decision_rules.winners_curse(best.search_value, val["best"], CONFIDENCE)
     return Decisive(curve=band, curve_lambdas=lambdas, effects=tuple(effects), ranking=ranking,
                     race=race, winner=winner, cheaper=cheaper, curse=curse,
                     comparisons=tuple(_comparisons(plan, effects, race)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from study.search.samplers import PRUNERS, UnknownPrunerError, build_pruner, pruner_spec
+from study.search.pruner import PRUNERS, UnknownPrunerError, build_pruner, pruner_spec
 
 
 @pytest.mark.parametrize("name", PRUNERS)

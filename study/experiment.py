@@ -1,9 +1,13 @@
-"""The experiment of a study: built once from flags (and defaults), checked against flags later.
+"""The experiment: everything that defines a study, as one frozen value; built once from flags.
 
-`create` and `run` build it (`from_flags`); every other command reads it back from the study
-(`service.open_study`) and refuses a flag that contradicts it (`check_flags`): one study, one
-experiment. Studies created before the experiment was one value are read from their old
-attributes (`from_legacy_attrs`).
+`create` and `run` build it (`from_flags`); it is stored with the study as one attribute and read
+back by every worker, objective, report, replicate run and export (`service.open_study`), so
+nothing downstream re-derives it from strings; every other command refuses a flag that
+contradicts it (`check_flags`): one study, one experiment. The profile is stored resolved
+(features, training settings with the epoch cap applied, the study's own search bounds), so a
+later change of a profile's defaults never changes an existing study. Studies created before the
+experiment was one value are read from their old attributes (`from_legacy_attrs`). A trial sees
+only its `TrialSpec` (`Experiment.trial_spec`).
 """
 
 from __future__ import annotations
@@ -12,14 +16,66 @@ import argparse
 import dataclasses
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from objectives.experiment import Experiment, ReplicateSettings
-from objectives.profiles import Profile, SearchBounds, get_profile, with_max_epochs
-from objectives.search_space import with_ranges
+from objectives import Profile, SearchBounds, TrialSpec, get_profile, with_max_epochs, with_ranges
 from study import defaults
 from study.errors import UserError
-from study.search.samplers import pruner_spec
+from study.replicates.settings import ReplicateSettings
+from study.search.pruner import pruner_spec
+
+FORMAT = "recon-lambda-experiment/1"
+
+
+class ExperimentFormatError(ValueError):
+    """A stored experiment this version cannot read."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    data: str  # a source spec with absolute paths: synthetic[:N], fma:DIR, folder:DIR
+    profile: Profile  # resolved: search bounds and epoch cap applied
+    split: str = "seed"  # FMA only: "seed" (stratified 70/10/20) or "official"
+    objective: str = "lstm"  # lstm, mock or package.module:factory
+    seed: int = 0  # split, training and sampler seeds derive from it
+    pruner: Mapping[str, Any] = field(default_factory=lambda: {"name": "none"})
+    n_trials: int | None = None  # the search budget: finished trials across all workers
+    replicates: ReplicateSettings = field(default_factory=lambda: ReplicateSettings(seeds=0))
+    holdout_data: str | None = None  # a second labelled source every replicate is scored on
+
+    @property
+    def search(self) -> SearchBounds:
+        return self.profile.search
+
+    def trial_spec(self) -> TrialSpec:
+        """What one trial needs of the experiment (`objectives` sees nothing else)."""
+        return TrialSpec(data=self.data, profile=self.profile, split=self.split, seed=self.seed,
+                         holdout_data=self.holdout_data)
+
+    def with_budget(self, n_trials: int | None) -> Experiment:
+        return dataclasses.replace(self, n_trials=n_trials)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "data": self.data, "profile": self.profile.as_dict(),
+                "split": self.split, "objective": self.objective, "seed": self.seed,
+                "pruner": dict(self.pruner), "n_trials": self.n_trials,
+                "replicates": self.replicates.as_dict(), "holdout_data": self.holdout_data}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Experiment:
+        """Read a stored experiment; a clear error for one written by another format."""
+        found = data.get("format") if isinstance(data, Mapping) else None
+        if found != FORMAT:
+            raise ExperimentFormatError(
+                f"the study's experiment has format {found!r}; this version reads {FORMAT!r}: "
+                "use the version of recon-lambda-study that created the study")
+        return cls(data=data["data"], profile=Profile.from_dict(data["profile"]),
+                   split=data["split"], objective=data["objective"], seed=int(data["seed"]),
+                   pruner=dict(data["pruner"]), n_trials=data["n_trials"],
+                   replicates=ReplicateSettings.from_dict(data["replicates"]),
+                   holdout_data=data.get("holdout_data"))
+
 
 OBJECTIVES = {"lstm": "objectives.objective:LstmObjective",
               "mock": "objectives.mock:MockObjective"}
@@ -33,7 +89,7 @@ def check_objective_name(name: str) -> None:
 
 
 def _normalize(spec: str) -> str:
-    from objectives.data.registry import normalize_spec
+    from objectives import normalize_spec
 
     return normalize_spec(spec)
 
@@ -90,12 +146,14 @@ def parse_budget(text: str) -> tuple[float, str]:
 
 
 def replicate_settings(args: argparse.Namespace, profile: Profile) -> ReplicateSettings:
-    """The replicate phase of a new study: the flags, else the profile's defaults; checked."""
-    seeds = _flag(args, "replicate_seeds", profile.replicate_seeds)
-    max_seeds = _flag(args, "max_seeds", max(profile.replicate_max_seeds, seeds))
+    """The replicate phase of a new study: the flags, else the defaults of its profile
+    (`study.defaults.replicates`); checked."""
+    preset = defaults.replicates(profile.name)
+    seeds = _flag(args, "replicate_seeds", preset.seeds)
+    max_seeds = _flag(args, "max_seeds", max(preset.max_seeds, seeds))
     target = _flag(args, "target_ci", None)
     budget = getattr(args, "replicate_budget", None)
-    seconds, kind = parse_budget(budget) if budget else (profile.replicate_budget_s, "wall")
+    seconds, kind = parse_budget(budget) if budget else (preset.budget_s, "wall")
     if target is not None and not target > 0:
         raise UserError(f"--target-ci must be a positive half-width in points, got {target:g}")
     if max_seeds < seeds:
@@ -116,10 +174,9 @@ def replicate_settings(args: argparse.Namespace, profile: Profile) -> ReplicateS
     if any(h < 1 for h in hiddens):
         raise UserError("--replicate-hidden sizes must be positive")
     return ReplicateSettings(
-        seeds=seeds, lambdas=lambdas, curve_points=_flag(args, "curve_points",
-                                                         profile.curve_points),
-        candidates=_flag(args, "replicate_candidates", 3), dropouts=dropouts, hiddens=hiddens,
-        target_ci=profile.replicate_target if target is None else target / 100.0,
+        seeds=seeds, lambdas=lambdas, curve_points=_flag(args, "curve_points", preset.curve_points),
+        candidates=_flag(args, "replicate_candidates", defaults.REPLICATE_CANDIDATES), dropouts=dropouts, hiddens=hiddens,
+        target_ci=preset.target if target is None else target / 100.0,
         max_seeds=max_seeds, budget_seconds=seconds, budget_kind=kind)
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from objectives.experiment import FORMAT, Experiment
 from objectives.profiles import get_profile
-from study import experiments, service
+from study import defaults, service
 from study.errors import UserError
+from study.experiment import FORMAT, Experiment, check_flags, from_flags
 from tests.helpers import one_line_error
 from tests.study.conftest import Cli
 
@@ -26,7 +26,7 @@ def _args(**flags) -> argparse.Namespace:
 
 def test_flags_become_one_value_that_survives_the_store(tmp_path: Path) -> None:
     (tmp_path / "audio").mkdir()
-    experiment = experiments.from_flags(
+    experiment = from_flags(
         _args(data="folder:audio", profile="quick", max_epochs=5, lambda_range=(0.1, 10.0),
               replicate_seeds=6, replicate_lambdas=[2.0], seed=7, holdout_data="synthetic:5",
               pruner="median"),
@@ -42,20 +42,20 @@ def test_flags_become_one_value_that_survives_the_store(tmp_path: Path) -> None:
 
 
 def test_defaults_fill_what_no_flag_says() -> None:
-    experiment = experiments.from_flags(_args(), n_trials=None)
+    experiment = from_flags(_args(), n_trials=None)
     assert (experiment.data, experiment.profile, experiment.objective, experiment.seed) == \
         ("synthetic", QUICK, "lstm", 0)
-    assert experiment.replicates.seeds == QUICK.replicate_seeds
+    assert experiment.replicates.seeds == defaults.replicates("quick").seeds
     assert experiment.pruner["name"] == "hyperband"  # chosen by measurement (BENCHMARKS 3b)
 
 
 def test_a_flag_that_contradicts_the_stored_experiment_is_refused() -> None:
-    experiment = experiments.from_flags(_args(objective="mock"), n_trials=3)
-    experiments.check_flags(experiment, _args(objective="mock", data="synthetic"), "s")
+    experiment = from_flags(_args(objective="mock"), n_trials=3)
+    check_flags(experiment, _args(objective="mock", data="synthetic"), "s")
     with pytest.raises(UserError, match="created with --objective mock, not lstm"):
-        experiments.check_flags(experiment, _args(objective="lstm"), "s")
+        check_flags(experiment, _args(objective="lstm"), "s")
     with pytest.raises(UserError, match="--max-epochs 12, not 3"):
-        experiments.check_flags(experiment, _args(max_epochs=3), "s")
+        check_flags(experiment, _args(max_epochs=3), "s")
 
 
 def _legacy_study(url: str) -> None:

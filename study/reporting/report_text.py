@@ -6,13 +6,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from study import defaults
 from study.analysis import effects, importance, statistics
 from study.analysis.effects import Answer, Comparison
 from study.analysis.search_gap import ArmBest, LambdaEffect
-from study.reporting.decisive_text import decisive_lines
+from study.reporting.answer_text import decisive_lines
+from study.service import LoadedStudy
 from study.trials import n_finished
 
-DEFAULT_SEEDS = 3  # seeds per arm of `--ablation` at least, unless --seeds says otherwise
 # Optuna's docs: PED-ANOVA wants at least 5 trials above its target quantile (10 % by default).
 PED_ANOVA_STABLE_TRIALS = 50
 
@@ -77,14 +78,14 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.2f} %"
 
 
-def replicate_commands(loaded: Any) -> list[str]:
-    seeds = loaded.experiment.replicates.seeds or DEFAULT_SEEDS
+def replicate_commands(loaded: LoadedStudy) -> list[str]:
+    seeds = loaded.experiment.replicates.seeds or defaults.REPLICATE_SEEDS
     study = shlex.quote(loaded.study.study_name)
     return [f"python -m study replicate --study {study} --seeds {seeds}",
             f"python -m study report --study {study} --ablation --seeds {seeds}"]
 
 
-def why_not_replicated(loaded: Any) -> str:
+def why_not_replicated(loaded: LoadedStudy) -> str:
     experiment = loaded.experiment
     finished = n_finished(loaded.study)
     if experiment.replicates.seeds == 0:
@@ -95,7 +96,7 @@ def why_not_replicated(loaded: Any) -> str:
     return "it has not been planned yet"
 
 
-def answer_section(loaded: Any, answer: effects.Answer | None) -> list[str]:
+def answer_section(loaded: LoadedStudy, answer: effects.Answer | None) -> list[str]:
     """The answer's lines (verdicts, then the arms), or why there is none and how to get it."""
     if answer is not None:
         lines = answer_lines(answer)

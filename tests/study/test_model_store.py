@@ -17,8 +17,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from storage.optuna_internals import storage_of
-from study import models
+from storage import storage_of
+from study import model_store
 from study.replicates.plan import companion_name
 from study.replicates.runs import answer_of
 from tests.helpers import one_line_error
@@ -77,8 +77,8 @@ def test_the_best_k_search_models_and_one_per_arm_stay_in_the_store(trained: dic
     study, store = load(trained["url"]), trained["store"]
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(complete) == 8
-    best_k = sorted(complete, key=lambda t: (-t.value, t.number))[:models.defaults.MODELS_KEPT]
-    kept = models.kept_models(study)
+    best_k = sorted(complete, key=lambda t: (-t.value, t.number))[:model_store.defaults.MODELS_KEPT]
+    kept = model_store.kept_models(study)
     assert [entry.trial for entry in kept] == [t.number for t in best_k]
     for entry, trial in zip(kept, best_k, strict=True):
         record = trial.user_attrs["model_artifact"]
@@ -92,7 +92,7 @@ def test_the_best_k_search_models_and_one_per_arm_stay_in_the_store(trained: dic
     arms = {t.user_attrs["arm"] for t in runs}
     assert len(runs) == 2 * len(arms) >= 8
     plan = runs[0].user_attrs["plan"]
-    per_arm = models.kept_models(companion)
+    per_arm = model_store.kept_models(companion)
     winner = answer_of(study).decisive.winner
     assert [entry.arm for entry in per_arm] == [f"{plan}:{winner}"]
     assert companion.trials[per_arm[0].trial].user_attrs["arm"] == winner
@@ -108,7 +108,7 @@ def test_export_and_evaluate_on_a_host_that_never_trained_fetch_and_verify(
         trained: dict) -> None:
     other = another_host(trained, "export-host")
     companion = load(trained["url"], companion_name("recon-lambda"))
-    best = companion.trials[models.kept_models(companion)[0].trial]  # the winner's run
+    best = companion.trials[model_store.kept_models(companion)[0].trial]  # the winner's run
     exported = other.run("export", "--storage", trained["url"], module="study.best")
     record = json.loads(exported.stdout)
     assert record["model_from"] == f"recon-lambda-replicates trial {best.number}"
@@ -137,14 +137,14 @@ def _broken(trained: dict, name: str) -> tuple[Cli, str, Path, str]:
     shutil.copytree(trained["store"], store)
     url = f"sqlite:///{other.cwd / 'studies.db'}"
     companion = load(url, companion_name("recon-lambda"))
-    winner = companion.trials[models.kept_models(companion)[0].trial]  # export's model
+    winner = companion.trials[model_store.kept_models(companion)[0].trial]  # export's model
     return other, url, store, winner.user_attrs["model_artifact"]["id"]
 
 
 def test_a_corrupt_missing_or_unreachable_model_is_one_line(trained: dict) -> None:
     other, url, store, artifact = _broken(trained, "broken-host")
     companion = load(url, companion_name("recon-lambda"))
-    trial = models.kept_models(companion)[0].trial
+    trial = model_store.kept_models(companion)[0].trial
     flags = ("--storage", url, "--artifacts", str(store))
     with open(store / artifact, "r+b") as file:  # one flipped byte
         file.seek(100)
@@ -176,30 +176,30 @@ def test_a_corrupt_missing_or_unreachable_model_is_one_line(trained: dict) -> No
 
 def test_a_model_that_fell_out_of_the_top_k_says_so(trained: dict) -> None:
     study = load(trained["url"])
-    kept = {entry.trial for entry in models.kept_models(study)}
+    kept = {entry.trial for entry in model_store.kept_models(study)}
     evicted = [t for t in study.trials if "model_artifact" in t.user_attrs
                and t.number not in kept]
     assert evicted, "with 8 trials in a random order some model entered the top 3 and left"
-    with pytest.raises(models.ModelError, match=(
+    with pytest.raises(model_store.ModelError, match=(
             f"the model of trial {evicted[0].number} of study 'recon-lambda' is no longer in "
             f"the artifact store {trained['store']}: only the best 3 search trials' models")):
-        models.fetch_model(study, evicted[0], model_dir=trained["root"] / "unused",
+        model_store.fetch_model(study, evicted[0], model_dir=trained["root"] / "unused",
                            location=str(trained["store"]))
 
 
 def test_keep_models_keeps_the_winner_only(trained: dict) -> None:
     other, url, store, _ = _broken(trained, "keep-host")
     companion = load(url, companion_name("recon-lambda"))
-    per_arm = models.kept_models(companion)
+    per_arm = model_store.kept_models(companion)
     cache = other.cwd / "models"
     for entry in per_arm:  # this host fetched every arm's model
-        models.fetch_model(companion, companion.trials[entry.trial], model_dir=cache,
+        model_store.fetch_model(companion, companion.trials[entry.trial], model_dir=cache,
                            location=str(store))
     winner = per_arm[0].trial
-    left = models.keep_models(companion, [winner], location=str(store), model_dir=cache)
+    left = model_store.keep_models(companion, [winner], location=str(store), model_dir=cache)
     assert [entry.trial for entry in left] == [winner]
-    assert [entry.trial for entry in models.kept_models(companion)] == [winner]
-    search = {entry.artifact_id for entry in models.kept_models(load(url))}
+    assert [entry.trial for entry in model_store.kept_models(companion)] == [winner]
+    search = {entry.artifact_id for entry in model_store.kept_models(load(url))}
     assert store_ids(store) == search | {per_arm[0].artifact_id}
     assert cached(cache, companion.study_name) == [f"trial_{winner:05d}.pt"]
 
@@ -213,8 +213,8 @@ def test_a_replicate_without_model_path_is_run_without_one(cli: Cli, sqlite_url:
     companion = load(sqlite_url, companion_name("recon-lambda"))
     runs = companion.get_trials(states=(TrialState.COMPLETE,))
     assert runs and all("model_artifact" not in t.user_attrs for t in runs)
-    assert models.kept_models(companion) == []
-    assert len(models.kept_models(load(sqlite_url))) == 3
+    assert model_store.kept_models(companion) == []
+    assert len(model_store.kept_models(load(sqlite_url))) == 3
 
 
 def test_create_records_the_store_and_workers_use_it(cli: Cli, sqlite_url: str) -> None:
@@ -248,10 +248,10 @@ def test_the_real_models_best_is_exported_and_evaluated_where_it_was_not_trained
     arms = {t.user_attrs["arm"] for t in companion.get_trials(states=(TrialState.COMPLETE,))}
     # The best 3 search models, and the winner's replicate model (the real objective saves one
     # per arm; once the phase is done the winner's alone stays).
-    kept = [*models.kept_models(study), *models.kept_models(companion)]
-    assert len(models.kept_models(companion)) == 1 and len(arms) >= 3
+    kept = [*model_store.kept_models(study), *model_store.kept_models(companion)]
+    assert len(model_store.kept_models(companion)) == 1 and len(arms) >= 3
     assert store_ids(store) == {entry.artifact_id for entry in kept}
-    assert len(models.kept_models(study)) == \
+    assert len(model_store.kept_models(study)) == \
         min(3, len(study.get_trials(states=(TrialState.COMPLETE,))))
     other_cwd = cli.cwd / "other-host"
     other_cwd.mkdir()
@@ -260,7 +260,7 @@ def test_the_real_models_best_is_exported_and_evaluated_where_it_was_not_trained
              "--model-dir", str(other_cwd / "empty-cache"))
     exported = json.loads(other.run("export", *flags, module="study.best").stdout)
     fetched = Path(exported["model"]["path"])
-    winner = companion.trials[models.kept_models(companion)[0].trial]
+    winner = companion.trials[model_store.kept_models(companion)[0].trial]
     assert fetched.parent == other_cwd / "empty-cache" / "recon-lambda-replicates"
     assert digest(fetched) == exported["model"]["sha256"] == \
         winner.user_attrs["model_artifact"]["sha256"]
@@ -274,7 +274,7 @@ def test_the_real_models_best_is_exported_and_evaluated_where_it_was_not_trained
 def test_optuna_records_the_uploaded_model_on_its_trial(trained: dict) -> None:
     """The dashboard lists a kept model among its trial's artifacts (Optuna's record)."""
     study = load(trained["url"])
-    entry = models.kept_models(study)[0]
+    entry = model_store.kept_models(study)[0]
     metas = optuna.artifacts.get_all_artifact_meta(study.trials[entry.trial],
                                                    storage=storage_of(study))
     assert [(m.artifact_id, m.filename) for m in metas] == \

@@ -37,8 +37,7 @@ from optuna.artifacts import upload_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial, TrialState
 
-from storage.errors import one_line
-from storage.optuna_internals import backend_of, study_lock, trial_id
+from storage import backend_of, one_line, study_lock, trial_id
 from study import defaults
 from study.artifact_store import ArtifactStoreError, check_location, open_artifact_store
 from study.service import name_on_disk, recorded_artifacts
