@@ -41,7 +41,6 @@ class Decisive:
     ranking: simultaneous.Ranking | None
     race: decision_rules.RaceRound | None  # on validation accuracy, over the arms still in the race
     winner: str | None  # the arm with the highest replicated mean (validation)
-    cheaper: decision_rules.CheaperAlternative | None
     curse: decision_rules.WinnersCurse | None  # the search's best single run vs its replicates
     comparisons: tuple[Comparison, ...] = field(default_factory=tuple)
     labels: dict[str, str] = field(default_factory=dict)  # arm → its label, for the words
@@ -62,7 +61,6 @@ class Decisive:
                     "arm": self.choice.arm, "leader": self.choice.leader,
                     "tied": list(self.choice.tied), "rule": self.choice.rule},
                 "spread_note": self.spread_note,
-                "cheaper_alternative": None if self.cheaper is None else self.cheaper.as_dict(),
                 "winners_curse": None if self.curse is None else self.curse.as_dict(),
                 "comparisons": [{"key": c.key, "half_width": c.half_width, "arms": list(c.arms),
                                  "seeds": c.seeds} for c in self.comparisons]}
@@ -126,7 +124,7 @@ def decide(plan: Plan, runs: Sequence[Run], *, race_rounds: int = 1,
         curse = decision_rules.winners_curse(best.search_value, val["best"], CONFIDENCE)
     lambdas = {a.key: a.lam for a in curve_of}
     return Decisive(curve=numbers.curve, curve_lambdas=lambdas, effects=numbers.effects,
-                    ranking=numbers.ranking, race=race, winner=winner, cheaper=None, curse=curse,
+                    ranking=numbers.ranking, race=race, winner=winner, curse=curse,
                     comparisons=tuple(_comparisons(plan, numbers.widths, race)),
                     labels={a.key: a.label for a in plan.arms}, choice=choice,
                     spread_note=numbers.spread_note)

@@ -163,8 +163,7 @@ def race_numbers(plan: Plan, val: Table, *, looks: int, eliminated: Sequence[str
         iv = look.family.get(arm, look.leader)
         out = arm in look.eliminated
         comparisons.append(decision_rules.RaceComparison(
-            arm=arm, n=iv.n, difference=iv.estimate, low=iv.low, high=iv.high,
-            p_value=math.nan, p_holm=math.nan, eliminated=out,
+            arm=arm, n=iv.n, difference=iv.estimate, low=iv.low, high=iv.high, eliminated=out,
             reason="shown worse than the leader" if out else "not shown worse"))
     means = tuple((a, len(racing[a]), float(np.mean(list(racing[a].values())))) for a in racing)
     summary = decision_rules.RaceRound(

@@ -60,17 +60,6 @@ def race_lines(answer: Answer) -> list[str]:
                      f"({curse.n} seeds): winner's curse {points(curse.curse)} points "
                      f"({points(curse.low)} … {points(curse.high)})"
                      + ("" if decisive.winner == best.key else "; it is not the winner"))
-    cheaper = decisive.cheaper
-    if cheaper is not None and cheaper.arm is not None:
-        arm = plan.arm(cheaper.arm)
-        lines.append(f"  cheaper alternative: {arm.label} ({arm.origin}): validation "
-                     f"{pct(cheaper.mean, cheaper.mean_low, cheaper.mean_high)}, "
-                     f"{points(cheaper.difference)} points vs the winner "
-                     f"({points(cheaper.low)} … {points(cheaper.high)}, {cheaper.n} seeds): "
-                     f"within {cheaper.margin * 100:g} point of it")
-    elif cheaper is not None:
-        lines.append(f"  cheaper alternative: none shown within {cheaper.margin * 100:g} point "
-                     "of the winner")
     return lines
 
 
