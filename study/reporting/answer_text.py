@@ -1,5 +1,5 @@
 """The decisive answer in words: the configuration to use with its replicated accuracy, the λ
-curve as a compact table, the three effects on one scale, the race and the rounds. `run`'s
+curve as a compact table, the three effects by one measure, the race and the rounds. `run`'s
 summary, the report, the dashboard note and the export all print these lines."""
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def decisive_label(decisive: Decisive, key: str) -> str:
 
 
 def effects_lines(decisive: Decisive, title: str = "test") -> list[str]:
-    """The three effects on one scale, their ranking and where it cannot be told apart."""
+    """The three effects by one measure, their ranking and where it cannot be told apart."""
     if not decisive.effects:
         return []
     at = decisive.labels.get("best", "best").removeprefix("best: ")

@@ -93,7 +93,7 @@ def test_report_md_has_the_verdicts_the_arms_table_and_the_figures(replicated):
     title, blank, verdict = markdown.splitlines()[:3]
     assert title == f"# Does the reconstruction loss help? Study {code(ODD_NAME)}" and blank == ""
     assert verdict.startswith("**Use: λ = ") and "| λ | 0 |" in markdown
-    assert "The three effects on one scale" in markdown and "- ranking: λ " in markdown
+    assert "The three effects by one measure" in markdown and "- ranking: λ " in markdown
     assert "| arm | seeds | test accuracy, % (95 % CI) | arm − best, points (95 % CI) |" \
         in markdown
     for summary in report.answer.test.arms:
@@ -136,9 +136,9 @@ def test_the_holdout_split_is_shown_beside_the_test_split(replicated):
     out, report = replicated["out"], replicated["report"]
     assert [split.split for split in report.answer.splits] == ["test", "holdout"]
     assert "The arms (holdout accuracy; " in report.summary
-    assert "The three effects on one scale (holdout accuracy points" in report.summary
+    assert "The three effects by one measure, at " in report.summary
     assert report.answer.holdout is not None and report.answer.holdout.effect("λ") is not None
-    assert md("The three effects on one scale (holdout accuracy points") in report.markdown
+    assert md("The three effects by one measure, at ") in report.markdown
     assert "| arm | seeds | holdout accuracy, % (95 % CI) |" in report.markdown
     page = (out / "effects.html").read_text(encoding="utf-8")
     assert "holdout: dropout 0 (low end)" in page and "holdout: paired t-interval" in page
