@@ -63,7 +63,8 @@ def test_the_summary_leads_with_the_answer(replicated):
     assert answer.plan.source_trial == best_trial(loaded.study).number
     effect = answer.decisive.effect("λ")
     assert effect.low > 0  # the mock's λ helps by ~12 points
-    assert "  λ effect:        best point λ = " in report.summary and "λ > 0 helps" in report.summary
+    assert "  λ effect:        the λ gain, best λ > 0 (λ = " in report.summary
+    assert "λ > 0 helps" in report.summary
     assert report.answer == answer
     # then the importances, then the search phase with its selection-biased gap
     text = report.summary
