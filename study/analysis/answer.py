@@ -1,11 +1,12 @@
 """The decisive answer of a replicate plan: the λ curve with its simultaneous band, the three
-effects on one scale and their ranking, the race for the best configuration and its winner, a
-cheaper alternative, the winner's curse of the search, and which comparisons are still wider
-than the target (where the next round's seeds go).
+effects by one measure and their ranking, the race for the best configuration and its winner
+(with the tie rule), the winner's curse of the search, and which comparisons are still wider than
+the target (where the next round's seeds go). Every interval comes from one blocked fit per
+metric (seeds as blocks) and a max-|t| family (`study.analysis.blocked_answer`).
 
-Effects and the curve are measured on test accuracy (generalization is the claim); the race, the
-winner and the cheaper alternative are decided on validation accuracy, so the winner's reported
-test accuracy is not flattered by having been picked on the same clips. Pure numbers: the plan
+Effects and the curve are measured on test accuracy (generalization is the claim); the race and
+the winner are decided on validation accuracy, so the winner's reported test accuracy is not
+flattered by having been picked on the same clips. Pure numbers: the plan
 and its runs in, the numbers out (`study.reporting.answer_text` words them).
 """
 
@@ -15,7 +16,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from study.analysis import decision_rules, simultaneous
+from study.analysis import blocked_answer, decision_rules, simultaneous
+from study.analysis import race as race_rules
 from study.design import Arm, Plan, Run
 
 CONFIDENCE = 0.95
@@ -39,10 +41,11 @@ class Decisive:
     ranking: simultaneous.Ranking | None
     race: decision_rules.RaceRound | None  # on validation accuracy, over the arms still in the race
     winner: str | None  # the arm with the highest replicated mean (validation)
-    cheaper: decision_rules.CheaperAlternative | None
     curse: decision_rules.WinnersCurse | None  # the search's best single run vs its replicates
     comparisons: tuple[Comparison, ...] = field(default_factory=tuple)
     labels: dict[str, str] = field(default_factory=dict)  # arm → its label, for the words
+    choice: race_rules.Choice | None = None  # the race's end: the configuration to use and the rule
+    spread_note: str = ""  # the arms scatter unequally: what the intervals did about it
 
     def effect(self, name: str) -> simultaneous.Effect | None:
         return next((e for e in self.effects if e.name == name), None)
@@ -54,7 +57,10 @@ class Decisive:
                 "ranking": None if self.ranking is None else self.ranking.as_dict(),
                 "race": None if self.race is None else self.race.as_dict(),
                 "winner": self.winner,
-                "cheaper_alternative": None if self.cheaper is None else self.cheaper.as_dict(),
+                "choice": None if self.choice is None else {
+                    "arm": self.choice.arm, "leader": self.choice.leader,
+                    "tied": list(self.choice.tied), "rule": self.choice.rule},
+                "spread_note": self.spread_note,
                 "winners_curse": None if self.curse is None else self.curse.as_dict(),
                 "comparisons": [{"key": c.key, "half_width": c.half_width, "arms": list(c.arms),
                                  "seeds": c.seeds} for c in self.comparisons]}
@@ -79,38 +85,16 @@ def curve_arms(plan: Plan) -> list[Arm]:
         key=lambda a: a.lam)
 
 
-def _effects(plan: Plan, test: Mapping[str, Mapping[int, float]]) -> list[simultaneous.Effect]:
-    effects = []
-    curve = {a.key: test[a.key] for a in curve_arms(plan) if test.get(a.key)}
-    zero = next((a.key for a in curve_arms(plan) if a.lam == 0 and a.key in curve), None)
-    if zero is not None and len(curve) > 1:
-        effects.append(simultaneous.best_versus_control(curve, zero, name="λ",
-                                                        confidence=CONFIDENCE))
-    for factor in ("dropout", "hidden"):
-        ends = {a.key: test[a.key] for a in plan.arms if a.factor == factor and test.get(a.key)}
-        if ends and test.get("best"):
-            effects.append(simultaneous.factor_effect(factor, test["best"], ends,
-                                                      confidence=CONFIDENCE))
-    return [e for e in effects if e.n]
-
-
 def _width(low: float, high: float) -> float:
     return math.inf if math.isnan(low) or math.isnan(high) else (high - low) / 2.0
 
 
-def _comparisons(plan: Plan, effects: Sequence[simultaneous.Effect],
+def _comparisons(plan: Plan, widths: Mapping[str, tuple[float, tuple[str, ...]]],
                  race: decision_rules.RaceRound | None) -> list[Comparison]:
-    """Each effect (its arms that could still be its maximum, and its reference) and each race
-    comparison of a survivor with the leader."""
-    found = []
-    for effect in effects:
-        reference = "best" if effect.name != "λ" else next(
-            a.key for a in curve_arms(plan) if a.lam == 0)
-        could = [c.arm for c in effect.candidates
-                 if math.isnan(c.high) or math.isnan(effect.low) or c.high >= effect.low]
-        arms = tuple(dict.fromkeys([reference, *could]))
-        found.append(Comparison(f"{effect.name} effect", _width(effect.low, effect.high), arms,
-                                min(plan.seeds_of(a) for a in arms)))
+    """Each effect (the arms of its grid) and each race comparison of a survivor with the
+    leader, with the half-width of its simultaneous interval."""
+    found = [Comparison(f"{name} effect", width, arms, min(plan.seeds_of(a) for a in arms))
+             for name, (width, arms) in widths.items() if arms]
     if race is not None:
         for c in race.comparisons:
             if c.arm in race.survivors and c.arm != race.leader:
@@ -124,26 +108,23 @@ def decide(plan: Plan, runs: Sequence[Run], *, race_rounds: int = 1,
            eliminated: Sequence[str] = (), metric: str = "test") -> Decisive:
     """The numbers of `plan` so far: the curve and the effects on `metric` ("test", or
     "holdout"), the race on validation accuracy. `eliminated` arms stay out of the race (they
-    left it in an earlier round); `race_rounds` spreads the race's α over the rounds at most."""
+    left it in an earlier round); `race_rounds` spreads the race's α over the looks it may take;
+    once the plan is done, leaders the race cannot tell apart are resolved by the tie rule."""
     test, val = accuracies(runs, metric), accuracies(runs, "val")
-    effects = _effects(plan, test)
-    ranking = simultaneous.rank_effects(effects, CONFIDENCE) if len(effects) > 1 else None
-    curve = {a.key: test[a.key] for a in curve_arms(plan) if test.get(a.key)}
-    band = simultaneous.curve_band(curve, CONFIDENCE) if curve else None
-    lambdas = {a.key: a.lam for a in curve_arms(plan) if a.key in curve}
-    racing = {key: values for key, values in val.items() if key not in eliminated and values}
-    race = decision_rules.race_round(racing, decision_rules.race_confidence(CONFIDENCE, race_rounds)) \
-        if racing else None
-    winner = race.leader if race is not None else None
-    cheaper = None
-    if winner is not None and len(racing) > 1:
-        hidden = {a.key: a.hidden for a in plan.arms if a.key in racing}
-        cheaper = decision_rules.cheaper_alternative(racing, hidden, winner, confidence=CONFIDENCE)
+    curve_of = [a for a in curve_arms(plan) if test.get(a.key)]
+    numbers = blocked_answer.effect_numbers(plan, curve_of, test, CONFIDENCE)
+    raced = blocked_answer.race_numbers(plan, val, looks=race_rounds, eliminated=eliminated,
+                                        last=plan.done is not None, confidence=CONFIDENCE)
+    race = raced.round if raced is not None else None
+    choice = raced.choice if raced is not None else None
+    winner = choice.arm if choice is not None else (race.leader if race is not None else None)
     best = plan.arm("best")
     curse = None
     if best.search_value is not None and val.get("best"):
         curse = decision_rules.winners_curse(best.search_value, val["best"], CONFIDENCE)
-    return Decisive(curve=band, curve_lambdas=lambdas, effects=tuple(effects), ranking=ranking,
-                    race=race, winner=winner, cheaper=cheaper, curse=curse,
-                    comparisons=tuple(_comparisons(plan, effects, race)),
-                    labels={a.key: a.label for a in plan.arms})
+    lambdas = {a.key: a.lam for a in curve_of}
+    return Decisive(curve=numbers.curve, curve_lambdas=lambdas, effects=numbers.effects,
+                    ranking=numbers.ranking, race=race, winner=winner, curse=curse,
+                    comparisons=tuple(_comparisons(plan, numbers.widths, race)),
+                    labels={a.key: a.label for a in plan.arms}, choice=choice,
+                    spread_note=numbers.spread_note)

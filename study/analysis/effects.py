@@ -1,5 +1,5 @@
 """The service's answer in numbers (`study.reporting.report_text` words them), from paired replicate
-runs: the decisive part (`study.analysis.answer`: the λ curve, the three effects on one scale,
+runs: the decisive part (`study.analysis.answer`: the λ curve, the three effects by one measure,
 the race and its winner), and the table of arms.
 
 Per arm: mean test accuracy ± a 95 % t-interval over seeds. Per arm against the best

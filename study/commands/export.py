@@ -39,22 +39,21 @@ def _interval(ci: MeanCI | None) -> dict[str, Any] | None:
 def use_record(answer: Answer, bounds: SearchBounds) -> dict[str, Any]:
     """The configuration the replicates support: the race's winner, where it came from, its
     replicated accuracy, the search's single-run best against its replicates (the winner's
-    curse) and a cheaper alternative shown nearly as good."""
+    curse) and how the race chose it (a tie resolved by the stated rule)."""
     from objectives import params_of
     winner, decisive = answer.winner, answer.decisive
     test = answer.summary(winner.key)
-    curse, cheaper = decisive.curse, decisive.cheaper
+    curse, choice = decisive.curse, decisive.choice
     return {
-        "source": "replicates: the race's winner (highest replicated validation accuracy)",
+        "source": "replicates: the race's choice on replicated validation accuracy",
         "arm": winner.key, "label": winner.label, "origin": winner.origin,
         "lambda": winner.lam, "dropout": winner.dropout, "hidden": winner.hidden,
         "params": params_of(winner.params, bounds), "search_trial": winner.search_trial,
         "replicated_test_accuracy": _interval(test.accuracy if test else None),
         "search_best": {"trial": answer.plan.source_trial,
                         "winners_curse": None if curse is None else curse.as_dict()},
-        "cheaper_alternative": None if cheaper is None or cheaper.arm is None else {
-            **cheaper.as_dict(), "label": answer.plan.arm(cheaper.arm).label,
-            "origin": answer.plan.arm(cheaper.arm).origin},
+        "choice": None if choice is None else {
+            "rule": choice.rule, "leader": choice.leader, "tied": list(choice.tied)},
     }
 
 

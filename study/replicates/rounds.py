@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import TrialState
 
 from storage import count_trials, study_lock
-from study.analysis import decision_rules
+from study.analysis import decision_rules, stopping
 from study.analysis.answer import decide
 from study.analysis.effects import race_rounds
 from study.design import Plan, Round, Run
@@ -59,27 +59,34 @@ def pace(trials: Sequence[optuna.trial.FrozenTrial]) -> Pace | None:
 
 def next_round(plan: Plan, runs: Sequence[Run], settings: ReplicateSettings,
                timing: Pace | None) -> tuple[Round | None, str, str | None]:
-    """The next round of `plan`, or None and why the phase is done; and the current winner."""
+    """The next round of `plan`, or None and why the phase is done; and the current winner
+    (at the phase's end: the race's choice, ties resolved by its stated rule)."""
     decisive = decide(plan, runs, race_rounds=race_rounds(plan), eliminated=plan.eliminated)
     leaving = tuple(decisive.race.eliminated) if decisive.race is not None else ()
-    winner = decisive.winner
+
+    def done(why: str) -> tuple[None, str, str | None]:
+        final = decide(dataclasses.replace(plan, done=why), runs, race_rounds=race_rounds(plan),
+                       eliminated=plan.eliminated)
+        return None, why, final.winner
+
     if settings.target_ci is None or plan.max_seeds <= plan.seeds:
-        return None, "one round planned (no --target-ci or --max-seeds above the first round)", \
-            winner
+        return done("one round planned (no --target-ci or --max-seeds above the first round)")
     comparisons = decisive.comparisons
+    # Stopping on precision before MIN_SEEDS under-covers (the SD that stops is a lucky one):
+    # at least that many seeds first, as the simulation in study.analysis.stopping shows.
     wanted = decision_rules.seeds_to_add(
         {c.key: c.half_width for c in comparisons}, settings.target_ci,
         {c.key: c.seeds for c in comparisons}, plan.max_seeds,
-        {c.key: c.arms for c in comparisons}, min_seeds=plan.seeds)
+        {c.key: c.arms for c in comparisons}, min_seeds=stopping.MIN_SEEDS)
     if not wanted.arms:
         if wanted.capped:
-            return None, (f"every arm that needs more seeds has {plan.max_seeds} (--max-seeds): "
-                          f"{', '.join(wanted.capped)} still wider than "
-                          f"±{settings.target_ci * 100:g} points"), winner
-        return None, f"every interval is within ±{settings.target_ci * 100:g} points", winner
+            return done(f"every arm that needs more seeds has {plan.max_seeds} (--max-seeds): "
+                        f"{', '.join(wanted.capped)} still wider than "
+                        f"±{settings.target_ci * 100:g} points")
+        return done(f"every interval is within ±{settings.target_ci * 100:g} points")
     step = _fitting_step(plan, wanted.arms, settings, timing)
     if step < 1:
-        return None, "the phase's budget holds no further round", winner
+        return done("the phase's budget holds no further round")
     seeds = dict(plan.rounds[-1].seeds)
     for key in wanted.arms:
         seeds[key] = min(plan.max_seeds, seeds[key] + step)
@@ -90,8 +97,9 @@ def next_round(plan: Plan, runs: Sequence[Run], settings: ReplicateSettings,
     parts = ([f"the {', '.join(effects)} effect{'s' if len(effects) > 1 else ''}"]
              if effects else []) + ([f"{races} race comparison{'s' if races > 1 else ''}"]
                                     if races else [])
-    reason = f"wider than ±{settings.target_ci * 100:g} points: {' and '.join(parts)}"
-    return Round(len(plan.rounds) + 1, seeds, reason, leaving, eta), "", winner
+    reason = (f"wider than ±{settings.target_ci * 100:g} points or under {stopping.MIN_SEEDS} "
+              f"seeds: {' and '.join(parts)}")
+    return Round(len(plan.rounds) + 1, seeds, reason, leaving, eta), "", decisive.winner
 
 
 def _fitting_step(plan: Plan, arms: Sequence[str], settings: ReplicateSettings,

@@ -1,5 +1,5 @@
 """The decisive answer's figures: the λ curve (mean test accuracy over seeds with its simultaneous
-95 % band, on a log λ axis with λ = 0 set apart and no line across the axis break) and a forest
+95 % band of the difference from λ = 0, drawn from λ = 0's mean, on a log λ axis with λ = 0 set apart and no line across the axis break) and a forest
 plot of the three effects on one axis (accuracy points, with their intervals)."""
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def lambda_curve(answer: Answer) -> FigureSpec:
         traces += _curve_traces(answer.holdout, "holdout", zero_x, "diamond")
     best = answer.plan.arm("best")
     return FigureSpec("lambda_curve", f"The λ curve at dropout {best.dropout:.3g}, hidden "
-                      f"{best.hidden} (mean over seeds, simultaneous 95 % band)", "λ",
+                      f"{best.hidden} (mean over seeds; band: the difference from λ = 0, "
+                      f"simultaneous 95 %, drawn from λ = 0's mean)", "λ",
                       "accuracy, %", traces, lambda_axis=zero_x, x_ticks=(ticks, labels))
 
 
@@ -71,8 +72,8 @@ def effects_forest(answer: Answer) -> FigureSpec:
                             high=_pct([e.high for _, e in found]),
                             text=[f"{e.format()} points, {e.method}, n = {e.n}"
                                   for _, e in found]))
-    return FigureSpec("effects_forest", "The three effects on one scale (95 % intervals that "
-                      "account for the pick)", "", "accuracy points", traces,
+    return FigureSpec("effects_forest", "The three effects by one measure (λ: the λ gain; "
+                      "dropout, hidden: their grid's spread; one simultaneous 95 % family)", "", "accuracy points", traces,
                       x_ticks=(list(map(float, range(len(names)))), names), zero_line=True)
 
 

@@ -205,8 +205,11 @@ def test_known_effects_are_covered_the_race_finds_the_best_and_seeds_reach_the_t
         answer = _answer(fast_dir, seed, KNOWN, **ROUNDS)
         plan, decisive = answer.plan, answer.decisive
         arm = {a.key: a for a in plan.arms}
-        covered += all(p.low <= truth(arm[p.arm].params) <= p.high
-                       for p in decisive.curve.points)
+        # the band: each point's difference from λ = 0, drawn from λ = 0's mean
+        zero = next(p for p in decisive.curve.points if arm[p.arm].lam == 0)
+        base, origin = zero.mean, truth(arm[zero.arm].params)
+        covered += all(p.low - base <= truth(arm[p.arm].params) - origin <= p.high - base
+                       for p in decisive.curve.points if p is not zero)
         best = max(truth(a.params) for a in plan.arms)
         near += truth(arm[decisive.winner].params) >= best - 0.01
         widths = [c.half_width for c in decisive.comparisons]

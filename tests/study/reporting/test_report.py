@@ -63,7 +63,8 @@ def test_the_summary_leads_with_the_answer(replicated):
     assert answer.plan.source_trial == best_trial(loaded.study).number
     effect = answer.decisive.effect("λ")
     assert effect.low > 0  # the mock's λ helps by ~12 points
-    assert "  λ effect:        best point λ = " in report.summary and "λ > 0 helps" in report.summary
+    assert "  λ effect:        the λ gain, best λ > 0 (λ = " in report.summary
+    assert "λ > 0 helps" in report.summary
     assert report.answer == answer
     # then the importances, then the search phase with its selection-biased gap
     text = report.summary
@@ -93,7 +94,7 @@ def test_report_md_has_the_verdicts_the_arms_table_and_the_figures(replicated):
     title, blank, verdict = markdown.splitlines()[:3]
     assert title == f"# Does the reconstruction loss help? Study {code(ODD_NAME)}" and blank == ""
     assert verdict.startswith("**Use: λ = ") and "| λ | 0 |" in markdown
-    assert "The three effects on one scale" in markdown and "- ranking: λ " in markdown
+    assert "The three effects by one measure" in markdown and "- ranking: λ " in markdown
     assert "| arm | seeds | test accuracy, % (95 % CI) | arm − best, points (95 % CI) |" \
         in markdown
     for summary in report.answer.test.arms:
@@ -140,9 +141,9 @@ def test_the_holdout_split_is_shown_beside_the_test_split(replicated):
     holdout_table = report.summary.split("The arms (holdout accuracy; ")[1]
     assert "over holdout clips and seeds" in holdout_table, holdout_table
     assert "test clips" not in holdout_table, holdout_table
-    assert "The three effects on one scale (holdout accuracy points" in report.summary
+    assert "The three effects by one measure, at " in report.summary
     assert report.answer.holdout is not None and report.answer.holdout.effect("λ") is not None
-    assert md("The three effects on one scale (holdout accuracy points") in report.markdown
+    assert md("The three effects by one measure, at ") in report.markdown
     assert "| arm | seeds | holdout accuracy, % (95 % CI) |" in report.markdown
     page = (out / "effects.html").read_text(encoding="utf-8")
     # Only λ arms stand on the λ axis (issue 25); the dropout arm is in the differences figure.
