@@ -8,7 +8,7 @@ finished before are counted, not replayed.
 
 The ETA is the trials left over the pace of the recent ones (`Progress._eta`): their
 completions per second of wall time; it is given once a trial finished while this command
-watched. How true it is: BENCHMARKS.md §9 (`bench/progress_eta.py`).
+watched. How true it is: BENCHMARKS.md §11 (`bench/progress_eta.py`).
 """
 
 from __future__ import annotations
