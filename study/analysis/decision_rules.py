@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from study.analysis.simultaneous import check_arms, t_interval
+from study.analysis.blocked_design import check_arms
+from study.analysis.simultaneous import t_interval
 
 _ZERO = 1e-12  # as in study.statistics: spreads below this are float rounding
 

@@ -23,15 +23,6 @@ Arms = Mapping[str, Mapping[int, float]]
 _ZERO = 1e-12  # as in study.statistics: spreads below this are float rounding
 
 
-def check_arms(arms: Arms) -> None:
-    """Raise ValueError unless every accuracy is a finite fraction in [0, 1]."""
-    for arm, runs in arms.items():
-        for seed, value in runs.items():
-            if not (isinstance(value, (int, float, np.number)) and 0.0 <= value <= 1.0):
-                raise ValueError(f"accuracies are fractions in [0, 1]; arm {arm!r} seed {seed} "
-                                 f"has {value!r} (percentages: divide by 100; leave failed runs "
-                                 f"out)")
-
 
 def paired_values(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[list[int], np.ndarray]:
     """The seeds both hold, sorted, and the per-seed differences a − b on them."""
