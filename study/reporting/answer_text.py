@@ -140,7 +140,7 @@ def rounds_lines(answer: Answer) -> list[str]:
     if widths:
         lines.append(f"  achieved half-widths (points): {widths}")
     lines.append("  seeds stop on precision, never on significance, and not before 5 seeds per "
-                 "arm: simulated, every interval then covers ≥ 94.5 % (BENCHMARKS.md, 9)")
+                 "arm: simulated, every interval then covers ≥ 94.5 % (BENCHMARKS.md, section 12)")
     if answer.decisive.spread_note:
         lines.append(f"  {answer.decisive.spread_note}")
     return lines
