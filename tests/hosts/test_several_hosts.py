@@ -31,7 +31,7 @@ from tests.study.processes import finish, trials_of
 
 BUDGET, SEEDS = 8, 1  # 8 search trials, then every replicate arm × 1 seed, one round
 MOCK_DELAY = "2"  # seconds per trial: long enough to cut a host off in the middle of one
-TAKEN_OVER = "was failed by another worker while this one was paused"
+TAKEN_OVER = "had already been failed by another worker while this one was paused"
 FSDD = REPO.parent / "shared" / "data" / "fsdd" / "recordings"
 pytestmark = [pytest.mark.slow, pytest.mark.netns, pytest.mark.postgres,
               pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")]
@@ -125,7 +125,7 @@ def test_a_partitioned_host_is_taken_over_and_rejoins(site: Site, tmp_path: Path
     # retry h3 ran. It said so in one line and went on serving the study.
     retry = assert_retried_once(search, victim.number)
     assert worker_of(retry) == h3.name and retry.state == TrialState.COMPLETE
-    assert f"trial id {victim._trial_id} {TAKEN_OVER}" in errors[0], errors[0]
+    assert f"(trial id {victim._trial_id}) {TAKEN_OVER}" in errors[0], errors[0]
     taken_over = search[victim.number].datetime_complete
     rejoined = [t for t in (*search, *runs) if worker_of(t) == h2.name
                 and t.datetime_start > taken_over and t.state == TrialState.COMPLETE]
