@@ -87,7 +87,10 @@ def test_signal_to_run_stops_real_training_and_fails_its_trials(
     url = f"sqlite:///{cli.cwd / 'studies.db'}"
     proc = start_group(cli, "run", "--data", DATA, "--n-trials", "4", "--max-epochs", "200",
                        "--pruner", "none", *TWO_PROCESSES, *NO_REPLICATES,
-                       env={"STUDY_CACHE_DIR": str(feature_cache)})
+                       # No resume checkpoints: a trial that saved one is queued again too
+                       # (tests/study/test_resume_retry.py), which would make the queue below
+                       # depend on how far the second trial got before the signal.
+                       env={"STUDY_CACHE_DIR": str(feature_cache), "STUDY_RESUME_EVERY": "0"})
     with cleaned_up(proc):
         wait_for(lambda: len(in_training(url)) == 2 or proc.poll() is not None,
                  "two trials in training", timeout=180)

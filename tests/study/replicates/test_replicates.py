@@ -197,6 +197,9 @@ ROUNDS = {"replicate_seeds": 3, "max_seeds": 10, "target_ci": 2.5}  # ±2.5 poin
 
 
 @pytest.mark.slow
+# 20 simulated studies with rounds up to 10 seeds (at least 5 before precision may stop them):
+# beside three other xdist workers on 2 cores it ran past the default 600 s.
+@pytest.mark.timeout(1800)
 def test_known_effects_are_covered_the_race_finds_the_best_and_seeds_reach_the_target(
         fast_dir: Path) -> None:
     truth = object.__new__(KnownCurve).truth
@@ -220,6 +223,7 @@ def test_known_effects_are_covered_the_race_finds_the_best_and_seeds_reach_the_t
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # as the known-effects test: 20 simulated studies in rounds
 def test_without_an_effect_few_studies_call_one_significant(fast_dir: Path) -> None:
     # 20 seeded studies: at most 3 call any of the three effects significant (helper measured
     # 6-7 % of studies on the pure functions, so 3 or more of 20 happens with probability < 0.05).
