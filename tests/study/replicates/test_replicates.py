@@ -203,7 +203,7 @@ ROUNDS = {"replicate_seeds": 3, "max_seeds": 10, "target_ci": 2.5}  # ±2.5 poin
 def test_known_effects_are_covered_the_race_finds_the_best_and_seeds_reach_the_target(
         fast_dir: Path) -> None:
     truth = object.__new__(KnownCurve).truth
-    covered = near = reached = 0
+    covered = near = reached = capped = 0
     for seed in range(20):
         answer = _answer(fast_dir, seed, KNOWN, **ROUNDS)
         plan, decisive = answer.plan, answer.decisive
@@ -217,9 +217,14 @@ def test_known_effects_are_covered_the_race_finds_the_best_and_seeds_reach_the_t
         near += truth(arm[decisive.winner].params) >= best - 0.01
         widths = [c.half_width for c in decisive.comparisons]
         reached += plan.done.startswith("every interval is within") and max(widths) <= 0.025
+        capped += plan.done.startswith("every arm that needs more seeds has 10 (--max-seeds)")
         if seed == 0:
             assert len(plan.rounds) > 1 and decisive.effect("λ").low > 0  # a 4-point peak
-    assert covered >= 18 and near >= 18 and reached == 20, (covered, near, reached)
+    # Precision: the max-|t| family over every grid pair is wider than the old Bonferroni over 6
+    # comparisons, so at the 10-seed cap 3 of these 20 studies were still wider than ±2.5 (17
+    # reached it, measured); each study that did not reach it must say it stopped at the cap.
+    assert covered >= 18 and near >= 18, (covered, near)
+    assert reached >= 17 and reached + capped == 20, (reached, capped)
 
 
 @pytest.mark.slow
