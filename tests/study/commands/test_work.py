@@ -11,7 +11,6 @@ import signal
 import pytest
 from optuna.trial import TrialState
 
-from study.trials import best_trial
 from tests.helpers import wait_for
 from tests.study.conftest import Cli, load
 from tests.study.processes import (
@@ -51,7 +50,12 @@ def test_run_creates_works_and_summarizes(cli: Cli) -> None:
     study = load(url)
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials) == 30
     exported = json.loads(cli.run("export", module="study.best").stdout)
-    assert exported["trial"] == best_trial(study).number
+    # The top level is the winner's own run (issue 25): its search trial, else a replicate run.
+    use = exported["use"]
+    if use["search_trial"] is not None:
+        assert (exported["trial_of"], exported["trial"]) == ("recon-lambda", use["search_trial"])
+    else:
+        assert exported["trial_of"] == "recon-lambda-replicates" and exported["trial"] is not None
 
 
 @pytest.mark.slow
