@@ -31,6 +31,17 @@ _db_counter = itertools.count()
 MACHINE_GROUP = "machine"
 MACHINE_PATHS = ("tests/hosts/", "tests/slurm/", "tests/docker/")
 MACHINE_MARKERS = ("netns", "slurm", "docker")
+# Modules whose tests share one expensive module-scoped fixture (a trained study, a report, a
+# feature cache): spread over workers, each worker built it again (the dashboard's study three
+# times, 140 s each beside other load). Their tests run on one worker, in order.
+SHARED_FIXTURE_MODULES = (
+    "tests/study/commands/test_dashboard.py",
+    "tests/study/reporting/test_figures.py",
+    "tests/study/reporting/test_report.py",
+    "tests/study/test_interrupt.py",
+    "tests/study/test_model_store.py",
+    "tests/study/test_storage_errors.py",
+)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -39,14 +50,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """`--dist loadgroup` (pyproject's addopts), with the machine-wide tests as one group."""
+    """`--dist loadgroup` (pyproject's addopts), with the machine-wide tests as one group and
+    each module of SHARED_FIXTURE_MODULES as one."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
 
     class MachineGroupScheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return MACHINE_GROUP if nodeid.startswith(MACHINE_PATHS) else nodeid
+            if nodeid.startswith(MACHINE_PATHS):
+                return MACHINE_GROUP
+            module = nodeid.partition("::")[0]
+            return module if module in SHARED_FIXTURE_MODULES else nodeid
 
     return MachineGroupScheduling(config, log)
 

@@ -170,6 +170,20 @@ def test_mock_worker_does_not_import_torch(cli: Cli, sqlite_url: str) -> None:
     assert proc.stdout.split() == ["0", "False"], proc.stderr
 
 
+def test_a_search_worker_and_status_load_no_statistics_library(cli: Cli, sqlite_url: str) -> None:
+    """scipy.stats and statsmodels are most of a command's start-up; every worker process and
+    every short command pays it unless it computes an interval."""
+    cli.run("create", "--storage", sqlite_url, "--objective", "mock", "--replicate-seeds", "0")
+    code = ("import sys; from study.cli import main; "
+            f"rc = main(['worker', '--storage', '{sqlite_url}', '--n-trials', '2', "
+            "'--devices', 'cpu', '--quiet']); "
+            f"rc += main(['status', '--storage', '{sqlite_url}']); "
+            "print(rc, [m for m in ('scipy.stats', 'statsmodels') if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], env=cli.env, cwd=cli.cwd,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.stdout.splitlines()[-1] == "0 []", proc.stdout + proc.stderr
+
+
 @pytest.mark.postgres
 def test_wrong_password_is_never_printed(cli: Cli, postgres_cluster, postgres_url: str) -> None:
     url = postgres_cluster.url("optuna_session", password="wrong-Pa55word")

@@ -30,6 +30,10 @@ from tests.study.processes import (
 DATA = "synthetic:8"  # 64 clips: an epoch of the quick profile takes a fraction of a second
 TWO_PROCESSES = ("--devices", "cpu", "--per-device", "2")
 NO_REPLICATES = ("--replicate-seeds", "0")
+# README: a signal stops a worker "within seconds". Every interrupted piece of work here would
+# take longer than this bound (a 60 s mock trial, 200 epochs, a 120 s replicate); the margin is
+# for a loaded 2-core CI machine (21.7 s measured there beside three other test workers).
+STOPPED_WITHIN_S = 45
 SIGNALS = pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM],
                                   ids=["SIGINT", "SIGTERM"])
 
@@ -48,8 +52,8 @@ def test_signal_fails_running_trials(cli: Cli, per_device: str, signum: signal.S
     assert status["workers_alive"] == int(per_device) and status["stale_running_trials"] == 0
     started = time.monotonic()
     proc.send_signal(signum)  # SIGINT: what Ctrl-C sends
-    _, err = proc.communicate(timeout=60)
-    assert time.monotonic() - started < 15, err
+    _, err = proc.communicate(timeout=120)
+    assert time.monotonic() - started < STOPPED_WITHIN_S, err
     assert proc.returncode == 130, err
     trials = load(url).trials
     assert not [t for t in trials if t.state == TrialState.RUNNING]
@@ -73,7 +77,7 @@ def _interrupt(proc: subprocess.Popen, signum: int, pids: set[int]) -> tuple[flo
     os.killpg(proc.pid, signum)
     started = time.monotonic()
     wait_for(lambda: proc.poll() is not None and not any(alive(pid) for pid in pids),
-             "the command and its worker processes to exit", timeout=60)
+             "the command and its worker processes to exit", timeout=120)
     elapsed = time.monotonic() - started
     return elapsed, proc.communicate()[1]
 
@@ -98,7 +102,7 @@ def test_signal_to_run_stops_real_training_and_fails_its_trials(
         assert len(training) == 2, proc.communicate()[1]
         elapsed, err = _interrupt(proc, signum, {pid_of(t) for t in training})
     assert proc.returncode == 130, err
-    assert elapsed < 15, err
+    assert elapsed < STOPPED_WITHIN_S, err
     trials = load(url).trials
     assert [t.number for t in trials if t.state == TrialState.RUNNING] == [], err
     assert [trials[t.number].state for t in training] == [TrialState.FAIL] * 2, err
@@ -125,7 +129,7 @@ def test_ctrl_c_during_replicates_leaves_nothing_running_and_loses_no_replicate(
         assert len(cut) == 2, proc.communicate()[1]
         elapsed, err = _interrupt(proc, signal.SIGINT, {pid_of(t) for t in cut})
     assert proc.returncode == 130, err
-    assert elapsed < 15, err
+    assert elapsed < STOPPED_WITHIN_S, err
     replicates = load(url, companion).trials
     assert [t.number for t in replicates if t.state == TrialState.RUNNING] == [], err
     assert [replicates[t.number].state for t in cut] == [TrialState.FAIL] * 2, err

@@ -37,7 +37,7 @@ from tests.study.mock_effects import KnownCurve
 from tests.study.report_studies import make_study, search_distributions
 
 T_975_DF3 = 3.182446305284263
-FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fsdd" / "recordings"
+FSDD = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "fsdd" / "recordings"
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 
 
