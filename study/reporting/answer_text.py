@@ -34,7 +34,7 @@ def use_line(answer: Answer) -> str:
     summary = answer.summary(winner.key)
     ci = summary.accuracy if summary is not None else None
     replicated = "no finished seed" if ci is None else \
-        f"replicated {pct(ci.mean, ci.low, ci.high)} test accuracy ({ci.n} seeds)"
+        f"replicated {pct(ci.mean, ci.low, ci.high)} test accuracy ({_seeds(ci.n)})"
     return (f"Use: λ = {_lam(winner.lam)}, dropout {winner.dropout:.3g}, hidden {winner.hidden} "
             f"({winner.origin}) — {replicated}")
 
@@ -57,7 +57,7 @@ def race_lines(answer: Answer) -> list[str]:
         lines.append(f"  the search's best (trial {plan.source_trial}): one run "
                      f"{curse.single * 100:.1f} % validation, replicated "
                      f"{pct(curse.replicated, curse.replicated_low, curse.replicated_high)} "
-                     f"({curse.n} seeds): winner's curse {points(curse.curse)} points "
+                     f"({_seeds(curse.n)}): winner's curse {points(curse.curse)} points "
                      f"({points(curse.low)} … {points(curse.high)})"
                      + ("" if decisive.winner == best.key else "; it is not the winner"))
     return lines
@@ -104,7 +104,7 @@ def _effect_line(effect: Effect, decisive: Decisive) -> str:
         words = f"{factor} matters" if effect.low > 0 else f"no effect of {factor} shown"
     return (f"  {effect.name + ' effect:':<16} {what}: {points(effect.estimate)} points, "
             f"{effect.confidence * 100:g} % CI {points(effect.low)} … {points(effect.high)} "
-            f"(simultaneous over {effect.family} contrasts), {effect.n} seeds: {words}")
+            f"(simultaneous over {effect.family} contrasts), {_seeds(effect.n)}: {words}")
 
 
 def decisive_label(decisive: Decisive, key: str) -> str:
@@ -161,3 +161,7 @@ def answer_attribute(answer: Answer) -> str:
     ranking = answer.decisive.ranking
     lines = [use_line(answer)] + ([f"effects: {ranking.line}"] if ranking is not None else [])
     return " | ".join(lines) + " (the study's note has the rest)"
+
+
+def _seeds(n: int) -> str:
+    return "1 seed" if n == 1 else f"{n} seeds"

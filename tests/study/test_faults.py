@@ -7,12 +7,15 @@ stale quickly. Every wait is bounded.
 
 from __future__ import annotations
 
+import fcntl
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
@@ -220,6 +223,29 @@ def test_launcher_passes_heartbeat_settings_to_children(cli: Cli, monkeypatch) -
         assert "--heartbeat-interval 2" in joined and "--heartbeat-grace 9" in joined
 
 
+def _pause_outside_a_write(worker: subprocess.Popen, database: Path) -> None:
+    """SIGSTOP `worker` at a moment it holds neither SQLite's write lock (its heartbeat thread
+    writes every second) nor the study lock: a process stopped inside a write blocks every
+    other writer until it resumes, and no worker can take that over."""
+    for _ in range(20):
+        worker.send_signal(signal.SIGSTOP)
+        try:
+            with open(f"{database}.budget.lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            probe = sqlite3.connect(database, timeout=2)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.rollback()
+                return
+            finally:
+                probe.close()
+        except (BlockingIOError, sqlite3.OperationalError):
+            worker.send_signal(signal.SIGCONT)
+            time.sleep(0.3)
+    pytest.fail("the worker held a lock at each of 20 tries to pause it")
+
+
 @pytest.mark.slow
 def test_a_paused_worker_hears_its_trial_was_taken_over(cli: Cli) -> None:
     """A worker stopped past the grace period (SIGSTOP, a swapped-out VM) finds its trial failed
@@ -232,7 +258,7 @@ def test_a_paused_worker_hears_its_trial_was_taken_over(cli: Cli) -> None:
         wait_for(lambda: any(pid_of(t) == paused.pid for t in in_training(url)),
                  "the worker to pause to be in a trial")
         taken = next(t for t in in_training(url) if pid_of(t) == paused.pid)
-        paused.send_signal(signal.SIGSTOP)
+        _pause_outside_a_write(paused, cli.cwd / "studies.db")
         try:
             wait_for(lambda: any(retried_from(t) == taken.number and t.state != TrialState.WAITING
                                  for t in load(url).trials),
