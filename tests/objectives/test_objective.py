@@ -114,6 +114,7 @@ def test_warm_up_ramps_linearly_into_the_epoch_decay(objective):
     assert rates.rates[0][1] == pytest.approx(train.learning_rate / warmup_steps)
 
 
+@pytest.mark.slow
 def test_train_cli_prints_one_json_line(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "objectives.train", "--data", TINY, "--profile", "quick",
@@ -126,6 +127,7 @@ def test_train_cli_prints_one_json_line(tmp_path):
         assert key in result
 
 
+@pytest.mark.slow
 def test_train_cli_rejects_bad_input_in_one_line(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "objectives.train", "--data", "nosuch:thing", "--epochs", "1",
@@ -138,6 +140,7 @@ def test_train_cli_rejects_bad_input_in_one_line(tmp_path):
     assert completed.returncode == 1 and "--lambda" in completed.stderr
 
 
+@pytest.mark.slow
 def test_train_cli_says_why_a_split_is_empty(tmp_path):
     # The composition root a worker loads its data with, met through `objectives.train`.
     audio = tmp_path / "audio"

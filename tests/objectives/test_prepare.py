@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,7 @@ def _folder(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_prepare_builds_then_reuses(tmp_path):
     audio = tmp_path / "audio"
     audio.mkdir()
@@ -51,6 +53,7 @@ def test_prepare_builds_then_reuses(tmp_path):
     assert json.loads(second.stdout)["key"] == summary["key"]
 
 
+@pytest.mark.slow
 def test_prepare_cache_dir_from_environment(tmp_path):
     audio = tmp_path / "audio"
     audio.mkdir()

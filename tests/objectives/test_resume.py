@@ -72,6 +72,7 @@ def saved(data, tmp_path_factory):
     return slot.read()
 
 
+@pytest.mark.slow
 def test_cut_run_resumes_at_the_saved_epoch_bit_for_bit(data, uncut, saved, tmp_path):
     slot = DirectorySlot(tmp_path / "trial.ckpt", every=1)
     slot.write(saved)
@@ -144,6 +145,7 @@ def test_kill_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     assert slot.read() == b"first" and [p.name for p in tmp_path.iterdir()] == ["trial.ckpt"]
 
 
+@pytest.mark.slow
 def test_resumed_search_trial_reports_every_epoch_once(saved, tmp_path, uncut):
     slot = DirectorySlot(tmp_path / "trial.ckpt", every=1)
     slot.write(saved)

@@ -134,6 +134,7 @@ def test_unencoded_password_is_one_line_without_any_of_it(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("password", AWKWARD_PASSWORDS)
+@pytest.mark.slow
 def test_unreachable_with_awkward_password(tmp_path: Path, password: str) -> None:
     port = free_port()
     url = f"postgresql://alice:{quote(password, safe='')}@127.0.0.1:{port}/postgres"
@@ -152,6 +153,7 @@ def _damaged(tmp_path: Path, name: str) -> str:
     return url
 
 
+@pytest.mark.slow
 def test_damaged_file(tmp_path: Path) -> None:
     # Page 3 of a small study: the index on study names.
     proc = run_check("--storage", _damaged(tmp_path, "ix_studies_study_name"), cwd=tmp_path)
@@ -162,6 +164,7 @@ def test_damaged_file(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_damage_that_no_query_reads_is_found(tmp_path: Path) -> None:
     # The heartbeat index is read by no query of the check: only PRAGMA quick_check sees it.
     url = _damaged(tmp_path, "sqlite_autoindex_trial_heartbeats_1")
@@ -169,6 +172,7 @@ def test_damage_that_no_query_reads_is_found(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_postgres_with_studies(
     postgres_db_url: str, tmp_path: Path, postgres_cluster: PostgresCluster
 ) -> None:
@@ -187,6 +191,7 @@ def test_postgres_with_studies(
     assert postgres_cluster.password not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_unknown_scheme(tmp_path: Path) -> None:
     proc = run_check("--storage", "foo://x/y", cwd=tmp_path)
     one_line_error(proc, "unknown storage scheme 'foo://'")
@@ -200,6 +205,7 @@ def test_missing_driver(tmp_path: Path) -> None:
     assert "hunter2" not in proc.stderr + proc.stdout
 
 
+@pytest.mark.slow
 def test_unreachable_host_is_bounded(tmp_path: Path) -> None:
     port = free_port()
     start = time.monotonic()
@@ -224,6 +230,7 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_wrong_password(
     postgres_cluster: PostgresCluster, postgres_url: str, tmp_path: Path
 ) -> None:

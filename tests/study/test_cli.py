@@ -16,6 +16,7 @@ from tests.helpers import cli_error, one_line_error
 from tests.study.conftest import Cli, load
 
 
+@pytest.mark.slow
 def test_unknown_study_lists_existing(cli: Cli, sqlite_url: str) -> None:
     cli.run("create", "--storage", sqlite_url, "--objective", "mock", "--study", "alpha")
     cli.run("create", "--storage", sqlite_url, "--objective", "mock", "--study", "beta")
@@ -27,6 +28,7 @@ def test_unknown_study_lists_existing(cli: Cli, sqlite_url: str) -> None:
         assert err.startswith("error: no study 'gamma'") and "'alpha', 'beta'" in err
 
 
+@pytest.mark.slow
 def test_no_finished_trials(cli: Cli, sqlite_url: str) -> None:
     cli.run("create", "--storage", sqlite_url, "--objective", "mock")
     err = cli_error(cli.run("export", "--storage", sqlite_url, module="study.best", check=False))
@@ -59,10 +61,12 @@ def test_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> None:
     (("create", "--replicate-lambdas", "1000"), "inside the study's λ range 0.01 … 100"),
     (("create", "--replicate-dropouts", "0.9"), "inside the dropout range 0 … 0.6"),
 ])
+@pytest.mark.slow
 def test_bad_create_settings(cli: Cli, sqlite_url: str, args, message: str) -> None:
     assert message in cli_error(cli.run(*args, "--storage", sqlite_url, check=False))
 
 
+@pytest.mark.slow
 def test_a_budget_is_not_lowered_below_the_finished_trials_without_force(
         cli: Cli, sqlite_url: str) -> None:
     cli.run("run", "--storage", sqlite_url, "--objective", "mock", "--n-trials", "4",
@@ -73,6 +77,7 @@ def test_a_budget_is_not_lowered_below_the_finished_trials_without_force(
     assert "budget of study 'recon-lambda': 4 → 2" in forced.stderr
 
 
+@pytest.mark.slow
 def test_worker_errors(cli: Cli, sqlite_url: str) -> None:
     cli.run("create", "--storage", sqlite_url, "--objective", "mock")
     err = cli_error(cli.run("worker", "--storage", sqlite_url, "--objective", "lstm", check=False))
@@ -89,6 +94,7 @@ def test_worker_errors(cli: Cli, sqlite_url: str) -> None:
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
 
+@pytest.mark.slow
 def test_a_module_factory_objective_gets_the_documented_context(cli: Cli, sqlite_url: str,
                                                                 tmp_path) -> None:
     """README's `--objective package.module:factory` contract: called once per worker process
@@ -121,6 +127,7 @@ def test_a_module_factory_objective_gets_the_documented_context(cli: Cli, sqlite
                     "path": f"{cli.env['STUDY_MODEL_DIR']}/recon-lambda/trial_00003.pt"}
 
 
+@pytest.mark.slow
 def test_failing_objective_stops_worker(cli: Cli, sqlite_url: str, tmp_path) -> None:
     (tmp_path / "broken_objective.py").write_text(
         "def make(ctx):\n    def objective(trial):\n        raise RuntimeError('boom')\n"
@@ -145,6 +152,7 @@ def test_unreachable_postgres_is_bounded(cli: Cli) -> None:
     assert "cannot reach postgresql at 127.0.0.1:9" in err and "s3cr3t" not in err
 
 
+@pytest.mark.slow
 def test_evaluate_errors(cli: Cli, sqlite_url: str) -> None:
     # A flag the command needs is missing: a usage error, exit 2 (README's exit codes).
     err = cli_error(cli.run("evaluate", "--storage", sqlite_url, module="study.best",
@@ -160,6 +168,7 @@ def test_evaluate_errors(cli: Cli, sqlite_url: str) -> None:
     assert "saved no model" in err and "--model PATH" in err
 
 
+@pytest.mark.slow
 def test_mock_worker_does_not_import_torch(cli: Cli, sqlite_url: str) -> None:
     cli.run("create", "--storage", sqlite_url, "--objective", "mock")
     code = ("import sys; from study.cli import main; "
@@ -170,6 +179,7 @@ def test_mock_worker_does_not_import_torch(cli: Cli, sqlite_url: str) -> None:
     assert proc.stdout.split() == ["0", "False"], proc.stderr
 
 
+@pytest.mark.slow
 def test_a_search_worker_and_status_load_no_statistics_library(cli: Cli, sqlite_url: str) -> None:
     """scipy.stats and statsmodels are most of a command's start-up; every worker process and
     every short command pays it unless it computes an interval."""
@@ -185,6 +195,7 @@ def test_a_search_worker_and_status_load_no_statistics_library(cli: Cli, sqlite_
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_wrong_password_is_never_printed(cli: Cli, postgres_cluster, postgres_url: str) -> None:
     url = postgres_cluster.url("optuna_session", password="wrong-Pa55word")
     for args, module in ((("status",), "study"), (("worker", "--devices", "cpu"), "study"),
@@ -224,6 +235,7 @@ def small_study(cli: Cli, sqlite_url: str) -> str:
 
 
 @pytest.mark.parametrize("command", PIPED)
+@pytest.mark.slow
 def test_reader_gone_before_the_output(cli: Cli, small_study: str, command: str) -> None:
     """The reader closed the pipe before anything was written: exit 141, nothing on stderr."""
     args, module = PIPED[command]
@@ -233,6 +245,7 @@ def test_reader_gone_before_the_output(cli: Cli, small_study: str, command: str)
     assert (proc.returncode, err) == (141, "")
 
 
+@pytest.mark.slow
 def test_status_piped_into_head(cli: Cli, small_study: str) -> None:
     """`status | head -1`, as users type it: the first line and no error. The whole table usually
     fits in the pipe before head exits (exit 0); when it does not, the exit is 141, as above."""
@@ -246,6 +259,7 @@ def test_status_piped_into_head(cli: Cli, small_study: str) -> None:
     assert head.stdout.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_export_warns_when_the_model_is_gone(cli: Cli, sqlite_url: str) -> None:
     """A model in the artifact store is fetched again when this host's copy is gone; a study
     older than models in the store has only the local path, and export warns when it is gone."""
@@ -278,6 +292,7 @@ def test_export_warns_when_the_model_is_gone(cli: Cli, sqlite_url: str) -> None:
                            "configuration is exported without it\n")
 
 
+@pytest.mark.slow
 def test_worker_on_a_full_disk(cli: Cli, sqlite_url: str, tmp_path: Path) -> None:
     """Each trial's model fails to save: the trial fails with the reason, the worker goes on, and
     stops after 3 failures in a row with that reason as its last line."""

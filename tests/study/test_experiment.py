@@ -86,6 +86,7 @@ def test_workers_and_status_serve_an_old_study(cli: Cli) -> None:
     assert status["finished"] == 5 and status["objective"] == "mock"
 
 
+@pytest.mark.slow
 def test_an_experiment_of_another_format_is_one_line_naming_it(cli: Cli) -> None:
     url = f"sqlite:///{cli.cwd / 'future.db'}"
     study = optuna.create_study(study_name="future", storage=url, direction="maximize")

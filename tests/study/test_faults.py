@@ -172,6 +172,7 @@ def test_four_sqlite_workers_and_a_reader(cli: Cli) -> None:
     assert_exact_budget(load(url).trials, budget)
 
 
+@pytest.mark.slow
 def test_heartbeat_settings_reach_the_storage(cli: Cli) -> None:
     from study import defaults
     from study.cli import build_parser
@@ -357,6 +358,7 @@ def test_workers_started_before_the_database_wait_for_it(cli: Cli, postgres_db_u
     assert_exact_budget(load(url).trials, budget)
 
 
+@pytest.mark.slow
 def test_a_database_that_never_comes_is_one_line_after_the_outage_bound(cli: Cli) -> None:
     from tests.helpers import free_port
 

@@ -67,6 +67,7 @@ def test_unsafe_names_are_refused(work: Cli, tmp_path: Path, command: str, name:
     assert written(tmp_path) == ["work"]  # no storage, no model directory, nothing outside
 
 
+@pytest.mark.slow
 def test_longest_name_saves_models_inside_model_dir(work: Cli, tmp_path: Path) -> None:
     name = "v1.2_" + "a" * 95
     work.run("create", "--objective", SAVES_MODELS, "--replicate-seeds", "0", "--study", name)
@@ -77,6 +78,7 @@ def test_longest_name_saves_models_inside_model_dir(work: Cli, tmp_path: Path) -
 
 @pytest.mark.parametrize("name", ["../../escape", "{tmp}/absolute", "a" * 300, "<b>x</b>"],
                          ids=["parent", "absolute", "long", "markup"])
+@pytest.mark.slow
 def test_legacy_unsafe_name_keeps_models_inside_model_dir(work: Cli, tmp_path: Path,
                                                           name: str) -> None:
     """A study created before names were checked (here: with Optuna's API) is still served."""
@@ -108,6 +110,7 @@ def test_mistyped_profile_is_a_usage_error(work: Cli, tmp_path: Path) -> None:
     assert written(tmp_path) == ["work"]
 
 
+@pytest.mark.slow
 def test_extending_a_finished_study(cli: Cli) -> None:
     run = ("run", "--objective", "mock", "--replicate-seeds", "0", "--per-device", "1")
     cli.run(*run, "--n-trials", "6")
@@ -128,6 +131,7 @@ def test_extending_a_finished_study(cli: Cli) -> None:
     assert "already has 9 finished trials" in again.stderr
 
 
+@pytest.mark.slow
 def test_status_says_why_a_study_is_over_its_budget(cli: Cli) -> None:
     cli.run("create", "--objective", "mock", "--n-trials", "3", "--replicate-seeds", "0")
     cli.run("worker", "--n-trials", "5", *WORKER)  # this worker's own stop condition

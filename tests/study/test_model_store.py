@@ -73,6 +73,7 @@ def another_host(trained: dict, name: str) -> Cli:
     return Cli({**trained["cli"].env, "STUDY_MODEL_DIR": str(cwd / "models")}, cwd)
 
 
+@pytest.mark.slow
 def test_the_best_k_search_models_and_one_per_arm_stay_in_the_store(trained: dict) -> None:
     study, store = load(trained["url"]), trained["store"]
     complete = study.get_trials(states=(TrialState.COMPLETE,))
@@ -104,6 +105,7 @@ def test_the_best_k_search_models_and_one_per_arm_stay_in_the_store(trained: dic
         sorted(f"trial_{entry.trial:05d}.pt" for entry in per_arm)
 
 
+@pytest.mark.slow
 def test_export_and_evaluate_on_a_host_that_never_trained_fetch_and_verify(
         trained: dict) -> None:
     other = another_host(trained, "export-host")
@@ -141,6 +143,7 @@ def _broken(trained: dict, name: str) -> tuple[Cli, str, Path, str]:
     return other, url, store, winner.user_attrs["model_artifact"]["id"]
 
 
+@pytest.mark.slow
 def test_a_corrupt_missing_or_unreachable_model_is_one_line(trained: dict) -> None:
     other, url, store, artifact = _broken(trained, "broken-host")
     companion = load(url, companion_name("recon-lambda"))
@@ -227,6 +230,7 @@ def test_keep_models_keeps_the_winner_only(trained: dict) -> None:
     assert cached(cache, companion.study_name) == [f"trial_{winner:05d}.pt"]
 
 
+@pytest.mark.slow
 def test_a_replicate_without_model_path_is_run_without_one(cli: Cli, sqlite_url: str) -> None:
     cli.run("create", "--storage", sqlite_url, "--objective",
             "tests.study.saving_objective:SavesSearchModelsOnly", "--replicate-seeds", "1",
@@ -240,6 +244,7 @@ def test_a_replicate_without_model_path_is_run_without_one(cli: Cli, sqlite_url:
     assert len(model_store.kept_models(load(sqlite_url))) == 3
 
 
+@pytest.mark.slow
 def test_create_records_the_store_and_workers_use_it(cli: Cli, sqlite_url: str) -> None:
     """A worker started without a setting, elsewhere, uploads to the store the study names."""
     store = cli.cwd / "shared"

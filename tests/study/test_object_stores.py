@@ -108,6 +108,7 @@ def server(request: pytest.FixtureRequest) -> Server:
     return request.getfixturevalue("s3_server" if request.param == "s3" else "gcs_server")
 
 
+@pytest.mark.slow
 def test_models_go_to_the_object_store_and_come_back_verified_on_another_host(
         cli_env: dict[str, str], tmp_path: Path, server: Server) -> None:
     base = {k: v for k, v in cli_env.items() if k not in CLOUD_VARS}

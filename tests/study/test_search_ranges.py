@@ -10,6 +10,7 @@ import pytest
 from tests.study.conftest import Cli
 
 
+@pytest.mark.slow
 def test_ranges_are_stored_and_searched(cli: Cli, sqlite_url: str) -> None:
     cli.run("create", "--storage", sqlite_url, "--objective", "mock", "--n-trials", "12",
             "--lambda-range", "0.1", "10", "--dropout-range", "0.1", "0.2",

@@ -24,6 +24,7 @@ COMMANDS = {
 
 
 @pytest.mark.parametrize("command", [*COMMANDS, "create"])
+@pytest.mark.slow
 def test_unencoded_password_is_one_line(cli: Cli, command: str) -> None:
     args, module = COMMANDS.get(command, (("create", "--objective", "mock"), "study"))
     port = free_port()
@@ -50,6 +51,7 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.slow
 def test_damaged_file_is_one_line(cli: Cli, finished_study: Path, command: str) -> None:
     path = cli.cwd / "studies.db"
     shutil.copy(finished_study, path)
@@ -62,6 +64,7 @@ def test_damaged_file_is_one_line(cli: Cli, finished_study: Path, command: str) 
 
 
 @pytest.mark.parametrize("command", ["status", "export"])
+@pytest.mark.slow
 def test_read_only_command_creates_no_file(cli: Cli, command: str) -> None:
     args, module = COMMANDS[command]
     one_line_error(cli.run(*args, module=module, check=False),

@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 import re
 
+import pytest
+
 from tests.study.conftest import Cli, load
 
 WORKERS = ("--objective", "mock", "--devices", "cpu", "--per-device", "2")
@@ -16,6 +18,7 @@ def _finished_counts(stderr: str, phase: str) -> list[int]:
     return [int(m) for m in re.findall(rf"^{phase}: finished (\d+)/", stderr, re.MULTILINE)]
 
 
+@pytest.mark.slow
 def test_one_line_per_change_of_the_finished_count(cli: Cli, sqlite_url: str) -> None:
     """Two workers: the running count changes between polls far more often than the finished
     count; only the finished count makes a line."""
@@ -26,6 +29,7 @@ def test_one_line_per_change_of_the_finished_count(cli: Cli, sqlite_url: str) ->
         assert all(a < b for a, b in itertools.pairwise(counts)), (phase, counts)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_says_what_it_resumes_and_replays_nothing(cli: Cli,
                                                                 sqlite_url: str) -> None:
     first = cli.run("run", "--storage", sqlite_url, "--n-trials", "14", "--replicate-seeds",
@@ -48,6 +52,7 @@ def test_a_resumed_run_says_what_it_resumes_and_replays_nothing(cli: Cli,
     assert all(a < b for a, b in itertools.pairwise(counts)), counts
 
 
+@pytest.mark.slow
 def test_the_replicate_budget_bounds_round_one(cli: Cli, sqlite_url: str) -> None:
     """Round 1 plans every arm × 2 seeds of 2 s runs (far more than 12 s); with a 12 s budget
     no run starts after it is spent, the rest are cancelled, and the phase ends with an answer."""

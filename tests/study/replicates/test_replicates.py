@@ -284,6 +284,7 @@ def test_a_worker_killed_in_round_two_loses_nothing_and_the_round_after_is_plann
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
 
 
+@pytest.mark.slow
 def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
     # 600 s: on a shared 2-core machine under a load of ~30 this run took 3.5 min (24 s of CPU).
     run = cli.run("run", "--objective", "mock", "--n-trials", "8", "--replicate-seeds", "3",
@@ -322,6 +323,7 @@ def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
         again["planned"] == again["finished"]
 
 
+@pytest.mark.slow
 def test_replicate_by_hand_turns_on_a_phase_that_was_off(cli: Cli) -> None:
     """`replicate --seeds K` on a `--replicate-seeds 0` study stores K, plans and runs them."""
     run = ("--objective", "mock", "--n-trials", "6", "--replicate-seeds", "0")

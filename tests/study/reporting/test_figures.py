@@ -30,6 +30,7 @@ def replicated(tmp_path_factory) -> dict:
     return {"answer": answer, "search": search, "effects": effects}
 
 
+@pytest.mark.slow
 def test_only_the_lambda_arms_are_on_the_lambda_axis(replicated: dict) -> None:
     answer = replicated["answer"]
     assert {a.factor for a in answer.plan.arms} - {None, "λ"}, "the plan has other arms too"

@@ -53,6 +53,7 @@ def replicated(tmp_path_factory):
             "store_dir": tmp / "artifacts"}
 
 
+@pytest.mark.slow
 def test_the_summary_leads_with_the_answer(replicated):
     loaded, report = replicated["loaded"], replicated["report"]
     answer = answer_of(loaded.study)
@@ -170,6 +171,7 @@ def test_notes_lead_with_the_verdict_and_the_replicates_study_has_its_own(replic
     assert companion.metric_names == [service.METRIC_NAME]
 
 
+@pytest.mark.slow
 def test_artifacts_of_both_studies_and_curves_once(replicated):
     loaded, report, store = replicated["loaded"], replicated["report"], replicated["store"]
     study = loaded.study
@@ -204,6 +206,7 @@ def test_names_are_escaped_in_html_and_markdown(replicated):
     assert code("a`b") == "``a`b``"
 
 
+@pytest.mark.slow
 def test_without_replicates_the_report_says_so_and_how_to_run_them(tmp_path):
     loaded = make_loaded("lambda", n_complete=20, n_pruned=2)
     report = build_report(loaded, tmp_path / "out", save_note=False)
@@ -224,6 +227,7 @@ def test_without_replicates_the_report_says_so_and_how_to_run_them(tmp_path):
         build_report(none, tmp_path / "o3", save_note=False).summary
 
 
+@pytest.mark.slow
 def test_a_planned_but_unfinished_phase_says_how_to_finish_it(tmp_path):
     loaded = make_loaded("lambda", storage=f"sqlite:///{tmp_path / 'studies.db'}",
                          n_complete=10, n_pruned=1)
@@ -239,6 +243,7 @@ def test_a_planned_but_unfinished_phase_says_how_to_finish_it(tmp_path):
            "here: python -m study report --study mock-report --ablation" in lines
 
 
+@pytest.mark.slow
 def test_report_where_lambda_does_not_matter(tmp_path):
     report = build_report(make_loaded("dropout"), tmp_path / "out", save_note=False)
     assert all(r.rank != 1 for r in report.importances)
@@ -280,6 +285,7 @@ def cli_study(tmp_path_factory):
     return cli_mock_study(tmp_path_factory.mktemp("cli"), "cli", n_trials=8)
 
 
+@pytest.mark.slow
 def test_report_command_json_has_the_answers_numbers(cli_study):
     cli, url = cli_study
     done = cli.run("report", "--storage", url, "--study", "cli", "--format", "json",
@@ -297,6 +303,7 @@ def test_report_command_json_has_the_answers_numbers(cli_study):
     assert str(cli.cwd / "json-report" / "REPORT.md") in data["files"]
 
 
+@pytest.mark.slow
 def test_report_command_text_writes_files_notes_and_artifacts(cli_study):
     cli, url = cli_study
     done = cli.run("report", "--storage", url, "--study", "cli",
@@ -312,6 +319,7 @@ def test_report_command_text_writes_files_notes_and_artifacts(cli_study):
     assert get_note(open_companion(loaded.study, create=False)).startswith("**Use: λ = ")
 
 
+@pytest.mark.slow
 def test_report_command_errors(cli_study):
     cli, url = cli_study
     one_line_error(cli.run("report", "--storage", url, "--study", "nope", "--no-artifacts",
@@ -357,6 +365,7 @@ def _check_ablation(url: str, name: str, data: dict, seeds: int) -> list:
     return runs
 
 
+@pytest.mark.slow
 def test_report_ablation_plans_and_runs_the_replicates_here(tmp_path, cli):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     cli.run("run", "--storage", url, "--study", "abl", "--objective", "mock", "--n-trials", "6",
@@ -367,6 +376,7 @@ def test_report_ablation_plans_and_runs_the_replicates_here(tmp_path, cli):
     _check_ablation(url, "abl", _strict_json(done.stdout), seeds=2)
 
 
+@pytest.mark.slow
 def test_report_ablation_refuses_before_the_search_is_finished(tmp_path, cli):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     cli.run("create", "--storage", url, "--study", "early", "--objective", "mock",
