@@ -40,8 +40,8 @@ def gated(study: optuna.Study, may_start: Callable[[GatedStudy], bool], *,
                 fail_stale(gated_study)  # a stale trial's place is freed, its retry queued at once
                 if may_start(gated_study):
                     return ask()
-            # RUNNING trials without any heartbeat (ask/tell by hand) never go stale: twice in a
-            # row (a new trial beats at once) means there is nothing worth waiting for.
+            # The sweep gave every RUNNING trial a heartbeat (`adopt_unbeaten`); none twice in a
+            # row (without heartbeats, or no RUNNING trial) means nothing is worth waiting for.
             unbeating = unbeating + 1 if running_with_heartbeat(gated_study) == 0 else 0
             if heartbeat_interval is None or unbeating >= 2 or (
                     deadline is not None and time.monotonic() + poll > deadline):

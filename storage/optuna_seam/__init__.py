@@ -24,11 +24,12 @@ from storage.optuna_seam.retry import (
     is_retry_of,
     retried_from,
 )
-from storage.optuna_seam.stale import running_with_heartbeat, stale_trial_ids
+from storage.optuna_seam.stale import adopt_unbeaten, running_with_heartbeat, stale_trial_ids
 from storage.optuna_seam.tell import error_behind, tell_was_refused
 
 __all__ = [
-    "GatedStudy", "ResilientRDBStorage", "RetryStaleTrialOnce", "backend_of", "count_trials",
+    "GatedStudy", "ResilientRDBStorage", "RetryStaleTrialOnce", "adopt_unbeaten", "backend_of",
+    "count_trials",
     "error_behind", "fail_and_requeue", "fail_if_running", "fail_stale", "forget_trial_model",
     "is_retry_of",
     "register_finished_trial_artifact", "retried_from", "running_with_heartbeat",

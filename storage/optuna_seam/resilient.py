@@ -3,7 +3,8 @@
 Optuna records heartbeats from a thread that ends at its first exception, so a restarted server
 would silence a live trial for good and another worker would fail it as stale; and a trial taken
 from the queue beats only once its objective starts. A subclass of RDBStorage overriding its
-storage methods is the one way to change either.
+storage methods is the one way to change either. (`Study.ask` creates trials through the private
+`_create_new_trial`, past the public `create_new_trial`.)
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
     (or loses the database) before its objective starts, the trial still goes stale.
     """
 
-    def create_new_trial(self, study_id: int, template_trial: Any = None) -> int:
-        trial_id = super().create_new_trial(study_id, template_trial)
-        if template_trial is None or template_trial.state == TrialState.RUNNING:
-            self._first_heartbeat(trial_id)
-        return trial_id
+    def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
+        trial = super()._create_new_trial(study_id, template_trial)
+        if trial.state == TrialState.RUNNING:
+            self._first_heartbeat(trial._trial_id)
+        return trial
 
     def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
         changed = super().set_trial_state_values(trial_id, state, values)

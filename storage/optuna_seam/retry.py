@@ -17,7 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from storage.optuna_seam.ids import backend_of
 from storage.optuna_seam.lock import study_lock
-from storage.optuna_seam.stale import sweeping
+from storage.optuna_seam.stale import adopt_unbeaten, sweeping
 
 
 def fail_stale(study: optuna.Study) -> None:
@@ -26,10 +26,13 @@ def fail_stale(study: optuna.Study) -> None:
     Optuna sweeps before every ask of `optimize` too, but outside any lock: between its FAIL and
     its re-queue another worker's budget gate sees a free place and starts a new trial, and the
     retry, queued a moment later, waits beyond the budget for good. `ResilientRDBStorage` shows
-    stale trials to this sweep only, and the gates run it under the lock they count under.
+    stale trials to this sweep only, and the gates run it under the lock they count under. A
+    RUNNING trial that never beat is given a heartbeat first (`adopt_unbeaten`): it goes stale
+    like any other.
     """
     with study_lock(study), sweeping(), warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        adopt_unbeaten(study)
         optuna.storages.fail_stale_trials(study)
 
 

@@ -27,6 +27,30 @@ def running_with_heartbeat(study: optuna.Study) -> int:
         return int(conn.execute(query, {"study": study._study_id}).scalar() or 0)
 
 
+def adopt_unbeaten(study: optuna.Study) -> list[int]:
+    """Record a heartbeat now for each RUNNING trial of the study that never recorded one.
+
+    A worker's trial beats from its creation (`ResilientRDBStorage`), but that first beat can be
+    lost: the database stops between the trial's insert and its heartbeat, the insert's answer is
+    lost so the worker never learns the trial exists, or the worker is killed in between. Never
+    beating, such a trial would never go stale and would hold its place in the budget for good;
+    adopted, it goes stale after the grace period unless something beats for it.
+    """
+    storage = backend_of(study)
+    if getattr(storage, "heartbeat_interval", None) is None:  # no heartbeats: nothing goes stale
+        return []
+    query = sqlalchemy.text(
+        "SELECT trials.trial_id FROM trials LEFT JOIN trial_heartbeats "
+        "ON trial_heartbeats.trial_id = trials.trial_id "
+        "WHERE trials.study_id = :study AND trials.state = 'RUNNING' "
+        "AND trial_heartbeats.trial_id IS NULL")
+    with storage.engine.connect() as conn:
+        unbeaten = [int(row[0]) for row in conn.execute(query, {"study": study._study_id})]
+    for storage_id in unbeaten:
+        storage.record_heartbeat(storage_id)
+    return unbeaten
+
+
 def stale_trial_ids(study: optuna.Study) -> set[int]:
     """Storage ids of RUNNING trials whose heartbeat is older than the grace period."""
     storage = study._storage

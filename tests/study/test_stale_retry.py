@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 
+import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
@@ -79,3 +80,24 @@ def test_two_restarted_workers_retry_each_stale_trial_once(cli: Cli) -> None:
         assert [len(_retries(trials, t)) for t in stale] == [1] * KILLED, (round_, table)
         assert_exact_budget(trials, BUDGET)
         assert_failures_retried(trials)
+
+
+def test_a_trial_whose_first_heartbeat_was_lost_is_retried_within_the_budget(cli: Cli) -> None:
+    """A trial inserted without a heartbeat: the database stopped between the insert and the
+    first beat, or the insert's answer never reached the worker (CI saw it: a database job moved
+    at that moment left 9 COMPLETE, 1 FAIL and a RUNNING trial that no worker owned or could
+    fail, holding the tenth place). The workers fail it after the grace period and run its retry.
+    """
+    url = f"sqlite:///{cli.cwd / 'lost_beat.db'}"
+    budget = 3
+    cli.run("create", "--storage", url, "--objective", "mock", "--pruner", "none",
+            "--n-trials", str(budget))
+    study = load(url)
+    optuna.storages.RDBStorage(url).create_new_trial(study._study_id)  # no heartbeat
+    cli.run("worker", "--storage", url, "--devices", "cpu", "--per-device", "1", "--quiet",
+            "--heartbeat-interval", "1", "--heartbeat-grace", "2")
+    trials = load(url).trials
+    assert_exact_budget(trials, budget)
+    orphan = next(t for t in trials if t.number == 1)  # the baseline is trial 0
+    assert orphan.state == TrialState.FAIL
+    assert [t.number for t in trials if retried_from(t) == orphan.number], trials
