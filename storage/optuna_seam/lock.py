@@ -45,6 +45,11 @@ def study_lock(study: optuna.Study) -> Iterator[None]:
         held.discard(key)
 
 
+def sqlite_lock_file(database: str | Path) -> Path:
+    """The file whose `flock` is the study lock of the SQLite database at `database`."""
+    return Path(f"{database}.budget.lock")
+
+
 @contextlib.contextmanager
 def _cross_process_lock(study: optuna.Study) -> Iterator[None]:
     engine = backend_of(study).engine
@@ -67,7 +72,7 @@ def _cross_process_lock(study: optuna.Study) -> Iterator[None]:
             finally:
                 conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": lock})
     elif backend == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        with open(Path(engine.url.database + ".budget.lock"), "a") as handle:
+        with open(sqlite_lock_file(engine.url.database), "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -44,9 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# scipy.stats is imported in the functions that use it: it is most of a command's start-up
-# (0.75 of 1.8 s measured), and most processes (search workers, `create`, `status`) never
-# compute an interval.
+# scipy.stats is imported inside the functions that use it (see the package's docstring).
 
 Arms = Mapping[str, Mapping[int, float]]
 SPREAD_ALPHA = 0.25  # Bartlett's test on residuals by arm: below this, arms scatter unequally
@@ -138,7 +136,7 @@ def fit(arms: Arms, *, spread_alpha: float = SPREAD_ALPHA) -> BlockedFit:
 
 
 def _spread(residuals: Mapping[str, list[float]], df: float, alpha: float) -> Spread:
-    from scipy import stats  # see the module's imports
+    from scipy import stats  # see the package's docstring
     sds = tuple((a, float(np.sqrt(np.mean(np.square(r))))) for a, r in residuals.items())
     groups = [np.array(r) for r in residuals.values() if len(r) >= 2]
     p = math.nan
@@ -149,7 +147,7 @@ def _spread(residuals: Mapping[str, list[float]], df: float, alpha: float) -> Sp
 
 @functools.lru_cache(maxsize=256)
 def _max_t_quantile(corr_key: bytes, m: int, df: float, confidence: float) -> float:
-    from scipy import stats  # see the module's imports
+    from scipy import stats  # see the package's docstring
     corr = np.frombuffer(corr_key).reshape(m, m)
     values, vectors = np.linalg.eigh(corr)
     keep = values > 1e-9 * values.max()
@@ -167,7 +165,7 @@ def _max_t_quantile(corr_key: bytes, m: int, df: float, confidence: float) -> fl
 def max_t_quantile(corr: np.ndarray, df: float, confidence: float) -> float:
     """c with P(max_j |t_j| ≤ c) = confidence for (t_j) multivariate t with `df` degrees of
     freedom and correlation `corr` (singular allowed). One contrast: Student's t quantile."""
-    from scipy import stats  # see the module's imports
+    from scipy import stats  # see the package's docstring
     m = corr.shape[0]
     if m == 1:
         return float(stats.t.ppf(0.5 + confidence / 2.0, df))
@@ -267,7 +265,7 @@ def _pooled_family(design: BlockedFit, pairs: list[tuple[str, str]],
 
 def _paired_family(design: BlockedFit, pairs: list[tuple[str, str]],
                    confidence: float) -> Family:
-    from scipy import stats  # see the module's imports
+    from scipy import stats  # see the package's docstring
     level = 1.0 - (1.0 - confidence) / (2.0 * len(pairs))
     intervals, widest = [], (math.nan, math.nan)
     for a, b in pairs:

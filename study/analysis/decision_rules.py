@@ -27,9 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# scipy.stats is imported in the functions that use it: it is most of a command's start-up
-# (0.75 of 1.8 s measured), and most processes (search workers, `create`, `status`) never
-# compute an interval.
+# scipy.stats is imported inside the functions that use it (see the package's docstring).
 from study.analysis.blocked_design import check_arms
 from study.analysis.simultaneous import t_interval
 
@@ -108,7 +106,7 @@ def seeds_needed(sd: float, target_half_width: float, *, confidence: float = 0.9
     """The fewest seeds n ≥ 2 with t_{1 − α/(2·family), n − 1} · sd / √n ≤ target, taking the
     current SD (of the paired differences, or of one arm's accuracies) as the truth; None beyond
     `max_seeds` or without an SD. An ETA, not a promise: the SD itself is uncertain."""
-    from scipy import stats  # see the module's imports
+    from scipy import stats  # see the package's docstring
     if not target_half_width > 0:
         raise ValueError(f"the target half-width must be positive, got {target_half_width}")
     if math.isnan(sd):

@@ -17,7 +17,6 @@ the best λ > 0 trial's λ becomes an arm, so the λ effect is always measured.
 from __future__ import annotations
 
 import dataclasses
-import math
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -31,6 +30,7 @@ from storage import backend_of, study_lock
 from study.design import SAME, Arm, Plan, Round
 from study.errors import UserError
 from study.experiment import Experiment
+from study.replicates.grids import log_spaced
 from study.service import LoadedStudy, name_metric
 from study.trials import best_of, n_finished
 
@@ -55,17 +55,6 @@ def _config_text(p: TrialParams) -> str:
     return f"λ = {_lam_text(p.lam)}, dropout {p.dropout:.3g}, hidden {p.hidden}"
 
 
-def curve_grid(low: float, high: float, points: int) -> list[float]:
-    """`points` λ values log-spaced from `low` to `high`, each rounded to 2 significant digits
-    (0.01, 1, 100 for 3 points over 0.01 … 100)."""
-    if points == 1:
-        values = [math.sqrt(low * high)]
-    else:
-        step = (math.log10(high) - math.log10(low)) / (points - 1)
-        values = [10 ** (math.log10(low) + i * step) for i in range(points)]
-    return [float(f"{v:.2g}") for v in values]
-
-
 def plan_arms(trials: Sequence[FrozenTrial], experiment: Experiment, *, seeds: int,
               lambdas: Sequence[float] = ()) -> Plan:
     """The arms around the best COMPLETE search trial (UserError if there is none): the λ curve
@@ -88,7 +77,7 @@ def plan_arms(trials: Sequence[FrozenTrial], experiment: Experiment, *, seeds: i
             arms.append(candidate)
 
     low, high = 10 ** bounds.lambda_off_below, 10 ** bounds.log10_lambda[1]
-    curve = [0.0, *curve_grid(low, high, settings.curve_points), *lambdas]
+    curve = [0.0, *log_spaced(low, high, settings.curve_points), *lambdas]
     reference = settings.reference_lambda
     if reference is not None and low - SAME <= reference <= high + SAME:
         curve.append(reference)

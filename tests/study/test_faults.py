@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
+from storage.optuna_seam.lock import sqlite_lock_file
 from tests.helpers import wait_for
 from tests.postgres_cluster import PostgresCluster
 from tests.study.conftest import CLEARED, FINISHED, Cli, load
@@ -231,7 +232,7 @@ def _pause_outside_a_write(worker: subprocess.Popen, database: Path) -> None:
     for _ in range(20):
         worker.send_signal(signal.SIGSTOP)
         try:
-            with open(f"{database}.budget.lock", "a") as lock:
+            with open(sqlite_lock_file(database), "a") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 fcntl.flock(lock, fcntl.LOCK_UN)
             probe = sqlite3.connect(database, timeout=2)

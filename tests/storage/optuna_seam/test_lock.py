@@ -3,6 +3,7 @@ versions: an upgrade that changes what the project relies on fails here first.""
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import time
 
@@ -11,6 +12,7 @@ import pytest
 
 from storage import open_storage
 from storage import optuna_seam as seam
+from storage.optuna_seam.lock import sqlite_lock_file
 from tests.storage.optuna_seam.studies import make_study
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
@@ -33,3 +35,11 @@ def test_study_lock_excludes_another_holder(storage_url: str) -> None:
         order.append("first")
     thread.join(timeout=10)
     assert order == ["first", "second"]
+
+
+def test_on_sqlite_the_lock_is_an_flock_on_the_named_file(tmp_path) -> None:
+    database = tmp_path / "s.db"
+    study = make_study(f"sqlite:///{database}", heartbeat_interval=None)
+    with (seam.study_lock(study), open(sqlite_lock_file(database), "a") as probe,
+          pytest.raises(BlockingIOError)):
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
