@@ -172,6 +172,7 @@ def render_markdown(loaded: LoadedStudy, answer: effects.Answer | None, text: di
     parts += ["## Parameter importances", "", *_importance_md(results, agreement),
               "## Search phase", "", *(f"    {line}" for line in text["search"][1:]), ""]
     if figure_files is None:
+        parts += [SEARCH_PANELS, ""]
         parts.append(f"The figures (PNG, interactive `figures.html`) and `REPORT.md` are this "
                      f"study's artifacts; each trial's learning curve is a trial artifact. "
                      f"The replicate runs are the study "
@@ -185,6 +186,15 @@ def render_markdown(loaded: LoadedStudy, answer: effects.Answer | None, text: di
     return "\n".join(parts)
 
 
+SEARCH_PANELS = (
+    "On this study's page, the plots \"The λ curve …\" and \"The three effects …\" are the "
+    "answer (replicate runs, test accuracy, simultaneous 95 % intervals). The built-in panels "
+    "describe the search: \"Best Trial\" is its best single run on validation accuracy (that "
+    "run's luck included, not the configuration to use), the history plots its trials, and the "
+    "importance chart ranks how much each parameter moved the search's validation accuracy, "
+    "which is not the size of its effect.")
+
+
 def render_replicates_note(loaded: LoadedStudy, answer: effects.Answer) -> str:
     """The replicates study's note: the verdicts, then its arms."""
     return "\n".join([
@@ -194,8 +204,10 @@ def render_replicates_note(loaded: LoadedStudy, answer: effects.Answer) -> str:
          "`seed`); its value is the run's validation accuracy, the tables use test accuracy. "
          "Its parameters are the arm's configuration in the search's own space, so the "
          "importance panel says which parameter moves the replicated accuracy; the history "
-         "plot's \"best value\" line means nothing here (these runs are not a search: the "
-         "winner is the highest replicated mean above). The effects figures are this study's "
-         "artifacts.")])
+         "plot's \"best value\" line and the \"Best Trial\" card mean nothing here (these "
+         "runs are not a search: \"Best Trial\" is the luckiest single run, the winner is the "
+         "highest replicated mean above). The plots \"The λ curve …\" and \"The three "
+         "effects …\" on this study's page are the answer's; the effects figures are this "
+         "study's artifacts.")])
 
 

@@ -27,8 +27,9 @@ from study.replicates.plan import open_companion
 from study.replicates.runs import answer_of
 from study.reporting import artifacts, curve_figures, effect_figures, report_text, search_figures
 from study.reporting.answer_text import answer_attribute, use_line
+from study.reporting.dashboard_plots import save_answer_plots
 from study.reporting.drawing import write_figures, write_html
-from study.reporting.markdown import render_markdown, render_replicates_note
+from study.reporting.markdown import SEARCH_PANELS, render_markdown, render_replicates_note
 from study.service import LoadedStudy, name_metric, publish_answer
 from study.trials import best_trial, count_states
 
@@ -178,6 +179,7 @@ def _save_notes(report: Report, study: optuna.Study, companion: optuna.Study | N
     save_note(study, report.note)
     if report.answer is not None:
         publish_answer(study, answer_attribute(report.answer))
+        save_answer_plots(report.answer, [study] if companion is None else [study, companion])
     if companion is not None:
         save_note(companion, report.replicates_note)
 
@@ -195,7 +197,9 @@ def save_phase_end_notes(loaded: LoadedStudy, companion: optuna.Study) -> None:
     if study.metric_names is None:
         name_metric(study)
     body = "\n".join(report_text.answer_lines(answer))
-    save_note(study, f"**{use_line(answer)}**\n\n```text\n{body}\n```\n\nParameter "
-                     "importances, the search phase and the figures: `python -m study report`.")
+    save_note(study, f"**{use_line(answer)}**\n\n```text\n{body}\n```\n\n{SEARCH_PANELS}\n\n"
+                     "Parameter importances, the search phase and the figures: "
+                     "`python -m study report`.")
     publish_answer(study, answer_attribute(answer))
     save_note(companion, render_replicates_note(loaded, answer))
+    save_answer_plots(answer, [study, companion])

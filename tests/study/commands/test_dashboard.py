@@ -140,6 +140,9 @@ def test_dashboard_serves_both_studies_their_metric_name_and_artifacts(dashboard
         "REPORT.md", "effects.html", "lambda_curve.png", "effects_forest.png",
         "effects_lambda.png", "effects_differences.png"}
     assert len(companion["trials"]) == dashboard["answer"].planned
+    for page in (detail, companion):  # the answer's plots, as the dashboard's API serves them
+        assert sorted(g["id"] for g in page["plotly_graph_objects"]) == [
+            "answer-effects", "answer-lambda-curve"], page["plotly_graph_objects"]
     # Its runs carry their arm's parameters: the importance panel answers (it answered 500,
     # "division by zero", on a study whose trials had none).
     importances = _get_json(f"{base}/api/studies/{ids[COMPANION]}/param_importances")
@@ -249,6 +252,13 @@ def test_dashboard_shows_the_verdict_first_the_replicates_and_the_metric(dashboa
     assert "log10_lambda" in labels, labels  # a bar of the importance chart is λ's
     shot = tmp_path / "dashboard.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+    # Both studies' pages carry the answer's two plots, below the built-in charts.
+    for name in (STUDY, COMPANION):
+        browser.get(f"{base}/dashboard/studies/{ids[name]}")
+        wait_for([name], "The λ curve at dropout", f"curve_plot_{name}_failure.png")
+        wait_for([name], "The three effects by one measure", f"effects_plot_{name}_failure.png")
+    browser.get(f"{base}/dashboard/studies/{ids[STUDY]}")
 
     # The study page shows the answer's first lines (the study's user attribute `answer`).
     use = use_line(answer)

@@ -35,6 +35,7 @@ from tests.helpers import one_line_error, wait_for
 from tests.study.conftest import Cli, load
 from tests.study.mock_effects import KnownCurve
 from tests.study.report_studies import make_study, search_distributions
+from tests.study.reporting.dashboard_plots import saved_plots
 
 T_975_DF3 = 3.182446305284263
 FSDD = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "fsdd" / "recordings"
@@ -297,7 +298,10 @@ def test_run_prints_the_answer_and_every_command_shows_it(cli: Cli) -> None:
     # The dashboard's note leads with the answer as soon as the phase ends (no `report` yet).
     loaded = load(f"sqlite:///{cli.cwd / 'studies.db'}")
     assert get_note(loaded).startswith(f"**{first}**"), get_note(loaded)
-    assert get_note(load(f"sqlite:///{cli.cwd / 'studies.db'}", "recon-lambda-replicates"))
+    companion = load(f"sqlite:///{cli.cwd / 'studies.db'}", "recon-lambda-replicates")
+    assert get_note(companion)
+    for study in (loaded, companion):  # and the answer's plots, on both studies' pages
+        assert sorted(saved_plots(study)) == ["answer-effects", "answer-lambda-curve"]
     status = json.loads(cli.run("status", "--format", "json").stdout)
     assert status["replicates"]["finished"] == status["replicates"]["planned"] > 0
     # status leads with the answer, not only the search's single-run best

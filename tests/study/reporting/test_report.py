@@ -25,6 +25,7 @@ from study.reporting.report_text import answer_lines
 from study.trials import best_trial
 from tests.helpers import one_line_error
 from tests.study.report_studies import cli_mock_study, make_loaded, run_replicates
+from tests.study.reporting.dashboard_plots import saved_plots
 
 ODD_NAME = "a<b>&c"  # the CLI refuses such names now; older studies may have them
 SEARCH_FIGURES = ["accuracy_vs_lambda", "lambda_x_dropout", "lambda_x_hidden", "learning_curves",
@@ -405,3 +406,31 @@ def test_study_cli_wires_report_and_dashboard(cli):
     for command in ("report", "dashboard"):
         done = cli.run(command, "--help")
         assert "--artifacts" in done.stdout
+
+
+@pytest.mark.slow
+def test_both_dashboard_pages_carry_the_answers_curve_and_effects_plots(replicated):
+    """Saved when the phase ended and replaced (same ids) by the report: two plots per study,
+    the curve's points and the three effects the answer's own numbers, in percent."""
+    loaded = replicated["loaded"]
+    answer = answer_of(loaded.study)
+    companion = open_companion(loaded.study, create=False)
+    for study in (loaded.study, companion):
+        plots = saved_plots(study)
+        assert sorted(plots) == ["answer-effects", "answer-lambda-curve"], sorted(plots)
+        curve = plots["answer-lambda-curve"]
+        assert curve["layout"]["title"]["text"].startswith("The λ curve at dropout ")
+        shown = sorted(round(y, 6) for trace in curve["data"] if trace["mode"] == "markers"
+                       or trace["mode"] == "lines+markers" for y in trace["y"])
+        means = sorted(round(p.mean * 100, 6) for split in (answer.decisive, answer.holdout)
+                       for p in split.curve.points)
+        assert shown == means
+        effects = plots["answer-effects"]
+        test = next(t for t in effects["data"] if t["name"] == "test accuracy")
+        assert [round(y, 6) for y in test["y"]] == [
+            round(e.estimate * 100, 6) for e in answer.decisive.effects]
+        # no plotly theme (6.5 KB of JSON each): the dashboard stores figures in 2 KB attributes
+        assert len(json.dumps(curve["layout"].get("template", {}))) < 500
+    note = get_note(loaded.study)
+    assert "\"Best Trial\" is its best single run on validation accuracy" in note
+    assert "\"Best Trial\" card mean nothing here" in get_note(companion)
