@@ -30,11 +30,12 @@ def running_with_heartbeat(study: optuna.Study) -> int:
 def adopt_unbeaten(study: optuna.Study) -> list[int]:
     """Record a heartbeat now for each RUNNING trial of the study that never recorded one.
 
-    A worker's trial beats from its creation (`ResilientRDBStorage`), but that first beat can be
-    lost: the database stops between the trial's insert and its heartbeat, the insert's answer is
-    lost so the worker never learns the trial exists, or the worker is killed in between. Never
-    beating, such a trial would never go stale and would hold its place in the budget for good;
-    adopted, it goes stale after the grace period unless something beats for it.
+    A new trial beats once its worker's heartbeat thread starts, after sampling, and that can
+    never happen: the database stops between the trial's insert and its first beat, the insert's
+    answer is lost so the worker never learns the trial exists, or the worker is killed in
+    between. Never beating, such a trial would never go stale (Optuna's stale query skips trials
+    without a heartbeat) and would hold its place in the budget for good; adopted, it goes stale
+    after the grace period unless its worker beats.
     """
     storage = backend_of(study)
     if getattr(storage, "heartbeat_interval", None) is None:  # no heartbeats: nothing goes stale

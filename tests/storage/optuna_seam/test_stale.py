@@ -1,6 +1,6 @@
-"""Contract test of `storage.optuna_seam.stale` (the heartbeat queries) and of the first heartbeat
-`ResilientRDBStorage` records, against the installed versions: an upgrade that changes what the
-project relies on fails here first."""
+"""Contract test of `storage.optuna_seam.stale` (the heartbeat queries and the adoption of trials
+that never beat) against the installed versions: an upgrade that changes what the project relies
+on fails here first."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from tests.storage.optuna_seam.studies import beating
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 
 
-def test_a_trial_beats_from_its_creation_and_goes_stale_after_the_grace(tmp_path: Path) -> None:
+def test_heartbeat_queries_read_optunas_tables(tmp_path: Path) -> None:
     study = beating(f"sqlite:///{tmp_path / 's.db'}")
-    trial = study.ask()  # `Study.ask` creates through RDBStorage's private `_create_new_trial`
+    trial = study.ask()
+    assert seam.running_with_heartbeat(study) == 0  # asked by hand: no heartbeat yet
+    seam.backend_of(study).record_heartbeat(trial._trial_id)
     assert seam.running_with_heartbeat(study) == 1
     assert seam.stale_trial_ids(study) == set()
     time.sleep(3.5)  # past the 2 s grace period, at SQLite's whole-second clock
